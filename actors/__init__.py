@@ -1,0 +1,1 @@
+"""Camera actors, the fleet that runs them, and the device backends."""

@@ -1,0 +1,232 @@
+"""One actor per camera: a bounded mailbox, one message at a time, blocking device calls on its own thread."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from .backend import Device
+from .capabilities import CapabilityError
+from .errors import CameraUnavailable, DeviceError, DeviceTimeout, StreamInactive
+from .frames import Frame, FrameMeta
+from .messages import BATCHABLE, Activate, Capture
+from .model import CameraState, initial_state, streams_of
+
+log = logging.getLogger(__name__)
+
+BOOTING, CONNECTED, DISCONNECTED = "booting", "connected", "disconnected"
+
+
+class CameraActor:
+    """Owns one camera's desired state and its device.
+
+    `state` is the latest published snapshot: handlers read it directly, and it is never older than the last
+    acknowledged write. Writes go through the mailbox and apply strictly in arrival order; consecutive
+    config/control writes are applied to the device together, each still answered with its own result.
+    """
+
+    def __init__(self, device: Device, *, mailbox_size: int = 128, timeout: float = 5.0,
+                 max_backoff: float = 30.0):
+        self.device = device
+        self.info = device.info
+        self.mxid = device.info.mxid
+        self.specs = streams_of(self.info)
+        self.state: CameraState = initial_state(self.specs)
+        self.status = BOOTING
+        self.status_since = time.time()
+        self.last_error: str | None = None
+        self.reconnects = 0
+        self.timeout = timeout
+        self.max_backoff = max_backoff
+        self._applied: CameraState | None = None      # what the device runs; None when unknown
+        self._mailbox: asyncio.Queue = asyncio.Queue(mailbox_size)
+        self._executor = self._new_executor()
+        self._device_lock = asyncio.Lock()           # held while the device is driven
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._recovery: asyncio.Task | None = None
+
+    # Life cycle ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"actor-{self.mxid}")
+        self._recover_soon()
+
+    async def stop(self) -> None:
+        for task in (self._task, self._recovery):
+            if task is not None:
+                task.cancel()
+        while not self._mailbox.empty():
+            _, future = self._mailbox.get_nowait()
+            _settle(future, error=CameraUnavailable("the service is shutting down"))
+        try:
+            await self._call(self.device.close)
+        except Exception as exc:  # noqa: BLE001 (closing is best effort)
+            log.warning("camera %s: closing failed: %s", self.mxid, exc)
+        self._executor.shutdown(wait=False)
+
+    def wake(self) -> None:
+        """Try to reconnect now instead of waiting out the backoff (the device was seen again)."""
+        self._wake.set()
+
+    # Asking --------------------------------------------------------------------------------------
+    def post(self, message) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        try:
+            self._mailbox.put_nowait((message, future))
+        except asyncio.QueueFull:
+            raise CameraUnavailable(f"camera {self.mxid} has {self._mailbox.maxsize} commands waiting") from None
+        return future
+
+    async def ask(self, message):
+        return await self.post(message)
+
+    @property
+    def mailbox_depth(self) -> int:
+        return self._mailbox.qsize()
+
+    def frame_meta(self, stream: str) -> FrameMeta | None:
+        """What the latest frame of an active stream was taken with."""
+        if self.status != CONNECTED or not self.state.streams[stream].active:
+            return None
+        return self.device.frame_meta(stream)
+
+    # The loop ------------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        held = None
+        while True:
+            item = held or await self._mailbox.get()
+            held = None
+            batch = [item]
+            if isinstance(item[0], BATCHABLE):
+                while not self._mailbox.empty():
+                    nxt = self._mailbox.get_nowait()
+                    if not isinstance(nxt[0], BATCHABLE):
+                        held = nxt
+                        break
+                    batch.append(nxt)
+            async with self._device_lock:
+                try:
+                    if isinstance(item[0], Capture):
+                        _settle(item[1], result=await self._capture(item[0]))
+                    else:
+                        await self._write(batch)
+                except Exception as exc:  # noqa: BLE001 (the error belongs to the request, the loop goes on)
+                    for _, future in batch:
+                        _settle(future, error=exc)
+
+    async def _capture(self, message: Capture) -> Frame:
+        if not self.state.streams[message.stream].active:
+            raise StreamInactive(f"{message.stream} is not active; activate it first")
+        self._require_connected()
+        return await self._call(self.device.capture, message.stream)
+
+    async def _write(self, batch: list) -> None:
+        state, done = self.state, []
+        for message, future in batch:
+            try:
+                if isinstance(message, Activate):
+                    self._require_connected()
+                state = message.apply(state, self.specs)
+                done.append((future, state))
+            except (CapabilityError, CameraUnavailable) as exc:
+                _settle(future, error=exc)
+        if not done:
+            return
+        if self.status == CONNECTED:
+            try:
+                await self._call(self._reconcile, state)
+            except CameraUnavailable:
+                # Lost while applying: keep the writes for when the camera returns, but an activation failed.
+                if isinstance(batch[0][0], Activate):
+                    raise
+        self.state = state
+        for future, result in done:
+            _settle(future, result=result)
+
+    def _reconcile(self, target: CameraState) -> None:
+        """Worker thread: make the device run `target`, rebuilding only when streams or their configs change."""
+        have, self._applied = self._applied, None
+        want = target.active_streams()
+        running = have.active_streams() if have is not None else None
+        if running is None or running.keys() != want.keys() or any(want[n].config != running[n].config for n in want):
+            self.device.configure({n: (dict(s.config), dict(s.control)) for n, s in want.items()})
+        else:
+            for name, stream in want.items():
+                if stream.control != running[name].control:
+                    self.device.set_control(name, dict(stream.control))
+        self._applied = target
+
+    # Device calls and recovery -------------------------------------------------------------------
+    def _new_executor(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(1, thread_name_prefix=f"camera-{self.mxid}")
+
+    def _require_connected(self) -> None:
+        if self.status != CONNECTED:
+            detail = f": {self.last_error}" if self.last_error else ""
+            raise CameraUnavailable(f"camera {self.mxid} is {self.status}{detail}")
+
+    async def _call(self, fn, *args):
+        """Run a blocking device call on the worker thread with a deadline; a failure starts recovery."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(self._executor, fn, *args), self.timeout)
+        except asyncio.TimeoutError:
+            # The worker thread is stuck in the device call; leave it behind and reopen on a fresh one.
+            self._executor.shutdown(wait=False)
+            self._executor = self._new_executor()
+            self._lost(f"the device did not answer within {self.timeout:g} s")
+            raise DeviceTimeout(f"camera {self.mxid} did not answer within {self.timeout:g} s") from None
+        except DeviceError as exc:
+            self._lost(str(exc))
+            raise CameraUnavailable(f"camera {self.mxid} is disconnected: {exc}") from None
+
+    def _lost(self, error: str) -> None:
+        if self.status == CONNECTED:
+            log.warning("camera %s lost: %s", self.mxid, error)
+        self._set_status(DISCONNECTED, error)
+        self._applied = None
+        self._recover_soon()
+
+    def _set_status(self, status: str, error: str | None = None) -> None:
+        if status != self.status:
+            self.status, self.status_since = status, time.time()
+        if error is not None:
+            self.last_error = error
+
+    def _recover_soon(self) -> None:
+        if self._recovery is None or self._recovery.done():
+            self._recovery = asyncio.create_task(self._recover(), name=f"recover-{self.mxid}")
+
+    async def _recover(self) -> None:
+        """Open the device with exponential backoff, then apply the desired state."""
+        delay, first = 0.25, self.status == BOOTING
+        while True:
+            self._wake.clear()
+            try:
+                await self._call(self.device.close)
+                await self._call(self.device.open)
+                async with self._device_lock:
+                    await self._call(self._reconcile, self.state)
+                    self._set_status(CONNECTED)
+                if not first:
+                    self.reconnects += 1
+                log.info("camera %s %s", self.mxid, "ready" if first else "reconnected, state restored")
+                return
+            except (CameraUnavailable, DeviceTimeout) as exc:
+                self._set_status(DISCONNECTED, str(exc))
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+            delay = min(delay * 2, self.max_backoff)
+
+
+def _settle(future: asyncio.Future, result=None, error: BaseException | None = None) -> None:
+    """Answer a request unless its client has gone (a cancelled future)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

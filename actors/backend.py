@@ -1,0 +1,42 @@
+"""The interface both backends implement. Methods marked blocking run on the actor's worker thread."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from .errors import DeviceError  # noqa: F401 (backends raise it)
+from .frames import Frame, FrameMeta
+from .model import CameraInfo
+
+
+class Device(ABC):
+    info: CameraInfo
+
+    @abstractmethod
+    def open(self) -> None:
+        """Blocking: connect to the device."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Blocking: release the device; safe to call twice."""
+
+    @abstractmethod
+    def configure(self, active: dict[str, tuple[dict, dict]]) -> None:
+        """Blocking: run exactly these streams, each with its (config, control); an empty dict stops all."""
+
+    @abstractmethod
+    def set_control(self, stream: str, control: dict) -> None:
+        """Blocking: apply a control to the sensor(s) of an active stream at once."""
+
+    @abstractmethod
+    def capture(self, stream: str) -> Frame:
+        """Blocking: a still frame of an active stream, taken after this call, at the stream's still size."""
+
+    @abstractmethod
+    def frame_meta(self, stream: str) -> FrameMeta | None:
+        """Not blocking: what the latest frame of an active stream was taken with, if any."""
+
+
+class Backend(ABC):
+    @abstractmethod
+    def discover(self) -> list[Device]:
+        """Blocking: the devices attached now."""

@@ -1,0 +1,22 @@
+"""What can go wrong in an actor, as the HTTP layer needs to tell it apart."""
+from __future__ import annotations
+
+
+class DeviceError(Exception):
+    """The device failed or went away (an XLink error, a pulled cable)."""
+
+
+class CameraUnavailable(Exception):
+    """The camera is disconnected, booting or too busy to take the request now (503 with Retry-After)."""
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DeviceTimeout(Exception):
+    """The device did not answer within the deadline (504)."""
+
+
+class StreamInactive(Exception):
+    """The operation needs an active stream (409)."""

@@ -1,0 +1,60 @@
+"""Messages a handler posts to a camera's actor. Writes change the desired state as pure functions of it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .capabilities import merge_config, merge_control
+from .model import CameraState, StreamSpec
+
+
+@dataclass
+class Activate:
+    stream: str
+
+    def apply(self, state: CameraState, specs: dict[str, StreamSpec]) -> CameraState:
+        # Activation wins: every active stream that shares a sensor with this one stops.
+        sockets = specs[self.stream].sockets
+        for name, stream in state.streams.items():
+            if stream.active and name != self.stream and specs[name].sockets & sockets:
+                state = state.with_stream(name, active=False)
+        return state.with_stream(self.stream, active=True)
+
+
+@dataclass
+class Deactivate:
+    stream: str
+
+    def apply(self, state: CameraState, specs: dict[str, StreamSpec]) -> CameraState:
+        return state.with_stream(self.stream, active=False)
+
+
+@dataclass
+class UpdateConfig:
+    stream: str
+    changes: dict
+
+    def apply(self, state: CameraState, specs: dict[str, StreamSpec]) -> CameraState:
+        config = merge_config(specs[self.stream], dict(state.streams[self.stream].config), self.changes)
+        return state.with_stream(self.stream, config=config)
+
+
+@dataclass
+class UpdateControl:
+    stream: str
+    changes: dict
+
+    def apply(self, state: CameraState, specs: dict[str, StreamSpec]) -> CameraState:
+        control = merge_control(specs[self.stream], dict(state.streams[self.stream].control), self.changes)
+        return state.with_stream(self.stream, control=control)
+
+
+@dataclass
+class Capture:
+    """A still of an active stream, taken after the messages before it were applied."""
+    stream: str
+
+
+WRITES = (Activate, Deactivate, UpdateConfig, UpdateControl)
+# Writes that can be applied to the device together in one batch (activations each get a batch of their own,
+# since they can fail on their own, for example when a stream produces no frame).
+BATCHABLE = (UpdateConfig, UpdateControl)

@@ -1,0 +1,174 @@
+"""What a camera is: sensors, streams and the desired state the API manages.
+
+Plain data only; no I/O. Both backends describe their cameras with these types and the actor keeps its
+desired state in them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Mapping
+
+# Resolution names of the API and their sizes. Colour sensors use COLOR_RESOLUTIONS, mono sensors and
+# depth streams MONO_RESOLUTIONS (the enums of ColorCameraConfig and MonoCameraConfig).
+COLOR_RESOLUTIONS: Mapping[str, tuple[int, int]] = MappingProxyType({
+    "THE_720_P": (1280, 720), "THE_800_P": (1280, 800), "THE_1080_P": (1920, 1080),
+    "THE_1200_P": (1920, 1200), "THE_1352X1012": (1352, 1012), "THE_1440X1080": (1440, 1080),
+    "THE_2024X1520": (2024, 1520), "THE_4_K": (3840, 2160), "THE_5_MP": (2592, 1944),
+    "THE_12_MP": (4056, 3040), "THE_13_MP": (4208, 3120), "THE_4000X3000": (4000, 3000),
+    "THE_5312X6000": (5312, 6000), "THE_48_MP": (8000, 6000),
+})
+MONO_RESOLUTIONS: Mapping[str, tuple[int, int]] = MappingProxyType({
+    "THE_400_P": (640, 400), "THE_480_P": (640, 480), "THE_720_P": (1280, 720),
+    "THE_800_P": (1280, 800), "THE_1200_P": (1920, 1200),
+})
+
+SOCKETS = tuple(f"CAM_{c}" for c in "ABCDEFGH")
+COLOR, MONO, OTHER, DEPTH = "color", "mono", "other", "depth"
+
+MIN_FPS = 1.0
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One way a sensor can run: a size and the highest frame rate at that size."""
+    width: int
+    height: int
+    max_fps: float
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+
+@dataclass(frozen=True)
+class SensorSpec:
+    socket: str                      # CAM_A .. CAM_H
+    name: str                        # IMX378, OV9282, ...
+    kind: str                        # COLOR, MONO or OTHER
+    autofocus: bool
+    modes: tuple[Mode, ...]          # sizes the sensor can run at, largest first
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    mxid: str
+    name: str                        # product name, e.g. OAK-D
+    protocol: str                    # usb or poe
+    sensors: tuple[SensorSpec, ...]
+    stereo_pairs: tuple[tuple[str, str], ...]   # (left socket, right socket)
+
+    def sensor(self, socket: str) -> SensorSpec:
+        return next(s for s in self.sensors if s.socket == socket)
+
+
+def depth_stream_name(left: str, right: str) -> str:
+    return f"DEPTH_{left[-1]}_{right[-1]}"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A stream a camera really has, and what its config may hold."""
+    name: str
+    kind: str                        # COLOR, MONO, OTHER or DEPTH
+    sensors: tuple[SensorSpec, ...]  # one, or the (left, right) pair of a depth stream
+
+    @property
+    def sockets(self) -> frozenset[str]:
+        return frozenset(s.socket for s in self.sensors)
+
+    @property
+    def autofocus(self) -> bool:
+        return all(s.autofocus for s in self.sensors)
+
+    @property
+    def config_kind(self) -> str:
+        """Which config shape the stream uses: depth streams are configured like mono sensors."""
+        return MONO if self.kind == DEPTH else self.kind
+
+    def resolutions(self) -> dict:
+        """The resolutions this stream can use, keyed as its config names them, with their max fps.
+
+        Colour and mono streams key by enum name; OTHER sensors by (w, h). A depth stream can use what
+        both of its sensors can.
+        """
+        table = {COLOR: COLOR_RESOLUTIONS, MONO: MONO_RESOLUTIONS}.get(self.config_kind)
+        found: dict = {}
+        for sensor in self.sensors:
+            modes = {m.size: m.max_fps for m in sensor.modes}
+            if table is None:
+                options = modes
+            else:
+                options = {name: modes[size] for name, size in table.items() if size in modes}
+            found = options if not found else {k: min(v, options[k]) for k, v in found.items() if k in options}
+        return found
+
+    def size_of(self, resolution) -> tuple[int, int]:
+        if self.config_kind == OTHER:
+            return tuple(resolution)
+        return (COLOR_RESOLUTIONS if self.config_kind == COLOR else MONO_RESOLUTIONS)[resolution]
+
+
+def streams_of(info: CameraInfo) -> dict[str, StreamSpec]:
+    """Every stream a camera has: one per sensor, one per stereo pair."""
+    streams = {s.socket: StreamSpec(s.socket, s.kind, (s,)) for s in info.sensors}
+    for left, right in info.stereo_pairs:
+        name = depth_stream_name(left, right)
+        streams[name] = StreamSpec(name, DEPTH, (info.sensor(left), info.sensor(right)))
+    return streams
+
+
+def default_config(stream: StreamSpec) -> dict:
+    """The config a stream starts with: its sensor's default-ish mode at 30 fps, full-frame sizes."""
+    options = stream.resolutions()
+    preferred = ("THE_1080_P", "THE_720_P", "THE_800_P", "THE_1200_P", "THE_400_P")
+    resolution = next((r for r in preferred if r in options), next(iter(options)))
+    fps = min(30.0, options[resolution])
+    if stream.config_kind == MONO:
+        return {"resolution": resolution, "fps": fps}
+    size = list(stream.size_of(resolution))
+    config = {"resolution": list(resolution) if stream.config_kind == OTHER else resolution,
+              "still_size": size, "preview_size": [300, 300], "video_size": list(size), "fps": fps}
+    if stream.config_kind == COLOR:
+        config["sensor_crop"] = [0.0, 0.0]
+    return config
+
+
+def default_control(stream: StreamSpec) -> dict:
+    focus = ({"auto_focus_mode": "CONTINUOUS_VIDEO", "auto_focus_trigger": False, "lens_position": 0.0}
+             if stream.autofocus else None)
+    return {
+        "exposure_time": 10000, "sensitivity_iso": 400, "auto_exposure_enable": True,
+        "auto_exposure_compensation": 0, "auto_exposure_limit": 33000, "auto_exposure_lock": False,
+        "contrast": 0, "brightness": 0, "saturation": 0, "chroma_denoise": 0, "luma_denoise": 0,
+        "auto_whitebalance_lock": False, "auto_whitebalance_mode": "AUTO", "manual_whitebalance": 5500,
+        "focus": focus,
+    }
+
+
+@dataclass(frozen=True)
+class StreamState:
+    active: bool
+    config: Mapping
+    control: Mapping
+
+
+@dataclass(frozen=True)
+class CameraState:
+    """The desired state of one camera: replaced, never mutated, so readers can hold a snapshot."""
+    revision: int
+    streams: Mapping[str, StreamState] = field(default_factory=dict)
+
+    def with_stream(self, name: str, **changes) -> "CameraState":
+        streams = dict(self.streams)
+        streams[name] = replace(streams[name], **changes)
+        return CameraState(self.revision + 1, MappingProxyType(streams))
+
+    def active_streams(self) -> dict[str, StreamState]:
+        return {n: s for n, s in self.streams.items() if s.active}
+
+
+def initial_state(streams: Mapping[str, StreamSpec]) -> CameraState:
+    return CameraState(0, MappingProxyType({
+        name: StreamState(False, default_config(spec), default_control(spec)) for name, spec in streams.items()
+    }))

@@ -1,0 +1,188 @@
+"""A simulated OAK device: the Device interface over synthetic frames, with faults that can be injected."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from ..backend import Backend, Device, DeviceError
+from ..frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta
+from ..model import COLOR, DEPTH, StreamSpec, streams_of
+from . import scene
+from .models import camera_info
+
+
+class SimStream:
+    """One running stream. Frames are made only when asked for, so a stream nobody reads costs nothing."""
+
+    def __init__(self, spec: StreamSpec, config: dict, control: dict):
+        self.spec, self.config, self.control = spec, config, control
+        self.started = time.monotonic()
+        self._cache: tuple | None = None          # (key, planes after the control's lookup tables)
+
+    def meta(self) -> FrameMeta:
+        c = self.control
+        exposure, iso = scene.auto_exposure(c) if c["auto_exposure_enable"] else (c["exposure_time"], c["sensitivity_iso"])
+        return FrameMeta(exposure, iso, scene.color_temperature(c))
+
+    def _window(self) -> tuple[int, int, int, int]:
+        """x, y, w, h of the still inside the full frame (colour sensors crop at sensor_crop)."""
+        width, height = self.spec.size_of(self.config["resolution"])
+        if self.spec.kind != COLOR:
+            return 0, 0, width, height
+        w, h = self.config["still_size"]
+        cx, cy = self.config["sensor_crop"]
+        return int(cx * width) & ~1, int(cy * height) & ~1, w, h
+
+    def _planes(self, meta: FrameMeta) -> tuple[np.ndarray, ...]:
+        width, height = self.spec.size_of(self.config["resolution"])
+        x, y, w, h = self._window()
+        key = (width, height, x, y, w, h, tuple(sorted((k, str(v)) for k, v in self.control.items())), meta)
+        if self._cache is None or self._cache[0] != key:
+            if self.spec.kind == DEPTH:
+                planes = (scene.depth_scene(width, height),)
+            else:
+                ly, lu, lv = scene.luts(self.control, meta.exposure_time, meta.sensitivity_iso, meta.color_temperature)
+                sy, su, sv = scene.color_scene(width, height)
+                planes = (np.take(ly, sy[y:y + h, x:x + w]),)
+                if self.spec.kind == COLOR:
+                    cw, ch = (w + 1) // 2, (h + 1) // 2
+                    planes += (np.take(lu, su[y // 2:y // 2 + ch, x // 2:x // 2 + cw]),
+                               np.take(lv, sv[y // 2:y // 2 + ch, x // 2:x // 2 + cw]))
+            self._cache = (key, planes)
+        return self._cache[1]
+
+    def frame(self) -> Frame:
+        now = time.monotonic()
+        sequence = int((now - self.started) * self.config["fps"])
+        meta = self.meta()
+        planes = self._planes(meta)
+        fmt = DEPTH16 if self.spec.kind == DEPTH else YUV420 if self.spec.kind == COLOR else GRAY8
+        if fmt != DEPTH16:
+            # A small square that moves one step a frame shows the picture is live.
+            luma = planes[0].copy()
+            h, w = luma.shape
+            side = max(4, h // 20)
+            x = (sequence * side // 2) % max(1, w - side)
+            luma[h - side - 2:h - 2, x:x + side] = 255
+            planes = (luma,) + planes[1:]
+        return Frame(fmt, planes, now, sequence, meta)
+
+
+class Faults:
+    """What the simulator was asked to do wrong; guarded by the device's lock."""
+
+    def __init__(self):
+        self.failing_opens = 0
+        self.latency = 0.0
+        self.hang_next = False
+
+
+class SimDevice(Device):
+    HANG_LIMIT = 600.0   # a hung operation gives up after this long, so threads do not pile up forever
+
+    def __init__(self, model: str, index: int):
+        self.model = model
+        self.info = camera_info(model, index)
+        self.specs = streams_of(self.info)
+        self.plugged = True
+        self.is_open = False
+        self.faults = Faults()
+        self.running: dict[str, SimStream] = {}
+        self.sensor_controls: dict[str, dict] = {}    # socket -> control last applied to that sensor
+        self._lock = threading.Lock()
+        self._unhang = threading.Event()
+
+    # Fault injection -----------------------------------------------------------------------------
+    def unplug(self) -> None:
+        self.plugged = False
+        self.release()
+
+    def replug(self) -> None:
+        self.plugged = True
+
+    def release(self) -> None:
+        """Let a hung operation go on."""
+        self._unhang.set()
+
+    def _operate(self, opening: bool = False) -> None:
+        with self._lock:
+            hang, latency = self.faults.hang_next, self.faults.latency
+            self.faults.hang_next = False
+            if hang:
+                self._unhang.clear()
+        if latency:
+            time.sleep(latency)
+        if hang:
+            self._unhang.wait(self.HANG_LIMIT)
+        if not self.plugged:
+            self.is_open = False
+            raise DeviceError("X_LINK_ERROR: device disconnected")
+        if opening:
+            with self._lock:
+                if self.faults.failing_opens > 0:
+                    self.faults.failing_opens -= 1
+                    raise DeviceError("X_LINK_DEVICE_NOT_FOUND: failed to boot device (injected)")
+        elif not self.is_open:
+            raise DeviceError("device is not open")
+
+    # Device interface ----------------------------------------------------------------------------
+    def open(self) -> None:
+        self._operate(opening=True)
+        self.is_open = True
+
+    def close(self) -> None:
+        self.is_open = False
+        self.running = {}
+
+    def configure(self, active: dict[str, tuple[dict, dict]]) -> None:
+        self._operate()
+        running = {}
+        for name, (config, control) in active.items():
+            old = self.running.get(name)
+            if old is not None and old.config == config:
+                old.control = control
+                running[name] = old
+            else:
+                running[name] = SimStream(self.specs[name], config, control)
+            self._apply_to_sensors(name, control)
+        self.running = running
+
+    def set_control(self, stream: str, control: dict) -> None:
+        self._operate()
+        self._stream(stream).control = control
+        self._apply_to_sensors(stream, control)
+
+    def capture(self, stream: str) -> Frame:
+        self._operate()
+        return self._stream(stream).frame()
+
+    def frame_meta(self, stream: str) -> FrameMeta | None:
+        running = self.running.get(stream)
+        return running.meta() if running is not None else None
+
+    def _stream(self, name: str) -> SimStream:
+        running = self.running.get(name)
+        if running is None:
+            raise DeviceError(f"{name} is not running on the device")
+        return running
+
+    def _apply_to_sensors(self, stream: str, control: dict) -> None:
+        for socket in self.specs[stream].sockets:
+            self.sensor_controls[socket] = control
+
+
+class SimBackend(Backend):
+    def __init__(self, models: list[str]):
+        counts: dict[str, int] = {}
+        self.devices: list[SimDevice] = []
+        for model in models:
+            self.devices.append(SimDevice(model, counts.get(model, 0)))
+            counts[model] = counts.get(model, 0) + 1
+
+    def discover(self) -> list[Device]:
+        return [d for d in self.devices if d.plugged]
+
+    def device(self, mxid: str) -> SimDevice:
+        return next(d for d in self.devices if d.info.mxid == mxid)

@@ -1,0 +1,88 @@
+"""Synthetic pictures for the simulator, and how controls change them.
+
+The scene (colour bars, a Siemens star, a grey ramp, a floor in depth) is built once per size and cached;
+controls act through 256-entry lookup tables, so a new frame costs a few table look-ups and a copy.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+# Exposure (µs) x ISO that gives the scene its natural brightness.
+NEUTRAL_EXPOSURE = 10000 * 400
+SCENE_TEMPERATURE = 5500          # K: the simulated light; auto white balance matches it
+WB_PRESETS = {"AUTO": SCENE_TEMPERATURE, "DAYLIGHT": 5500, "CLOUDY_DAYLIGHT": 6500, "SHADE": 7500,
+              "TWILIGHT": 10000, "FLUORESCENT": 4000, "WARM_FLUORESCENT": 3000, "INCANDESCENT": 2850}
+
+# BT.601 full-range YCbCr of 75% colour bars: white, yellow, cyan, green, magenta, red, blue.
+BARS = np.array([[180, 128, 128], [168, 44, 136], [145, 147, 44], [133, 63, 52],
+                 [63, 193, 204], [51, 109, 212], [28, 212, 120]], dtype=np.uint8)
+
+
+def _grid(width: int, height: int):
+    return np.linspace(0, 1, width, dtype=np.float32)[None, :], np.linspace(0, 1, height, dtype=np.float32)[:, None]
+
+
+@lru_cache(maxsize=8)
+def color_scene(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Y at full size and U, V at half size (I420) of the test scene."""
+    x, y = _grid(width, height)
+    luma = np.broadcast_to(60 + 100 * y, (height, width)).astype(np.uint8)
+    bars_h = int(height * 0.4)
+    bar = np.minimum((x[0, :] * len(BARS)).astype(int), len(BARS) - 1)
+    luma[:bars_h] = BARS[bar, 0]
+    # Siemens star: fine radial detail, as a focus target would have.
+    cx, cy, r = 0.5 * width, 0.7 * height, 0.25 * height
+    px, py = np.meshgrid(np.arange(width, dtype=np.float32) - cx, np.arange(height, dtype=np.float32) - cy)
+    star = (px * px + py * py) < r * r
+    luma[star] = np.where(np.sin(np.arctan2(py, px) * 36)[star] > 0, 230, 25)
+    ramp_top = int(height * 0.92)
+    luma[ramp_top:] = (16 + 219 * x[0, :]).astype(np.uint8)
+    cw, ch = (width + 1) // 2, (height + 1) // 2
+    u = np.full((ch, cw), 128, np.uint8)
+    v = np.full((ch, cw), 128, np.uint8)
+    cbar = bar[::2][:cw]
+    u[:bars_h // 2] = BARS[cbar, 1]
+    v[:bars_h // 2] = BARS[cbar, 2]
+    return luma, u, v
+
+
+@lru_cache(maxsize=8)
+def depth_scene(width: int, height: int) -> np.ndarray:
+    """Depth in millimetres: a floor rising to a far wall, a ball and a box; no measurement at the left edge."""
+    x, y = _grid(width, height)
+    depth = np.broadcast_to(np.where(y < 0.45, 6000, 6000 - (y - 0.45) / 0.55 * 5000), (height, width))
+    depth = depth.astype(np.uint16)
+    ball = (x - 0.35) ** 2 * (width / height) ** 2 + (y - 0.5) ** 2 < 0.18 ** 2
+    depth[ball] = 900
+    depth[int(height * 0.3):int(height * 0.75), int(width * 0.62):int(width * 0.85)] = 2200
+    depth[:, : max(1, width // 16)] = 0       # the band stereo cannot match
+    return depth
+
+
+def auto_exposure(control: dict) -> tuple[int, int]:
+    """Exposure (µs) and ISO the simulated auto exposure settles on for this control."""
+    target = NEUTRAL_EXPOSURE * 2 ** (control["auto_exposure_compensation"] / 3)
+    exposure = int(max(1, min(control["auto_exposure_limit"], 33000, target / 400)))
+    iso = int(max(100, min(5000, round(target / exposure))))
+    return exposure, iso
+
+
+def color_temperature(control: dict) -> int:
+    mode = control["auto_whitebalance_mode"]
+    return control["manual_whitebalance"] if mode == "OFF" else WB_PRESETS[mode]
+
+
+def luts(control: dict, exposure: int, iso: int, temperature: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lookup tables for Y, U and V that apply exposure, ISO, contrast, brightness, saturation and white balance."""
+    levels = np.arange(256, dtype=np.float32)
+    gain = exposure * iso / NEUTRAL_EXPOSURE
+    contrast = 1 + control["contrast"] * 0.08
+    y = (levels * gain - 128) * contrast + 128 + control["brightness"] * 6
+    saturation = 1 + control["saturation"] * 0.1
+    # Assuming a warmer light than the scene's makes the picture bluer, a colder one redder.
+    shift = float(np.clip((SCENE_TEMPERATURE - temperature) / SCENE_TEMPERATURE * 60, -60, 60))
+    u = (levels - 128) * saturation + 128 + shift
+    v = (levels - 128) * saturation + 128 - shift
+    return tuple(np.clip(t, 0, 255).astype(np.uint8) for t in (y, u, v))

@@ -1,0 +1,53 @@
+"""The three config shapes. Which one a stream uses follows from its sensor; depth streams use the mono shape."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from actors.model import COLOR, COLOR_RESOLUTIONS, MONO, MONO_RESOLUTIONS, OTHER
+
+from .fields import StrictFloat, StrictInteger, pair
+
+def _fps() -> StrictFloat:
+    return StrictFloat(required=True, validate=validate.Range(min=0, min_inclusive=False), metadata={
+        "description": "Frames per second; the sensor's range for the resolution applies (a 422 says it)."})
+
+
+def _size(what: str) -> fields.List:
+    return pair(StrictInteger(validate=validate.Range(min=1)), required=True,
+                metadata={"description": f"{what} as [width, height], no larger than the resolution"})
+
+
+def _enum(table) -> fields.String:
+    sizes = ", ".join(f"{k} {w}x{h}" for k, (w, h) in table.items())
+    return fields.String(required=True, validate=validate.OneOf(list(table)), metadata={
+        "description": f"Sensor resolution: {sizes}. Only the ones the sensor has are accepted."})
+
+
+class ColorCameraConfigSchema(Schema):
+    """Config of a colour sensor. When only the resolution changes, sizes that were the whole frame follow it."""
+    resolution = _enum(COLOR_RESOLUTIONS)
+    still_size = _size("Size of still images")
+    preview_size = _size("Size of the preview output")
+    video_size = _size("Size of the video output")
+    sensor_crop = pair(StrictFloat(validate=validate.Range(0.0, 1.0)), required=True, metadata={
+        "description": "Top-left corner [x, y] of the crop window, as fractions of the frame; the window "
+                       "(the larger of still and video size) must fit inside the frame"})
+    fps = _fps()
+
+
+class MonoCameraConfigSchema(Schema):
+    """Config of a mono sensor, and of a depth stream, where it applies to both sensors of the pair."""
+    resolution = _enum(MONO_RESOLUTIONS)
+    fps = _fps()
+
+
+class CameraConfigSchema(Schema):
+    """Config of a sensor that is neither colour nor mono."""
+    resolution = _size("Sensor resolution")
+    still_size = _size("Size of still images")
+    preview_size = _size("Size of the preview output")
+    video_size = _size("Size of the video output")
+    fps = _fps()
+
+
+CONFIG_SCHEMAS = {COLOR: ColorCameraConfigSchema, MONO: MonoCameraConfigSchema, OTHER: CameraConfigSchema}

@@ -1,0 +1,40 @@
+"""Path and query parameters."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from actors.encode import FORMATS
+
+from .fields import StrictBoolean
+
+MXID_PATTERN = r"^[A-Z0-9]+$"
+STREAM_PATTERN = r"^(CAM_[A-H]|DEPTH_[A-H]_[A-H])$"
+
+
+class CameraPathSchema(Schema):
+    mxid = fields.String(required=True, validate=validate.Regexp(MXID_PATTERN),
+                         metadata={"description": "The camera's mxid, pattern [A-Z0-9]+"})
+
+
+class StreamPathSchema(CameraPathSchema):
+    stream_name = fields.String(required=True, validate=validate.Regexp(STREAM_PATTERN), metadata={
+        "description": "CAM_X for the sensor on socket X, DEPTH_X_Y for depth from the stereo pair X-Y"})
+
+
+class QueryBoolean(StrictBoolean):
+    """A boolean in a query string: true/false (also 1/0)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        lowered = str(value).lower()
+        if lowered not in ("true", "false", "1", "0"):
+            raise self.make_error("invalid")
+        return lowered in ("true", "1")
+
+
+class StillQuerySchema(Schema):
+    format = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(FORMATS), metadata={
+        "description": "Image format: jpeg (default) or png", "default": "jpeg"})
+    depth_mm = QueryBoolean(load_default=False, metadata={
+        "description": "Depth streams only: a lossless 16-bit greyscale PNG whose pixels are depth in "
+                       "millimetres (0 = no measurement), instead of the 8-bit picture where nearer is "
+                       "lighter. Implies png; with format=jpeg it is a 422.", "default": False})

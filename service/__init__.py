@@ -1,0 +1,1 @@
+"""The aiohttp application: app factory, routes, handlers, middlewares and the command line."""

@@ -1,0 +1,75 @@
+"""Every error as JSON in one shape: {"error": {"status", "code", "message", ["fields"], ["request_id"]}}."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from aiohttp import web
+
+from actors.capabilities import CapabilityError
+from actors.errors import CameraUnavailable, DeviceTimeout, StreamInactive
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, fields: dict | None = None,
+                 headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields, self.headers = status, code, message, fields, headers
+
+
+def error_response(status: int, code: str, message: str, *, fields: dict | None = None,
+                   headers: dict | None = None, request_id: str | None = None) -> web.Response:
+    error = {"status": status, "code": code, "message": message}
+    if fields is not None:
+        error["fields"] = fields
+    if request_id is not None:
+        error["request_id"] = request_id
+    return web.json_response({"error": error}, status=status, headers=headers)
+
+
+def validation_error(fields: dict, message: str = "the request is not valid") -> ApiError:
+    return ApiError(422, "validation_error", message, fields=fields)
+
+
+# aiohttp's own errors (no route, wrong method, body too large, ...) under our codes.
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+
+
+def _from_exception(exc: Exception) -> ApiError | None:
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, CapabilityError):
+        return ApiError(422, "not_supported", f"the sensor cannot do that: {exc}", fields=exc.fields)
+    if isinstance(exc, StreamInactive):
+        return ApiError(409, "stream_inactive", str(exc))
+    if isinstance(exc, CameraUnavailable):
+        return ApiError(503, "camera_unavailable", str(exc), headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, DeviceTimeout):
+        return ApiError(504, "device_timeout", str(exc))
+    if isinstance(exc, web.HTTPException) and exc.status >= 400:
+        code = HTTP_CODES.get(exc.status, exc.reason.lower().replace(" ", "_"))
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return ApiError(exc.status, code, exc.text or exc.reason, headers=headers)
+    return None
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (every error becomes JSON; the unknown ones are logged as bugs)
+        error = _from_exception(exc)
+        if error is not None:
+            if error.status == 404 and error.code == "not_found":
+                error.message = f"no route for {request.method} {request.path}"
+            return error_response(error.status, error.code, error.message, fields=error.fields,
+                                  headers=error.headers)
+        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex[:16]
+        log.exception("request %s %s %s failed", request_id, request.method, request.path)
+        return error_response(500, "internal_error", "internal error; it was logged under the request id",
+                              request_id=request_id)

@@ -1,0 +1,58 @@
+"""Reading what a request carries: the camera and stream it names, its JSON body, its query."""
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+from marshmallow import Schema, ValidationError
+
+from actors.actor import CameraActor
+from schemas.params import CameraPathSchema, StreamPathSchema
+
+from .errors import ApiError, validation_error
+
+FLEET = web.AppKey("fleet", object)
+
+_camera_path, _stream_path = CameraPathSchema(), StreamPathSchema()
+
+
+def load(schema: Schema, data, *, partial: bool = False, what: str = "body") -> dict:
+    try:
+        return schema.load(data, partial=partial)
+    except ValidationError as exc:
+        raise validation_error(exc.messages, f"the {what} is not valid") from None
+
+
+def camera(request: web.Request) -> CameraActor:
+    mxid = request.match_info["mxid"]
+    actor = request.app[FLEET].get(mxid)
+    if actor is None:
+        load(_camera_path, dict(request.match_info), what="path")   # malformed is a 422, well-formed a 404
+        raise ApiError(404, "camera_not_found", f"no camera with mxid {mxid}")
+    return actor
+
+
+def stream(request: web.Request) -> tuple[CameraActor, str]:
+    actor = camera(request)
+    name = request.match_info["stream_name"]
+    if name not in actor.specs:
+        load(_stream_path, dict(request.match_info), what="path")
+        raise ApiError(404, "stream_not_found", f"camera {actor.mxid} has no stream {name}; "
+                                                f"it has: {', '.join(actor.specs)}")
+    return actor, name
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+async def json_object(request: web.Request) -> dict:
+    """The body as a JSON object; anything else is a 422. Over the size limit aiohttp answers 413."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(422, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid_json", "the body must be a JSON object")
+    return body

@@ -1,0 +1,43 @@
+"""OpenAPI pieces shared by the handlers' decorators: error responses and one-of-three config shapes."""
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp_apigami import setup_aiohttp_apispec
+
+from schemas.config import CONFIG_SCHEMAS
+from schemas.errors import ErrorSchema
+
+ERROR_WHEN = {
+    404: "No such camera, no such stream on this camera (the message lists its streams)",
+    409: "The stream is not active",
+    413: "The body is larger than the limit",
+    422: "The body, query or path fails validation (shape, type, range, or what the sensor can do); "
+         "`fields` has a message per field",
+    503: "The camera is disconnected or booting, or its command queue is full; see Retry-After",
+    504: "The device did not answer in time",
+}
+
+
+def errors(*statuses: int) -> dict:
+    out = {s: {"description": ERROR_WHEN[s], "content": {"application/json": {"schema": ErrorSchema}}}
+           for s in statuses}
+    out[500] = {"description": "A bug: logged under the request_id the body carries",
+                "content": {"application/json": {"schema": ErrorSchema}}}
+    return out
+
+
+def one_of_configs(partial: bool = False) -> dict:
+    schemas = [cls(partial=True) if partial else cls for cls in CONFIG_SCHEMAS.values()]
+    return {"content": {"application/json": {"schema": {"oneOf": schemas}}}}
+
+
+REVISION_HEADER = {"X-State-Revision": {
+    "description": "The camera's state revision after this request; a later write has a higher one",
+    "schema": {"type": "integer"}}}
+
+
+def setup(app: web.Application, version: str) -> None:
+    setup_aiohttp_apispec(app, title="oak-camera-service", version=version, openapi_version="3.0.3",
+                          url="/api/docs/swagger.json", swagger_path="/api/docs", in_place=True,
+                          info={"description": "REST API for Luxonis OAK cameras: list cameras, switch "
+                                               "streams, configure and control sensors, take stills."})

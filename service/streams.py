@@ -1,0 +1,172 @@
+"""The Streams API: list, activate, deactivate, config, control and stills of one camera's streams."""
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from aiohttp_apigami import docs, json_schema, match_info_schema, querystring_schema, response_schema
+
+from actors.actor import CameraActor
+from actors.encode import encode
+from actors.messages import Activate, Capture, Deactivate, UpdateConfig, UpdateControl
+from actors.model import CameraState, DEPTH
+from schemas.camera import StreamSchema
+from schemas.config import CONFIG_SCHEMAS
+from schemas.control import SensorControlSchema
+from schemas.params import CameraPathSchema, StillQuerySchema, StreamPathSchema
+
+from . import openapi
+from .errors import ApiError, validation_error
+from .inputs import camera, json_object, load, stream
+
+ENCODER = web.AppKey("encoder", object)    # the thread pool that encodes stills
+TAG = ["streams"]
+_control_update = SensorControlSchema(partial=True)
+_config_updates = {kind: cls(partial=True) for kind, cls in CONFIG_SCHEMAS.items()}
+_still_query = StillQuerySchema()
+
+
+def _with_revision(body, state: CameraState) -> web.Response:
+    return web.json_response(body, headers={"X-State-Revision": str(state.revision)})
+
+
+def control_view(actor: CameraActor, name: str, state: CameraState) -> dict:
+    """The stream's control, with exposure, ISO and colour temperature from its latest frame where automatic."""
+    control = state.streams[name].control
+    auto_exposure, auto_wb = control["auto_exposure_enable"], control["auto_whitebalance_mode"] != "OFF"
+    meta = actor.frame_meta(name) if auto_exposure or auto_wb else None
+    if meta is None:
+        return dict(control)
+    view = dict(control)
+    if auto_exposure:
+        view["exposure_time"], view["sensitivity_iso"] = meta.exposure_time, meta.sensitivity_iso
+    if auto_wb:
+        view["manual_whitebalance"] = meta.color_temperature
+    return view
+
+
+@docs(tags=TAG, summary="List All Streams", description="One entry per stream the camera really has.",
+      responses=openapi.errors(404, 422))
+@match_info_schema(CameraPathSchema)
+@response_schema(StreamSchema(many=True), 200)
+async def list_streams(request: web.Request) -> web.Response:
+    actor = camera(request)
+    return web.json_response([{"name": n, "active": s.active} for n, s in actor.state.streams.items()])
+
+
+@docs(tags=TAG, summary="Activate Stream",
+      description="Idempotent. Activation wins: every active stream sharing a sensor with this one is "
+                  "deactivated (activating DEPTH_B_C deactivates CAM_B and CAM_C, and the reverse).",
+      responses={204: {"description": "The stream is active"}, **openapi.errors(404, 422, 503, 504)})
+@match_info_schema(StreamPathSchema)
+async def activate(request: web.Request) -> web.Response:
+    actor, name = stream(request)
+    state = await actor.ask(Activate(name))
+    return web.Response(status=204, headers={"X-State-Revision": str(state.revision)})
+
+
+@docs(tags=TAG, summary="Deactivate Stream", description="Idempotent. Config and control are kept.",
+      responses={204: {"description": "The stream is inactive"}, **openapi.errors(404, 422, 503, 504)})
+@match_info_schema(StreamPathSchema)
+async def deactivate(request: web.Request) -> web.Response:
+    actor, name = stream(request)
+    state = await actor.ask(Deactivate(name))
+    return web.Response(status=204, headers={"X-State-Revision": str(state.revision)})
+
+
+@docs(tags=TAG, summary="Get Stream Config",
+      description="ColorCameraConfig for colour sensors, MonoCameraConfig for mono sensors and depth "
+                  "streams, CameraConfig for other sensors.",
+      responses={200: {"description": "The whole config", **openapi.one_of_configs(),
+                       "headers": openapi.REVISION_HEADER}, **openapi.errors(404, 422)})
+@match_info_schema(StreamPathSchema)
+async def get_config(request: web.Request) -> web.Response:
+    actor, name = stream(request)
+    state = actor.state
+    return _with_revision(dict(state.streams[name].config), state)
+
+
+@docs(tags=TAG, summary="Update Stream Config",
+      description="Any subset of the stream's own config shape; the rest keeps its value. Checked against "
+                  "what the sensor can do. On an inactive stream it is kept and used on activation; on an "
+                  "active one the stream restarts with it.",
+      requestBody={"required": True, **openapi.one_of_configs(partial=True)},
+      responses={200: {"description": "The whole config after the update", **openapi.one_of_configs(),
+                       "headers": openapi.REVISION_HEADER}, **openapi.errors(404, 413, 422, 503, 504)})
+@match_info_schema(StreamPathSchema)
+async def update_config(request: web.Request) -> web.Response:
+    actor, name = stream(request)
+    changes = load(_config_updates[actor.specs[name].config_kind], await json_object(request), partial=True)
+    state = await actor.ask(UpdateConfig(name, changes))
+    return _with_revision(dict(state.streams[name].config), state)
+
+
+@docs(tags=TAG, summary="Get Stream Control",
+      responses={200: {"description": "The whole control", "headers": openapi.REVISION_HEADER},
+                 **openapi.errors(404, 422)})
+@match_info_schema(StreamPathSchema)
+@response_schema(SensorControlSchema, 200)
+async def get_control(request: web.Request) -> web.Response:
+    actor, name = stream(request)
+    state = actor.state
+    return _with_revision(control_view(actor, name, state), state)
+
+
+@docs(tags=TAG, summary="Update Stream Control",
+      description="Any subset of the fields (and of `focus`'s fields). On an active stream it reaches the "
+                  "sensor at once (both sensors for a depth stream); on an inactive one it is kept and "
+                  "applied on activation. Focus on a fixed-focus sensor is a 422.",
+      responses={200: {"description": "The whole control after the update", "headers": openapi.REVISION_HEADER},
+                 **openapi.errors(404, 413, 422, 503, 504)})
+@match_info_schema(StreamPathSchema)
+@json_schema(SensorControlSchema(partial=True), required=True)
+@response_schema(SensorControlSchema, 200)
+async def update_control(request: web.Request) -> web.Response:
+    actor, name = stream(request)
+    changes = load(_control_update, await json_object(request), partial=True)
+    state = await actor.ask(UpdateControl(name, changes))
+    return _with_revision(control_view(actor, name, state), state)
+
+
+@docs(tags=TAG, summary="Capture Still Image",
+      description="A frame captured after the request arrived, at the stream's still size. Depth streams "
+                  "give an 8-bit picture where nearer is lighter (0.2 m white to 10 m dark, black where "
+                  "depth is unknown), or with depth_mm=true a 16-bit PNG in millimetres.",
+      produces=["image/jpeg", "image/png"],
+      responses={200: {"description": "Image bytes in the selected format",
+                       "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                                   "image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                 **openapi.errors(404, 409, 422, 503, 504)})
+@match_info_schema(StreamPathSchema)
+@querystring_schema(StillQuerySchema)
+async def still(request: web.Request) -> web.Response:
+    actor, name = stream(request)
+    query = load(_still_query, dict(request.query), what="query")
+    fmt, depth_mm = query["format"], query["depth_mm"]
+    if depth_mm:
+        if actor.specs[name].kind != DEPTH:
+            raise validation_error({"depth_mm": [f"{name} is not a depth stream."]})
+        if fmt == "jpeg":
+            raise validation_error({"format": ["depth_mm needs png: jpeg has no 16-bit greyscale."]})
+        fmt = "png"
+    fmt = fmt or "jpeg"
+    frame = await actor.ask(Capture(name))
+    loop = asyncio.get_running_loop()
+    body = await loop.run_in_executor(request.app[ENCODER], encode, frame, fmt, depth_mm)
+    return web.Response(body=body, content_type=f"image/{fmt}")
+
+
+def add_routes(app: web.Application, add) -> None:
+    base = "/cameras/{mxid}/streams/"
+    one = base + "{stream_name}/"
+    add(app, "GET", base, list_streams)
+    add(app, "POST", one, activate)
+    add(app, "DELETE", one, deactivate)
+    add(app, "GET", one + "config", get_config)
+    add(app, "POST", one + "config", update_config)
+    add(app, "GET", one + "control", get_control)
+    add(app, "POST", one + "control", update_control)
+    add(app, "GET", one + "still", still)
+
+
+__all__ = ["add_routes", "ENCODER", "ApiError"]
