@@ -39,7 +39,7 @@ def encode(frame: Frame, fmt: str, depth_mm: bool = False, quality: int = JPEG_Q
     """The frame as a `fmt` file. Depth is an 8-bit picture, or with `depth_mm` a 16-bit PNG in millimetres."""
     if frame.format == DEPTH16:
         if depth_mm:
-            return _png(Image.fromarray(frame.planes[0].astype(np.uint16), "I;16"))
+            return _png(Image.fromarray(frame.planes[0].astype(np.uint16)))   # mode I;16
         gray = depth_to_gray(frame.planes[0])
     elif frame.format == GRAY8:
         gray = frame.planes[0]

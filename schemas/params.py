@@ -1,7 +1,7 @@
 """Path and query parameters."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_load, validate
 
 from actors.encode import FORMATS
 
@@ -32,6 +32,11 @@ class QueryBoolean(StrictBoolean):
 
 
 class StillQuerySchema(Schema):
+    @pre_load
+    def _empty_is_null(self, data, **kwargs):
+        """`format=` (empty) means no format given, as null does in the seed."""
+        return {k: (None if k == "format" and v == "" else v) for k, v in data.items()}
+
     format = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(FORMATS), metadata={
         "description": "Image format: jpeg (default) or png", "default": "jpeg"})
     depth_mm = QueryBoolean(load_default=False, metadata={

@@ -23,11 +23,17 @@ def load(schema: Schema, data, *, partial: bool = False, what: str = "body") -> 
         raise validation_error(exc.messages, f"the {what} is not valid") from None
 
 
+def _check_path(request: web.Request) -> None:
+    """A malformed mxid or stream name is a 422; a well-formed one that names nothing here is a 404."""
+    path = dict(request.match_info)
+    load(_stream_path if "stream_name" in path else _camera_path, path, what="path")
+
+
 def camera(request: web.Request) -> CameraActor:
     mxid = request.match_info["mxid"]
     actor = request.app[FLEET].get(mxid)
     if actor is None:
-        load(_camera_path, dict(request.match_info), what="path")   # malformed is a 422, well-formed a 404
+        _check_path(request)
         raise ApiError(404, "camera_not_found", f"no camera with mxid {mxid}")
     return actor
 
@@ -36,7 +42,7 @@ def stream(request: web.Request) -> tuple[CameraActor, str]:
     actor = camera(request)
     name = request.match_info["stream_name"]
     if name not in actor.specs:
-        load(_stream_path, dict(request.match_info), what="path")
+        _check_path(request)
         raise ApiError(404, "stream_not_found", f"camera {actor.mxid} has no stream {name}; "
                                                 f"it has: {', '.join(actor.specs)}")
     return actor, name

@@ -1,8 +1,11 @@
 """OpenAPI pieces shared by the handlers' decorators: error responses and one-of-three config shapes."""
 from __future__ import annotations
 
+import copy
+
 from aiohttp import web
 from aiohttp_apigami import setup_aiohttp_apispec
+from aiohttp_apigami.constants import API_SPEC_ATTR, SWAGGER_DICT
 
 from schemas.config import CONFIG_SCHEMAS
 from schemas.errors import ErrorSchema
@@ -36,8 +39,21 @@ REVISION_HEADER = {"X-State-Revision": {
     "schema": {"type": "integer"}}}
 
 
+# apispec resolves schemas inside the handlers' docs in place; keep the originals so every app (tests make
+# many) builds its spec from them.
+_PRISTINE: dict = {}
+
+
 def setup(app: web.Application, version: str) -> None:
+    for route in app.router.routes():
+        if hasattr(route.handler, API_SPEC_ATTR):
+            original = _PRISTINE.setdefault(route.handler, copy.deepcopy(getattr(route.handler, API_SPEC_ATTR)))
+            setattr(route.handler, API_SPEC_ATTR, copy.deepcopy(original))
     setup_aiohttp_apispec(app, title="oak-camera-service", version=version, openapi_version="3.0.3",
                           url="/api/docs/swagger.json", swagger_path="/api/docs", in_place=True,
                           info={"description": "REST API for Luxonis OAK cameras: list cameras, switch "
                                                "streams, configure and control sensors, take stills."})
+    # `produces` is Swagger 2.0; OpenAPI 3 says the media types under each response's content.
+    for item in app[SWAGGER_DICT]["paths"].values():
+        for operation in item.values():
+            operation.pop("produces", None)

@@ -132,7 +132,6 @@ async def update_control(request: web.Request) -> web.Response:
       description="A frame captured after the request arrived, at the stream's still size. Depth streams "
                   "give an 8-bit picture where nearer is lighter (0.2 m white to 10 m dark, black where "
                   "depth is unknown), or with depth_mm=true a 16-bit PNG in millimetres.",
-      produces=["image/jpeg", "image/png"],
       responses={200: {"description": "Image bytes in the selected format",
                        "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}},
                                    "image/png": {"schema": {"type": "string", "format": "binary"}}}},

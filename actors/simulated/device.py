@@ -91,8 +91,10 @@ class SimDevice(Device):
         self.faults = Faults()
         self.running: dict[str, SimStream] = {}
         self.sensor_controls: dict[str, dict] = {}    # socket -> control last applied to that sensor
+        self.sensor_configs: dict[str, dict] = {}     # socket -> config the sensor last started with
         self._lock = threading.Lock()
         self._unhang = threading.Event()
+        self._generation = 0      # bumped by every open: an operation released from a hang after a reopen is stale
 
     # Fault injection -----------------------------------------------------------------------------
     def unplug(self) -> None:
@@ -107,6 +109,7 @@ class SimDevice(Device):
         self._unhang.set()
 
     def _operate(self, opening: bool = False) -> None:
+        generation = self._generation
         with self._lock:
             hang, latency = self.faults.hang_next, self.faults.latency
             self.faults.hang_next = False
@@ -116,6 +119,8 @@ class SimDevice(Device):
             time.sleep(latency)
         if hang:
             self._unhang.wait(self.HANG_LIMIT)
+            if generation != self._generation:
+                raise DeviceError("the device was reopened while this operation hung")
         if not self.plugged:
             self.is_open = False
             raise DeviceError("X_LINK_ERROR: device disconnected")
@@ -130,6 +135,7 @@ class SimDevice(Device):
     # Device interface ----------------------------------------------------------------------------
     def open(self) -> None:
         self._operate(opening=True)
+        self._generation += 1
         self.is_open = True
 
     def close(self) -> None:
@@ -146,6 +152,8 @@ class SimDevice(Device):
                 running[name] = old
             else:
                 running[name] = SimStream(self.specs[name], config, control)
+            for socket in self.specs[name].sockets:
+                self.sensor_configs[socket] = config
             self._apply_to_sensors(name, control)
         self.running = running
 

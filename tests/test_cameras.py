@@ -1,0 +1,60 @@
+from conftest import assert_error
+
+
+async def test_lists_every_simulated_camera_with_distinct_mxids(client, mxid):
+    resp = await client.get("/cameras/")
+    assert resp.status == 200
+    cameras = await resp.json()
+    assert [c["name"] for c in cameras] == ["OAK-D", "OAK-1", "OAK-D-LR", "OAK-D-PRO"]
+    assert len({c["mxid"] for c in cameras}) == 4
+    assert all(c["state"] == "connected" and c["last_error"] is None for c in cameras)
+
+
+async def test_a_repeated_model_gets_stable_distinct_mxids(aiohttp_client):
+    from actors.simulated.device import SimBackend
+    from service.app import create_app
+    first = [d.info.mxid for d in SimBackend(["oak-d", "oak-d"]).devices]
+    again = [d.info.mxid for d in SimBackend(["oak-1", "oak-d", "oak-d"]).devices][1:]
+    assert first == again and first[0] != first[1]
+    client = await aiohttp_client(create_app(SimBackend(["oak-d", "oak-d"])))
+    assert [c["mxid"] for c in await (await client.get("/cameras")).json()] == first
+
+
+async def test_camera_description_has_sensors_and_stereo_pairs(client, mxid):
+    resp = await client.get(f"/cameras/{mxid('oak-d')}/")
+    assert resp.status == 200
+    cam = await resp.json()
+    assert cam["mxid"] == mxid("oak-d") and cam["protocol"] == "usb"
+    assert cam["sensors"] == [
+        {"socket": "CAM_A", "sensor_name": "IMX378", "type": "color", "autofocus": True},
+        {"socket": "CAM_B", "sensor_name": "OV9282", "type": "mono", "autofocus": False},
+        {"socket": "CAM_C", "sensor_name": "OV9282", "type": "mono", "autofocus": False},
+    ]
+    assert cam["stereo_pairs"] == [{"left": "CAM_B", "right": "CAM_C", "stream": "DEPTH_B_C"}]
+    assert cam["streams"] == ["CAM_A", "CAM_B", "CAM_C", "DEPTH_B_C"]
+
+
+async def test_oak_d_lr_has_three_ar0234_and_three_pairs(client, mxid):
+    cam = await (await client.get(f"/cameras/{mxid('oak-d-lr')}")).json()
+    assert {s["sensor_name"] for s in cam["sensors"]} == {"AR0234"}
+    assert [p["stream"] for p in cam["stereo_pairs"]] == ["DEPTH_B_C", "DEPTH_B_A", "DEPTH_A_C"]
+
+
+async def test_unknown_camera_is_404(client):
+    error = await assert_error(await client.get("/cameras/14442C10D13EABCE00/"), 404, "camera_not_found")
+    assert "14442C10D13EABCE00" in error["message"]
+
+
+async def test_malformed_mxid_is_422(client, mxid):
+    error = await assert_error(await client.get(f"/cameras/{mxid('oak-d').lower()}/"), 422, "validation_error")
+    assert "mxid" in error["fields"]
+
+
+async def test_unknown_path_is_json_404(client):
+    await assert_error(await client.get("/nothing/here"), 404, "not_found")
+
+
+async def test_wrong_method_is_json_405(client):
+    resp = await client.put("/cameras/")
+    await assert_error(resp, 405, "method_not_allowed")
+    assert "GET" in resp.headers["Allow"]

@@ -1,0 +1,121 @@
+import asyncio
+
+import pytest
+
+from actors.simulated.device import SimBackend
+from service.app import create_app
+from service.inputs import FLEET
+from conftest import activate, assert_error, stream_url, wait_until
+
+BAD_BODIES = [
+    (b"", "invalid_json"), (b"   ", "invalid_json"), (b"not json", "invalid_json"), (b"{", "invalid_json"),
+    (b"[]", "invalid_json"), (b"[1, 2]", "invalid_json"), (b"null", "invalid_json"), (b'"text"', "invalid_json"),
+    (b"42", "invalid_json"), (b'{"contrast": NaN}', "invalid_json"), (b'{"fps": Infinity}', "invalid_json"),
+    (b"\xff\xfe{}", "invalid_json"),
+]
+
+
+async def snapshot(client, cam):
+    """Everything a client can read about a camera's streams."""
+    out = {"streams": await (await client.get(f"/cameras/{cam}/streams/")).json()}
+    for s in out["streams"]:
+        for tail in ("config", "control"):
+            out[s["name"], tail] = await (await client.get(stream_url(cam, s["name"], tail))).json()
+    return out
+
+
+@pytest.mark.parametrize("tail", ["config", "control"])
+@pytest.mark.parametrize("body, code", BAD_BODIES)
+async def test_bodies_that_are_not_a_json_object_are_422(client, mxid, tail, body, code):
+    cam = mxid("oak-d")
+    before = await snapshot(client, cam)
+    resp = await client.post(stream_url(cam, "CAM_A", tail), data=body, headers={"Content-Type": "application/json"})
+    await assert_error(resp, 422, code)
+    assert await snapshot(client, cam) == before
+
+
+async def test_a_huge_body_is_413_and_changes_nothing(client, mxid):
+    cam = mxid("oak-d")
+    before = await snapshot(client, cam)
+    huge = b'{"contrast": 1, "pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    await assert_error(await client.post(stream_url(cam, "CAM_A", "control"), data=huge), 413, "body_too_large")
+    assert await snapshot(client, cam) == before
+
+
+async def test_an_empty_object_changes_nothing(client, mxid):
+    cam = mxid("oak-d")
+    before = await snapshot(client, cam)
+    resp = await client.post(stream_url(cam, "CAM_A", "control"), json={})
+    assert resp.status == 200 and await resp.json() == before["CAM_A", "control"]
+
+
+async def test_a_bug_is_a_500_with_a_request_id_and_no_traceback(client, mxid, monkeypatch, caplog):
+    import service.streams
+
+    def broken(*args):
+        raise RuntimeError("secret internals")
+    monkeypatch.setattr(service.streams, "control_view", broken)
+    error = await assert_error(await client.get(stream_url(mxid("oak-d"), "CAM_A", "control")), 500,
+                               "internal_error")
+    assert "secret" not in error["message"] and "Traceback" not in error["message"]
+    assert error["request_id"] in caplog.text and "secret internals" in caplog.text
+
+
+@pytest.fixture
+async def slow_client(aiohttp_client):
+    """Two cameras, a long device deadline and a mailbox of one."""
+    backend = SimBackend(["oak-d", "oak-1"])
+    app = create_app(backend, device_timeout=5, mailbox_size=1)
+    client = await aiohttp_client(app)
+    await asyncio.sleep(0.05)
+    yield client, backend
+    for device in backend.devices:
+        device.release()
+
+
+async def test_a_stuck_camera_does_not_hold_up_another(slow_client):
+    client, backend = slow_client
+    stuck, other = (d.info.mxid for d in backend.devices)
+    backend.devices[0].faults.hang_next = True
+    hung = asyncio.create_task(client.post(stream_url(stuck, "CAM_A")))
+    await asyncio.sleep(0.1)
+    assert not hung.done()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await activate(client, other, "CAM_A")
+    assert (await client.get(stream_url(other, "CAM_A", "still"))).status == 200
+    assert (await client.get(stream_url(stuck, "CAM_A", "control"))).status == 200   # reads of the stuck one too
+    assert loop.time() - started < 2
+    backend.devices[0].release()
+    assert (await hung).status == 204
+
+
+async def test_a_full_mailbox_is_503_with_retry_after(slow_client):
+    client, backend = slow_client
+    cam = backend.devices[0].info.mxid
+    backend.devices[0].faults.hang_next = True
+    first = asyncio.create_task(client.post(stream_url(cam, "CAM_A")))          # taken, hangs in the device
+    await asyncio.sleep(0.1)
+    second = asyncio.create_task(client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 2}))
+    await asyncio.sleep(0.1)                                                     # waits in the mailbox
+    resp = await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 9})
+    await assert_error(resp, 503, "camera_unavailable")
+    assert int(resp.headers["Retry-After"]) >= 1
+    backend.devices[0].release()
+    assert (await first).status == 204 and (await second).status == 200
+    assert (await (await client.get(stream_url(cam, "CAM_A", "control"))).json())["contrast"] == 2
+
+
+async def test_a_device_that_does_not_answer_is_504_and_the_camera_recovers(client, backend, mxid):
+    cam = mxid("oak-1")
+    device = backend.device(cam)
+    device.faults.hang_next = True
+    await assert_error(await client.post(stream_url(cam, "CAM_A")), 504, "device_timeout")
+    streams = await (await client.get(f"/cameras/{cam}/streams/")).json()
+    assert streams == [{"name": "CAM_A", "active": False}]          # the failed activation changed nothing
+    fleet = client.app[FLEET]
+    await wait_until(lambda: fleet.get(cam).status == "connected")
+    await activate(client, cam, "CAM_A")
+    assert (await client.get(stream_url(cam, "CAM_A", "still"))).status == 200
+    assert fleet.get(cam).reconnects == 1
+    assert all(a.reconnects == 0 for m, a in fleet.actors.items() if m != cam)   # the others never noticed

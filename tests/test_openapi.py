@@ -1,0 +1,60 @@
+from service.app import create_app
+
+
+async def spec(client):
+    resp = await client.get("/api/docs/swagger.json")
+    assert resp.status == 200
+    return await resp.json()
+
+
+async def test_every_route_is_documented_once_with_its_errors(client):
+    doc = await spec(client)
+    assert doc["openapi"].startswith("3.")
+    ops = {(path, method) for path, item in doc["paths"].items() for method in item}
+    assert ops == {
+        ("/cameras/", "get"), ("/cameras/{mxid}/", "get"), ("/cameras/{mxid}/streams/", "get"),
+        ("/cameras/{mxid}/streams/{stream_name}/", "post"), ("/cameras/{mxid}/streams/{stream_name}/", "delete"),
+        ("/cameras/{mxid}/streams/{stream_name}/config", "get"),
+        ("/cameras/{mxid}/streams/{stream_name}/config", "post"),
+        ("/cameras/{mxid}/streams/{stream_name}/control", "get"),
+        ("/cameras/{mxid}/streams/{stream_name}/control", "post"),
+        ("/cameras/{mxid}/streams/{stream_name}/still", "get"),
+    }
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            assert "500" in op["responses"], (path, method)
+            if "{mxid}" in path:
+                assert "404" in op["responses"] and "422" in op["responses"], (path, method)
+                params = {p["name"]: p for p in op["parameters"] if p["in"] == "path"}
+                assert params["mxid"]["schema"]["pattern"] == "^[A-Z0-9]+$"
+
+
+async def test_schemas_carry_the_seed_ranges(client):
+    schemas = (await spec(client))["components"]["schemas"]
+    control = schemas["SensorControl"]["properties"]
+    assert (control["exposure_time"]["minimum"], control["exposure_time"]["maximum"]) == (1, 33000)
+    assert (control["sensitivity_iso"]["minimum"], control["sensitivity_iso"]["maximum"]) == (100, 5000)
+    assert "WARM_FLUORESCENT" in control["auto_whitebalance_mode"]["enum"]
+    assert {"ColorCameraConfig", "MonoCameraConfig", "CameraConfig", "Error"} <= set(schemas)
+    assert "THE_48_MP" in schemas["ColorCameraConfig"]["properties"]["resolution"]["enum"]
+
+
+async def test_still_documents_format_and_depth_mm(client):
+    op = (await spec(client))["paths"]["/cameras/{mxid}/streams/{stream_name}/still"]["get"]
+    query = {p["name"]: p for p in op["parameters"] if p["in"] == "query"}
+    assert query["format"]["schema"]["enum"][:2] == ["jpeg", "png"]
+    assert "millimetres" in query["depth_mm"]["description"]
+    assert set(op["responses"]["200"]["content"]) == {"image/jpeg", "image/png"}
+    assert "409" in op["responses"]
+
+
+async def test_swagger_ui_is_served(client):
+    resp = await client.get("/api/docs")
+    assert resp.status == 200 and "swagger" in (await resp.text()).lower()
+
+
+async def test_spec_is_valid_openapi_in_every_app(client, aiohttp_client, backend):
+    from openapi_spec_validator import validate
+    validate(await spec(client))
+    other = await aiohttp_client(create_app(backend))       # a second app in the same process
+    assert await spec(other) == await spec(client)

@@ -1,0 +1,116 @@
+import io
+
+import numpy as np
+import pytest
+import simplejpeg
+from PIL import Image
+
+from conftest import activate, assert_error, stream_url
+
+
+async def still(client, cam, stream, **query):
+    return await client.get(stream_url(cam, stream, "still"), params=query)
+
+
+async def test_default_still_is_a_jpeg_at_the_still_size(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    resp = await still(client, cam, "CAM_A")
+    assert resp.status == 200 and resp.headers["Content-Type"] == "image/jpeg"
+    assert simplejpeg.decode_jpeg(await resp.read()).shape == (1080, 1920, 3)
+
+
+async def test_png_still_decodes_to_the_same_picture(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    resp = await still(client, cam, "CAM_A", format="png")
+    assert resp.status == 200 and resp.headers["Content-Type"] == "image/png"
+    png = np.asarray(Image.open(io.BytesIO(await resp.read())))
+    jpeg = simplejpeg.decode_jpeg(await (await still(client, cam, "CAM_A", format="jpeg")).read())
+    assert png.shape == jpeg.shape == (1080, 1920, 3)
+    assert np.abs(png.astype(int) - jpeg.astype(int))[:800].mean() < 6   # the moving marker is at the bottom
+
+
+async def test_empty_format_means_the_default(client, mxid):
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    resp = await still(client, cam, "CAM_A", format="")
+    assert resp.status == 200 and resp.content_type == "image/jpeg"
+
+
+async def test_still_size_and_crop_are_honoured(client, mxid):
+    cam = mxid("oak-1")
+    await client.post(stream_url(cam, "CAM_A", "config"),
+                      json={"still_size": [640, 480], "video_size": [640, 480], "sensor_crop": [0.5, 0.25]})
+    await activate(client, cam, "CAM_A")
+    image = simplejpeg.decode_jpeg(await (await still(client, cam, "CAM_A")).read())
+    assert image.shape == (480, 640, 3)
+
+
+async def test_mono_still_is_greyscale(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_C")
+    image = simplejpeg.decode_jpeg(await (await still(client, cam, "CAM_C")).read(), colorspace="GRAY")
+    assert image.shape == (720, 1280, 1)
+
+
+async def test_consecutive_stills_are_fresh_frames(client, mxid):
+    import asyncio
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    first = await (await still(client, cam, "CAM_A")).read()
+    await asyncio.sleep(0.1)
+    assert await (await still(client, cam, "CAM_A")).read() != first      # the live marker moved
+
+
+async def test_depth_still_is_8_bit_with_nearer_lighter(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "DEPTH_B_C")
+    resp = await still(client, cam, "DEPTH_B_C", format="png")
+    image = np.asarray(Image.open(io.BytesIO(await resp.read())))
+    assert image.dtype == np.uint8 and image.shape == (720, 1280)
+    near = image[360, int(1280 * 0.35)]          # the ball, 0.9 m
+    far = image[100, 640]                         # the wall, 6 m
+    assert near > far > 0
+    assert image[360, 10] == 0                    # no measurement is black
+    jpeg = simplejpeg.decode_jpeg(await (await still(client, cam, "DEPTH_B_C")).read(), colorspace="GRAY")
+    assert jpeg.shape == (720, 1280, 1)
+
+
+async def test_depth_in_millimetres_is_a_16_bit_png(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "DEPTH_B_C")
+    resp = await still(client, cam, "DEPTH_B_C", depth_mm="true")
+    assert resp.status == 200 and resp.content_type == "image/png"
+    image = Image.open(io.BytesIO(await resp.read()))
+    assert image.mode.startswith("I")
+    depth = np.asarray(image)
+    assert depth[360, int(1280 * 0.35)] == 900 and depth[100, 640] == 6000 and depth[360, 10] == 0
+
+
+@pytest.mark.parametrize("query, field", [
+    ({"format": "gif"}, "format"), ({"format": "JPEG"}, "format"), ({"depth_mm": "yes"}, "depth_mm"),
+    ({"depth_mm": "true", "format": "jpeg"}, "format"), ({"size": "1"}, "size"),
+])
+async def test_bad_query_is_422(client, mxid, query, field):
+    cam = mxid("oak-d")
+    await activate(client, cam, "DEPTH_B_C")
+    error = await assert_error(await still(client, cam, "DEPTH_B_C", **query), 422, "validation_error")
+    assert field in error["fields"]
+
+
+async def test_unknown_format_lists_the_supported_ones(client, mxid):
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    error = await assert_error(await still(client, cam, "CAM_A", format="bmp"), 422)
+    assert "jpeg" in str(error["fields"]["format"]) and "png" in str(error["fields"]["format"])
+
+
+async def test_depth_mm_on_a_sensor_stream_is_422(client, mxid):
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    await assert_error(await still(client, cam, "CAM_A", depth_mm="true"), 422)
+
+
+async def test_still_of_an_inactive_stream_is_409(client, mxid):
+    await assert_error(await still(client, mxid("oak-d"), "CAM_A"), 409, "stream_inactive")
