@@ -170,8 +170,9 @@ class CameraActor:
         """Run a blocking device call on the worker thread with a deadline; a failure starts recovery."""
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self._executor, fn, *args), self.timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.timeout):
+                return await loop.run_in_executor(self._executor, fn, *args)
+        except TimeoutError:
             # The worker thread is stuck in the device call; leave it behind and reopen on a fresh one.
             self._executor.shutdown(wait=False)
             self._executor = self._new_executor()

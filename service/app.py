@@ -17,16 +17,22 @@ from .inputs import FLEET
 MAX_BODY = 64 * 1024     # config and control bodies are a few hundred bytes
 
 
-def _add(app: web.Application, method: str, path: str, handler) -> None:
-    """Route `path` and its twin with or without the trailing slash, with no redirect (a redirect loses a POST
-    body in many clients). Only `path` appears in the spec: the twin's handler carries no docs."""
-    app.router.add_route(method, path, handler)
+def _routes(app: web.Application, modules) -> None:
+    """Each module's routes, and their twins with or without the trailing slash, with no redirect (a redirect
+    loses a POST body in many clients). Only the documented paths appear in the spec: the twins' handlers
+    carry no docs. The router tries resources in order, so the busiest come first and the twins last."""
+    twins = []
 
-    async def twin(request: web.Request) -> web.StreamResponse:
-        return await handler(request)
+    def add(method: str, path: str, handler) -> None:
+        app.router.add_route(method, path, handler)
+        twins.append((method, path[:-1] if path.endswith("/") else path + "/", handler))
 
-    other = path[:-1] if path.endswith("/") else path + "/"
-    app.router.add_route(method, other, twin)
+    for module in modules:
+        module.add_routes(add)
+    for method, path, handler in twins:
+        async def twin(request: web.Request, handler=handler) -> web.StreamResponse:
+            return await handler(request)
+        app.router.add_route(method, path, twin)
 
 
 def create_app(backend: Backend, *, mailbox_size: int = 128, device_timeout: float = 5.0,
@@ -35,8 +41,7 @@ def create_app(backend: Backend, *, mailbox_size: int = 128, device_timeout: flo
     fleet = Fleet(backend, mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
     app[streams.ENCODER] = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="encoder")
-    cameras.add_routes(app, _add)
-    streams.add_routes(app, _add)
+    _routes(app, (streams, cameras))
     openapi.setup(app, version=metadata.version("oak-camera-service"))
 
     async def start(_app):

@@ -47,6 +47,6 @@ async def get_camera(request: web.Request) -> web.Response:
     return web.json_response(_camera.dump(camera_view(camera(request))))
 
 
-def add_routes(app: web.Application, add) -> None:
-    add(app, "GET", "/cameras/", list_cameras)
-    add(app, "GET", "/cameras/{mxid}/", get_camera)
+def add_routes(add) -> None:
+    add("GET", "/cameras/{mxid}/", get_camera)
+    add("GET", "/cameras/", list_cameras)

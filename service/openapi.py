@@ -53,7 +53,9 @@ def setup(app: web.Application, version: str) -> None:
                           url="/api/docs/swagger.json", swagger_path="/api/docs", in_place=True,
                           info={"description": "REST API for Luxonis OAK cameras: list cameras, switch "
                                                "streams, configure and control sensors, take stills."})
+    spec = app[SWAGGER_DICT]
+    spec["paths"] = dict(sorted(spec["paths"].items()))     # the router's order is by traffic, not for reading
     # `produces` is Swagger 2.0; OpenAPI 3 says the media types under each response's content.
-    for item in app[SWAGGER_DICT]["paths"].values():
+    for item in spec["paths"].values():
         for operation in item.values():
             operation.pop("produces", None)

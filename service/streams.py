@@ -16,7 +16,7 @@ from schemas.control import SensorControlSchema
 from schemas.params import CameraPathSchema, StillQuerySchema, StreamPathSchema
 
 from . import openapi
-from .errors import ApiError, validation_error
+from .errors import validation_error
 from .inputs import camera, json_object, load, stream
 
 ENCODER = web.AppKey("encoder", object)    # the thread pool that encodes stills
@@ -155,17 +155,16 @@ async def still(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type=f"image/{fmt}")
 
 
-def add_routes(app: web.Application, add) -> None:
+def add_routes(add) -> None:
     base = "/cameras/{mxid}/streams/"
     one = base + "{stream_name}/"
-    add(app, "GET", base, list_streams)
-    add(app, "POST", one, activate)
-    add(app, "DELETE", one, deactivate)
-    add(app, "GET", one + "config", get_config)
-    add(app, "POST", one + "config", update_config)
-    add(app, "GET", one + "control", get_control)
-    add(app, "POST", one + "control", update_control)
-    add(app, "GET", one + "still", still)
+    add("GET", one + "control", get_control)
+    add("POST", one + "control", update_control)
+    add("GET", one + "config", get_config)
+    add("POST", one + "config", update_config)
+    add("GET", one + "still", still)
+    add("POST", one, activate)
+    add("DELETE", one, deactivate)
+    add("GET", base, list_streams)
 
 
-__all__ = ["add_routes", "ENCODER", "ApiError"]

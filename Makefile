@@ -1,0 +1,34 @@
+# One entry point for running, testing and measuring. Every target sets up .venv first when needed.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+SIM     ?= oak-d,oak-d-pro,oak-1,oak-d-lr
+HOST    ?= 127.0.0.1
+PORT    ?= 8080
+
+.PHONY: run test test-hardware bench bench-api bench-still
+
+$(VENV)/.run: setup.cfg pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.run
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(VENV)/.run                ## the service on simulated cameras
+	$(VENV)/bin/oak-camera-service --simulate $(SIM) --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.test              ## the test suite
+	$(PY) -m pytest
+
+test-hardware: $(VENV)/.test     ## the API scenario against a real OAK camera (skips when none is attached)
+	$(PY) -m pytest -m hardware -rs
+
+bench: bench-api bench-still     ## every benchmark; needs wrk (apt-get install wrk)
+
+bench-api: $(VENV)/.test
+	$(PY) bench/api.py
+
+bench-still: $(VENV)/.test
+	$(PY) bench/still.py

@@ -1,0 +1,91 @@
+"""Shared pieces of the benchmarks: servers in subprocesses, wrk runs, medians."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, body: dict | None = None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        raw = resp.read()
+        return json.loads(raw) if raw and resp.headers.get_content_type() == "application/json" else raw
+
+
+@contextmanager
+def server(args: list[str], ready_url: str):
+    """A server process, up once `ready_url` answers; stopped with SIGTERM afterwards."""
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(ready_url, timeout=1).read()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"server exited: {log.read().decode()}")
+                time.sleep(0.05)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def service(models: str = "oak-d", *extra: str):
+    port = free_port()
+    with server([str(BIN / "oak-camera-service"), "--simulate", models, "--port", str(port), "--log-level",
+                 "warning", *extra], f"http://127.0.0.1:{port}/cameras/"):
+        yield f"http://127.0.0.1:{port}"
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        sys.exit(f"{tool} is not installed (Debian: apt-get install {tool})")
+    return path
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url: str, *, connections: int = 32, seconds: int = 4, script: str | None = None) -> dict:
+    """One wrk run with one thread (the other core stays for the server): requests/s, p50/p99 ms, errors."""
+    args = [need("wrk"), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script is not None:
+        fd, path = tempfile.mkstemp(suffix=".lua")
+        os.write(fd, script.encode())
+        os.close(fd)
+        args[1:1] = ["-s", path]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    latency = {p: float(v) * _UNITS[u] for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)$", out, re.M)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50": latency["50"],
+            "p99": latency["99"], "errors": int(errors.group(1)) if errors else 0}
+
+
+def median(values) -> float:
+    return statistics.median(values)

@@ -1,0 +1,50 @@
+"""Still latency of a 1920x1080 colour stream against encoding the same frame with simplejpeg alone.
+
+Rounds alternate: one still over HTTP (a kept-alive connection), then one encode of the same simulated frame
+in this process, so both see the same machine load.
+"""
+import http.client
+import time
+from urllib.parse import urlparse
+
+import simplejpeg
+
+from actors.model import default_config, default_control, streams_of
+from actors.simulated.device import SimStream
+from actors.simulated.models import camera_info
+from common import http as call, median, service
+
+ROUNDS = 80
+
+
+def main():
+    info = camera_info("oak-d", 0)
+    spec = streams_of(info)["CAM_A"]
+    frame = SimStream(spec, default_config(spec), default_control(spec)).frame()
+    assert (frame.width, frame.height) == (1920, 1080)
+    with service("oak-d") as base:
+        mxid = call("GET", f"{base}/cameras/")[0]["mxid"]
+        call("POST", f"{base}/cameras/{mxid}/streams/CAM_A/")
+        url = urlparse(f"{base}/cameras/{mxid}/streams/CAM_A/still")
+        conn = http.client.HTTPConnection(url.hostname, url.port)
+        stills, encodes = [], []
+        for i in range(ROUNDS):
+            started = time.perf_counter()
+            conn.request("GET", url.path)
+            resp = conn.getresponse()
+            body = resp.read()
+            took = time.perf_counter() - started
+            assert resp.status == 200 and simplejpeg.decode_jpeg_header(body)[:2] == (1080, 1920)
+            started = time.perf_counter()
+            simplejpeg.encode_jpeg_yuv_planes(*frame.planes, quality=85)
+            if i >= 5:                       # the first rounds warm caches on both sides
+                stills.append(took)
+                encodes.append(time.perf_counter() - started)
+    s, e = median(stills) * 1e3, median(encodes) * 1e3
+    print(f"still of a 1920x1080 colour stream, {len(stills)} alternating rounds")
+    print(f"  GET still: median {s:.2f} ms   simplejpeg encode alone: median {e:.2f} ms")
+    print(f"  ratio: {s / e:.2f} (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()
