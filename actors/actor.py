@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .backend import Device
 from .capabilities import CapabilityError
+from .encode import encode
 from .errors import CameraUnavailable, DeviceError, DeviceTimeout, StreamInactive
-from .frames import Frame, FrameMeta
+from .frames import FrameMeta
 from .messages import BATCHABLE, Activate, Capture
 from .model import CameraState, initial_state, streams_of
 
@@ -115,11 +116,15 @@ class CameraActor:
                     for _, future in batch:
                         _settle(future, error=exc)
 
-    async def _capture(self, message: Capture) -> Frame:
+    async def _capture(self, message: Capture) -> bytes:
         if not self.state.streams[message.stream].active:
             raise StreamInactive(f"{message.stream} is not active; activate it first")
         self._require_connected()
-        return await self._call(self.device.capture, message.stream)
+        return await self._call(self._capture_encoded, message)
+
+    def _capture_encoded(self, message: Capture) -> bytes:
+        """Worker thread."""
+        return encode(self.device.capture(message.stream), message.format, message.depth_mm)
 
     async def _write(self, batch: list) -> None:
         state, done = self.state, []

@@ -50,8 +50,14 @@ class UpdateControl:
 
 @dataclass
 class Capture:
-    """A still of an active stream, taken after the messages before it were applied."""
+    """A still of an active stream, taken after the messages before it were applied, as an image file.
+
+    It is encoded on the camera's worker thread right after capture, while the frame is still in the
+    processor's cache; the event loop and the other cameras go on meanwhile.
+    """
     stream: str
+    format: str = "jpeg"
+    depth_mm: bool = False
 
 
 WRITES = (Activate, Deactivate, UpdateConfig, UpdateControl)

@@ -14,7 +14,7 @@ from actors.simulated.device import SimStream
 from actors.simulated.models import camera_info
 from common import http as call, median, service
 
-ROUNDS = 80
+ROUNDS = 200
 
 
 def main():
@@ -35,15 +35,17 @@ def main():
             body = resp.read()
             took = time.perf_counter() - started
             assert resp.status == 200 and simplejpeg.decode_jpeg_header(body)[:2] == (1080, 1920)
+            planes = [p.copy() for p in frame.planes]      # a fresh frame, as a device delivers each one
             started = time.perf_counter()
-            simplejpeg.encode_jpeg_yuv_planes(*frame.planes, quality=85)
+            simplejpeg.encode_jpeg_yuv_planes(*planes, quality=85)
             if i >= 5:                       # the first rounds warm caches on both sides
                 stills.append(took)
                 encodes.append(time.perf_counter() - started)
     s, e = median(stills) * 1e3, median(encodes) * 1e3
+    ratios = [a / b for a, b in zip(stills, encodes)]
     print(f"still of a 1920x1080 colour stream, {len(stills)} alternating rounds")
     print(f"  GET still: median {s:.2f} ms   simplejpeg encode alone: median {e:.2f} ms")
-    print(f"  ratio: {s / e:.2f} (target <= 1.5)")
+    print(f"  ratio of medians {s / e:.2f}, median of per-round ratios {median(ratios):.2f} (target <= 1.5)")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,6 @@
 """The application factory: routes, middlewares, the fleet's life cycle and the OpenAPI spec."""
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 
 from aiohttp import web
@@ -40,7 +38,6 @@ def create_app(backend: Backend, *, mailbox_size: int = 128, device_timeout: flo
     app = web.Application(middlewares=[error_middleware], client_max_size=max_body)
     fleet = Fleet(backend, mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
-    app[streams.ENCODER] = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="encoder")
     _routes(app, (streams, cameras))
     openapi.setup(app, version=metadata.version("oak-camera-service"))
 
@@ -49,7 +46,6 @@ def create_app(backend: Backend, *, mailbox_size: int = 128, device_timeout: flo
 
     async def stop(_app):
         await fleet.stop()
-        app[streams.ENCODER].shutdown(wait=False)
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)

@@ -1,13 +1,10 @@
 """The Streams API: list, activate, deactivate, config, control and stills of one camera's streams."""
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 from aiohttp_apigami import docs, json_schema, match_info_schema, querystring_schema, response_schema
 
 from actors.actor import CameraActor
-from actors.encode import encode
 from actors.messages import Activate, Capture, Deactivate, UpdateConfig, UpdateControl
 from actors.model import CameraState, DEPTH
 from schemas.camera import StreamSchema
@@ -19,7 +16,6 @@ from . import openapi
 from .errors import validation_error
 from .inputs import camera, json_object, load, stream
 
-ENCODER = web.AppKey("encoder", object)    # the thread pool that encodes stills
 TAG = ["streams"]
 _control_update = SensorControlSchema(partial=True)
 _config_updates = {kind: cls(partial=True) for kind, cls in CONFIG_SCHEMAS.items()}
@@ -149,9 +145,7 @@ async def still(request: web.Request) -> web.Response:
             raise validation_error({"format": ["depth_mm needs png: jpeg has no 16-bit greyscale."]})
         fmt = "png"
     fmt = fmt or "jpeg"
-    frame = await actor.ask(Capture(name))
-    loop = asyncio.get_running_loop()
-    body = await loop.run_in_executor(request.app[ENCODER], encode, frame, fmt, depth_mm)
+    body = await actor.ask(Capture(name, fmt, depth_mm))
     return web.Response(body=body, content_type=f"image/{fmt}")
 
 

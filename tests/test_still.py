@@ -54,15 +54,6 @@ async def test_mono_still_is_greyscale(client, mxid):
     assert image.shape == (720, 1280, 1)
 
 
-async def test_consecutive_stills_are_fresh_frames(client, mxid):
-    import asyncio
-    cam = mxid("oak-1")
-    await activate(client, cam, "CAM_A")
-    first = await (await still(client, cam, "CAM_A")).read()
-    await asyncio.sleep(0.1)
-    assert await (await still(client, cam, "CAM_A")).read() != first      # the live marker moved
-
-
 async def test_depth_still_is_8_bit_with_nearer_lighter(client, mxid):
     cam = mxid("oak-d")
     await activate(client, cam, "DEPTH_B_C")

@@ -50,17 +50,20 @@ class SimStream:
                     cw, ch = (w + 1) // 2, (h + 1) // 2
                     planes += (np.take(lu, su[y // 2:y // 2 + ch, x // 2:x // 2 + cw]),
                                np.take(lv, sv[y // 2:y // 2 + ch, x // 2:x // 2 + cw]))
+            for plane in planes:
+                plane.flags.writeable = False      # shared by every frame until the control changes
             self._cache = (key, planes)
         return self._cache[1]
 
-    def frame(self) -> Frame:
+    def frame(self, live_marker: bool = False) -> Frame:
+        """The frame of this instant. Stills share the cached planes (read-only, no copy); video frames carry
+        a small square that moves one step a frame, so a viewer sees that the picture is live."""
         now = time.monotonic()
         sequence = int((now - self.started) * self.config["fps"])
         meta = self.meta()
         planes = self._planes(meta)
         fmt = DEPTH16 if self.spec.kind == DEPTH else YUV420 if self.spec.kind == COLOR else GRAY8
-        if fmt != DEPTH16:
-            # A small square that moves one step a frame shows the picture is live.
+        if live_marker and fmt != DEPTH16:
             luma = planes[0].copy()
             h, w = luma.shape
             side = max(4, h // 20)
