@@ -22,8 +22,18 @@ _config_updates = {kind: cls(partial=True) for kind, cls in CONFIG_SCHEMAS.items
 _still_query = StillQuerySchema()
 
 
+def _revision(state: CameraState) -> dict:
+    return {"X-State-Revision": str(state.revision)}
+
+
 def _with_revision(body, state: CameraState) -> web.Response:
-    return web.json_response(body, headers={"X-State-Revision": str(state.revision)})
+    return web.json_response(body, headers=_revision(state))
+
+
+async def _switch(request: web.Request, message) -> web.Response:
+    actor, name = stream(request)
+    state = await actor.ask(message(name))
+    return web.Response(status=204, headers=_revision(state))
 
 
 def control_view(actor: CameraActor, name: str, state: CameraState) -> dict:
@@ -56,18 +66,14 @@ async def list_streams(request: web.Request) -> web.Response:
       responses={204: {"description": "The stream is active"}, **openapi.errors(404, 422, 503, 504)})
 @match_info_schema(StreamPathSchema)
 async def activate(request: web.Request) -> web.Response:
-    actor, name = stream(request)
-    state = await actor.ask(Activate(name))
-    return web.Response(status=204, headers={"X-State-Revision": str(state.revision)})
+    return await _switch(request, Activate)
 
 
 @docs(tags=TAG, summary="Deactivate Stream", description="Idempotent. Config and control are kept.",
       responses={204: {"description": "The stream is inactive"}, **openapi.errors(404, 422, 503, 504)})
 @match_info_schema(StreamPathSchema)
 async def deactivate(request: web.Request) -> web.Response:
-    actor, name = stream(request)
-    state = await actor.ask(Deactivate(name))
-    return web.Response(status=204, headers={"X-State-Revision": str(state.revision)})
+    return await _switch(request, Deactivate)
 
 
 @docs(tags=TAG, summary="Get Stream Config",
