@@ -70,6 +70,11 @@ class CameraActor:
         """Try to reconnect now instead of waiting out the backoff (the device was seen again)."""
         self._wake.set()
 
+    def check(self) -> None:
+        """Called periodically: notice a device that went away while nobody was using it."""
+        if self.status == CONNECTED and not self.device.healthy():
+            self._lost("device disconnected")
+
     # Asking --------------------------------------------------------------------------------------
     def post(self, message) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
@@ -183,6 +188,9 @@ class CameraActor:
             self._executor = self._new_executor()
             self._lost(f"the device did not answer within {self.timeout:g} s")
             raise DeviceTimeout(f"camera {self.mxid} did not answer within {self.timeout:g} s") from None
+        except DeviceTimeout as exc:         # the device's own deadline (no frame in time)
+            self._lost(str(exc))
+            raise DeviceTimeout(f"camera {self.mxid}: {exc}") from None
         except DeviceError as exc:
             self._lost(str(exc))
             raise CameraUnavailable(f"camera {self.mxid} is disconnected: {exc}") from None
@@ -210,7 +218,8 @@ class CameraActor:
         while True:
             self._wake.clear()
             try:
-                await self._call(self.device.close)
+                if not first:      # a device found moments ago is open already; a lost one is reopened
+                    await self._call(self.device.close)
                 await self._call(self.device.open)
                 async with self._device_lock:
                     await self._call(self._reconcile, self.state)

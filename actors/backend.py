@@ -35,8 +35,12 @@ class Device(ABC):
     def frame_meta(self, stream: str) -> FrameMeta | None:
         """Not blocking: what the latest frame of an active stream was taken with, if any."""
 
+    def healthy(self) -> bool:
+        """Not blocking: false once the device is known to be gone (polled by the fleet)."""
+        return True
+
 
 class Backend(ABC):
     @abstractmethod
     def discover(self) -> list[Device]:
-        """Blocking: the devices attached now."""
+        """Blocking: the devices that can be opened now, the same object each time for the same camera."""

@@ -11,20 +11,45 @@ log = logging.getLogger(__name__)
 
 
 class Fleet:
-    def __init__(self, backend: Backend, **actor_options):
+    """Discovers cameras at start and then every `interval` seconds: a new camera gets an actor, a lost one
+    that is seen again is reconnected at once, and a connected one whose device went away is marked lost."""
+
+    def __init__(self, backend: Backend, *, interval: float = 2.0, **actor_options):
         self.backend = backend
+        self.interval = interval
         self.actor_options = actor_options
         self.actors: dict[str, CameraActor] = {}
+        self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        for device in await asyncio.to_thread(self.backend.discover):
-            actor = CameraActor(device, **self.actor_options)
-            self.actors[actor.mxid] = actor
-            await actor.start()
-            log.info("camera %s (%s) found", actor.mxid, actor.info.name)
+        await self.discover()
+        self._task = asyncio.create_task(self._watch(), name="discovery")
 
     async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
         await asyncio.gather(*(actor.stop() for actor in self.actors.values()))
+
+    async def discover(self) -> None:
+        for device in await asyncio.to_thread(self.backend.discover):
+            actor = self.actors.get(device.info.mxid)
+            if actor is None:
+                actor = CameraActor(device, **self.actor_options)
+                self.actors[actor.mxid] = actor
+                await actor.start()
+                log.info("camera %s (%s) found", actor.mxid, actor.info.name)
+            else:
+                actor.wake()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            for actor in self.actors.values():
+                actor.check()
+            try:
+                await self.discover()
+            except Exception:  # noqa: BLE001 (discovery tries again next round)
+                log.exception("discovery failed")
 
     def get(self, mxid: str) -> CameraActor | None:
         return self.actors.get(mxid)

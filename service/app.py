@@ -33,10 +33,12 @@ def _routes(app: web.Application, modules) -> None:
         app.router.add_route(method, path, twin)
 
 
-def create_app(backend: Backend, *, mailbox_size: int = 128, device_timeout: float = 5.0,
-               max_backoff: float = 30.0, max_body: int = MAX_BODY) -> web.Application:
+def create_app(backend: Backend, *, mailbox_size: int = 128, device_timeout: float = 10.0,
+               max_backoff: float = 30.0, discovery_interval: float = 2.0,
+               max_body: int = MAX_BODY) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=max_body)
-    fleet = Fleet(backend, mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
+    fleet = Fleet(backend, interval=discovery_interval, mailbox_size=mailbox_size, timeout=device_timeout,
+                  max_backoff=max_backoff)
     app[FLEET] = fleet
     _routes(app, (streams, cameras))
     openapi.setup(app, version=metadata.version("oak-camera-service"))

@@ -43,9 +43,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--simulate", type=_models, metavar="MODELS",
                    help="run on simulated cameras instead of real ones: a comma-separated list of "
                         f"{', '.join(MODELS)}; a model may repeat (e.g. oak-d,oak-d,oak-1)")
-    p.add_argument("--device-timeout", type=_positive(float), default=5.0, metavar="SECONDS",
+    p.add_argument("--device-timeout", type=_positive(float), default=10.0, metavar="SECONDS",
                    help="deadline for one device operation; a late one is answered 504 and the camera is "
                         "reopened (default: %(default)s)")
+    p.add_argument("--discovery-interval", type=_positive(float), default=2.0, metavar="SECONDS",
+                   help="how often to look for cameras that appeared or came back (default: %(default)s)")
     p.add_argument("--mailbox-size", type=_positive(int), default=128, metavar="N",
                    help="commands that may wait for one camera; more are answered 503 (default: %(default)s)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
@@ -62,7 +64,8 @@ def make_backend(args):
 
 
 async def serve(args) -> None:
-    app = create_app(make_backend(args), mailbox_size=args.mailbox_size, device_timeout=args.device_timeout)
+    app = create_app(make_backend(args), mailbox_size=args.mailbox_size, device_timeout=args.device_timeout,
+                     discovery_interval=args.discovery_interval)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)

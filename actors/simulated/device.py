@@ -169,6 +169,9 @@ class SimDevice(Device):
         self._operate()
         return self._stream(stream).frame()
 
+    def healthy(self) -> bool:
+        return self.plugged
+
     def frame_meta(self, stream: str) -> FrameMeta | None:
         running = self.running.get(stream)
         return running.meta() if running is not None else None
