@@ -35,7 +35,7 @@ async def wait_until(predicate, timeout=5.0):
 
 @pytest.fixture
 async def client(aiohttp_client, backend):
-    app = create_app(backend, device_timeout=0.5, max_backoff=0.1)
+    app = create_app(backend, device_timeout=0.5, max_backoff=0.1, discovery_interval=0.05)
     client = await aiohttp_client(app)
     fleet = app[FLEET]
     await wait_until(lambda: all(a.status == "connected" for a in fleet.actors.values()))
