@@ -9,10 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from .backend import Device
 from .capabilities import CapabilityError
 from .encode import encode
-from .errors import CameraUnavailable, DeviceError, DeviceTimeout, StreamInactive
+from .errors import CameraUnavailable, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
 from .frames import FrameMeta
 from .messages import BATCHABLE, Activate, Capture
 from .model import CameraState, initial_state, streams_of
+from .store import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +28,14 @@ class CameraActor:
     config/control writes are applied to the device together, each still answered with its own result.
     """
 
-    def __init__(self, device: Device, *, mailbox_size: int = 128, timeout: float = 5.0,
-                 max_backoff: float = 30.0):
+    def __init__(self, device: Device, *, state: CameraState | None = None, store: StateStore | None = None,
+                 mailbox_size: int = 128, timeout: float = 5.0, max_backoff: float = 30.0):
         self.device = device
         self.info = device.info
         self.mxid = device.info.mxid
         self.specs = streams_of(self.info)
-        self.state: CameraState = initial_state(self.specs)
+        self.state: CameraState = state or initial_state(self.specs)
+        self.store = store
         self.status = BOOTING
         self.status_since = time.time()
         self.last_error: str | None = None
@@ -43,6 +45,7 @@ class CameraActor:
         self._applied: CameraState | None = None      # what the device runs; None when unknown
         self._mailbox: asyncio.Queue = asyncio.Queue(mailbox_size)
         self._executor = self._new_executor()
+        self._saver = ThreadPoolExecutor(1, thread_name_prefix=f"save-{self.mxid}")   # apart from a stuck device
         self._device_lock = asyncio.Lock()           # held while the device is driven
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -65,6 +68,7 @@ class CameraActor:
         except Exception as exc:  # noqa: BLE001 (closing is best effort)
             log.warning("camera %s: closing failed: %s", self.mxid, exc)
         self._executor.shutdown(wait=False)
+        self._saver.shutdown(wait=True)
 
     def wake(self) -> None:
         """Try to reconnect now instead of waiting out the backoff (the device was seen again)."""
@@ -150,9 +154,20 @@ class CameraActor:
                 # Lost while applying: keep the writes for when the camera returns, but an activation failed.
                 if isinstance(batch[0][0], Activate):
                     raise
+        await self._save(state)
         self.state = state
         for future, result in done:
             _settle(future, result=result)
+
+    async def _save(self, state: CameraState) -> None:
+        """Make the state durable before any of the writes it holds is acknowledged: one fsync a batch."""
+        if self.store is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._saver, self.store.save, self.mxid, state)
+        except OSError as exc:
+            log.error("camera %s: saving the state failed: %s", self.mxid, exc)
+            raise StateNotSaved(f"the change reached camera {self.mxid} but could not be saved: {exc}") from None
 
     def _reconcile(self, target: CameraState) -> None:
         """Worker thread: make the device run `target`, rebuilding only when streams or their configs change."""

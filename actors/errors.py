@@ -20,3 +20,7 @@ class DeviceTimeout(Exception):
 
 class StreamInactive(Exception):
     """The operation needs an active stream (409)."""
+
+
+class StateNotSaved(Exception):
+    """The change reached the camera but could not be written to disk (503: retrying the same write is safe)."""

@@ -6,6 +6,8 @@ import logging
 
 from .actor import CameraActor
 from .backend import Backend
+from .model import streams_of
+from .store import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -14,8 +16,10 @@ class Fleet:
     """Discovers cameras at start and then every `interval` seconds: a new camera gets an actor, a lost one
     that is seen again is reconnected at once, and a connected one whose device went away is marked lost."""
 
-    def __init__(self, backend: Backend, *, interval: float = 2.0, **actor_options):
+    def __init__(self, backend: Backend, *, store: StateStore | None = None, interval: float = 2.0,
+                 **actor_options):
         self.backend = backend
+        self.store = store
         self.interval = interval
         self.actor_options = actor_options
         self.actors: dict[str, CameraActor] = {}
@@ -34,7 +38,10 @@ class Fleet:
         for device in await asyncio.to_thread(self.backend.discover):
             actor = self.actors.get(device.info.mxid)
             if actor is None:
-                actor = CameraActor(device, **self.actor_options)
+                state = None
+                if self.store is not None:
+                    state = await asyncio.to_thread(self.store.load, device.info.mxid, streams_of(device.info))
+                actor = CameraActor(device, state=state, store=self.store, **self.actor_options)
                 self.actors[actor.mxid] = actor
                 await actor.start()
                 log.info("camera %s (%s) found", actor.mxid, actor.info.name)

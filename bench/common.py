@@ -56,9 +56,11 @@ def server(args: list[str], ready_url: str):
 
 @contextmanager
 def service(models: str = "oak-d", *extra: str):
+    """The service on simulated cameras, with a fresh state directory."""
     port = free_port()
-    with server([str(BIN / "oak-camera-service"), "--simulate", models, "--port", str(port), "--log-level",
-                 "warning", *extra], f"http://127.0.0.1:{port}/cameras/"):
+    with tempfile.TemporaryDirectory() as state, \
+            server([str(BIN / "oak-camera-service"), "--simulate", models, "--port", str(port), "--log-level",
+                    "warning", "--state-dir", state, *extra], f"http://127.0.0.1:{port}/cameras/"):
         yield f"http://127.0.0.1:{port}"
 
 

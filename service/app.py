@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from importlib import metadata
+from pathlib import Path
 
 from aiohttp import web
 
 from actors.backend import Backend
 from actors.fleet import Fleet
+from actors.store import StateStore
 
-from . import cameras, openapi, streams
+from . import cameras, openapi, sim, streams
 from .errors import error_middleware
 from .inputs import FLEET
 
@@ -33,14 +35,16 @@ def _routes(app: web.Application, modules) -> None:
         app.router.add_route(method, path, twin)
 
 
-def create_app(backend: Backend, *, mailbox_size: int = 128, device_timeout: float = 10.0,
-               max_backoff: float = 30.0, discovery_interval: float = 2.0,
+def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size: int = 128,
+               device_timeout: float = 10.0, max_backoff: float = 30.0, discovery_interval: float = 2.0,
                max_body: int = MAX_BODY) -> web.Application:
+    """The application; with `state_dir` each camera's desired state is saved there and restored."""
     app = web.Application(middlewares=[error_middleware], client_max_size=max_body)
-    fleet = Fleet(backend, interval=discovery_interval, mailbox_size=mailbox_size, timeout=device_timeout,
-                  max_backoff=max_backoff)
+    store = StateStore(state_dir) if state_dir is not None else None
+    fleet = Fleet(backend, store=store, interval=discovery_interval, mailbox_size=mailbox_size,
+                  timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
-    _routes(app, (streams, cameras))
+    _routes(app, (streams, cameras, sim) if sim.enabled(backend) else (streams, cameras))
     openapi.setup(app, version=metadata.version("oak-camera-service"))
 
     async def start(_app):

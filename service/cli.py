@@ -5,7 +5,9 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
+from pathlib import Path
 
 from aiohttp import web
 
@@ -14,6 +16,7 @@ from actors.simulated.models import MODELS
 from .app import create_app
 
 log = logging.getLogger("oak-camera-service")
+SHUTDOWN_GRACE = 5.0    # seconds in-flight requests get to finish on shutdown
 
 
 def _models(text: str) -> list[str]:
@@ -34,6 +37,14 @@ def _positive(kind):
     return parse
 
 
+def default_state_dir() -> Path:
+    """systemd's StateDirectory= when run as a unit, else the user's XDG state directory."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "oak-camera-service"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="oak-camera-service",
                                 description="REST API for the Luxonis OAK cameras attached to this machine.")
@@ -43,6 +54,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--simulate", type=_models, metavar="MODELS",
                    help="run on simulated cameras instead of real ones: a comma-separated list of "
                         f"{', '.join(MODELS)}; a model may repeat (e.g. oak-d,oak-d,oak-1)")
+    p.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                   help="where each camera's streams, config and control are saved, to be restored on start and "
+                        "when a camera returns (default: $STATE_DIRECTORY, else "
+                        "$XDG_STATE_HOME/oak-camera-service or ~/.local/state/oak-camera-service)")
     p.add_argument("--device-timeout", type=_positive(float), default=10.0, metavar="SECONDS",
                    help="deadline for one device operation; a late one is answered 504 and the camera is "
                         "reopened (default: %(default)s)")
@@ -64,9 +79,10 @@ def make_backend(args):
 
 
 async def serve(args) -> None:
-    app = create_app(make_backend(args), mailbox_size=args.mailbox_size, device_timeout=args.device_timeout,
-                     discovery_interval=args.discovery_interval)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    app = create_app(make_backend(args), state_dir=args.state_dir, mailbox_size=args.mailbox_size,
+                     device_timeout=args.device_timeout, discovery_interval=args.discovery_interval)
+    # On SIGTERM/SIGINT: stop accepting, give in-flight requests a few seconds, then close every device.
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
     await site.start()
@@ -79,13 +95,27 @@ async def serve(args) -> None:
     gc.collect()
     gc.freeze()
     kind = f"simulated {','.join(args.simulate)}" if args.simulate else "depthai"
-    log.info("ready: serving on http://%s:%d (%s backend)", args.host, args.port, kind)
+    log.info("ready: serving on http://%s:%d (%s backend, state in %s)", args.host, args.port, kind, args.state_dir)
     await stop.wait()
-    log.info("stopping")
+    log.info("stopping: finishing requests in flight, then closing the cameras")
     await runner.cleanup()
+    log.info("stopped")
+
+
+def _check_state_dir(p: argparse.ArgumentParser, args) -> None:
+    args.state_dir = args.state_dir or default_state_dir()
+    try:
+        args.state_dir.mkdir(parents=True, exist_ok=True)
+        probe = args.state_dir / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        p.error(f"--state-dir {args.state_dir} is not a writable directory: {exc.strerror or exc}")
 
 
 def main(argv=None) -> None:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    _check_state_dir(p, args)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(serve(args))

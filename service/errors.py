@@ -8,7 +8,7 @@ import uuid
 from aiohttp import web
 
 from actors.capabilities import CapabilityError
-from actors.errors import CameraUnavailable, DeviceTimeout, StreamInactive
+from actors.errors import CameraUnavailable, DeviceTimeout, StateNotSaved, StreamInactive
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ def _from_exception(exc: Exception) -> ApiError | None:
         return ApiError(409, "stream_inactive", str(exc))
     if isinstance(exc, CameraUnavailable):
         return ApiError(503, "camera_unavailable", str(exc), headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, StateNotSaved):
+        return ApiError(503, "state_not_saved", str(exc), headers={"Retry-After": "1"})
     if isinstance(exc, DeviceTimeout):
         return ApiError(504, "device_timeout", str(exc))
     if isinstance(exc, web.HTTPException) and exc.status >= 400:

@@ -34,8 +34,13 @@ async def wait_until(predicate, timeout=5.0):
 
 
 @pytest.fixture
-async def client(aiohttp_client, backend):
-    app = create_app(backend, device_timeout=0.5, max_backoff=0.1, discovery_interval=0.05)
+def state_dir(tmp_path):
+    return tmp_path / "state"
+
+
+@pytest.fixture
+async def client(aiohttp_client, backend, state_dir):
+    app = create_app(backend, state_dir=state_dir, device_timeout=0.5, max_backoff=0.1, discovery_interval=0.05)
     client = await aiohttp_client(app)
     fleet = app[FLEET]
     await wait_until(lambda: all(a.status == "connected" for a in fleet.actors.values()))

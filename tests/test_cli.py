@@ -20,9 +20,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(*args):
+def start(*args, state_dir):
     port = free_port()
-    proc = subprocess.Popen([COMMAND, "--port", str(port), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([COMMAND, "--port", str(port), "--state-dir", str(state_dir), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     deadline = time.monotonic() + 30
     lines = []
@@ -48,8 +48,8 @@ def get(url):
 
 
 @pytest.mark.parametrize("args, cameras", [(["--simulate", "oak-d,oak-1,oak-d"], 3), ([], 0)])
-def test_starts_logs_ready_serves_and_exits_cleanly(args, cameras):
-    proc, base, _ = start(*args)
+def test_starts_logs_ready_serves_and_exits_cleanly(args, cameras, tmp_path):
+    proc, base, _ = start(*args, state_dir=tmp_path)
     try:
         assert len(get(f"{base}/cameras/")) == cameras
     finally:
@@ -58,13 +58,35 @@ def test_starts_logs_ready_serves_and_exits_cleanly(args, cameras):
 
 def test_help_explains_every_option():
     out = subprocess.run([COMMAND, "--help"], capture_output=True, text=True, check=True).stdout
-    for option in ("--host", "--port", "--simulate", "--device-timeout", "--discovery-interval", "--mailbox-size",
+    for option in ("--host", "--port", "--simulate", "--state-dir", "--device-timeout", "--discovery-interval", "--mailbox-size",
                    "--log-level"):
         assert option in out
 
 
 @pytest.mark.parametrize("args, words", [(["--simulate", "oak-d,oak-7"], "oak-7"), (["--port", "x"], "--port"),
-                                         (["--device-timeout", "0"], "greater than 0")])
+                                         (["--device-timeout", "0"], "greater than 0"),
+                                         (["--state-dir", "/proc/no/such"], "not a writable directory")])
 def test_a_bad_option_is_refused_with_a_message(args, words):
     result = subprocess.run([COMMAND, *args], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and words in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_finishes_requests_in_flight_and_exits_0(tmp_path, sig):
+    import threading
+    proc, base, _ = start("--simulate", "oak-1", state_dir=tmp_path)
+    mxid = get(f"{base}/cameras/")[0]["mxid"]
+    post = lambda url, body=None: urllib.request.urlopen(urllib.request.Request(  # noqa: E731
+        url, data=json.dumps(body).encode() if body is not None else b"", method="POST"), timeout=10)
+    post(f"{base}/sim/cameras/{mxid}/faults", {"latency_ms": 1500})
+    result = {}
+    slow = threading.Thread(target=lambda: result.update(status=post(f"{base}/cameras/{mxid}/streams/CAM_A/").status))
+    slow.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    proc.send_signal(sig)
+    slow.join(10)
+    assert result.get("status") == 204                       # the request in flight was answered
+    assert proc.wait(10) == 0 and time.monotonic() - started < 8
+    out = proc.stdout.read()
+    assert "stopped" in out and "Traceback" not in out

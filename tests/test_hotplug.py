@@ -7,12 +7,18 @@ async def camera_state(client, cam):
     return await (await client.get(f"/cameras/{cam}/")).json()
 
 
+async def sim(client, cam, action, body=None):
+    resp = await client.post(f"/sim/cameras/{cam}/{action}", json=body)
+    assert resp.status in (200, 204), await resp.text()
+    return await resp.json() if resp.status == 200 else None
+
+
 async def test_an_unplugged_camera_is_disconnected_and_restored_when_it_returns(client, backend, mxid):
     cam, device = mxid("oak-d"), backend.device(mxid("oak-d"))
     actor = client.app[FLEET].get(cam)
     await activate(client, cam, "CAM_A")
     await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 4})
-    device.unplug()
+    await sim(client, cam, "unplug")
     await wait_until(lambda: actor.status == "disconnected")
     state = await camera_state(client, cam)
     assert state["state"] == "disconnected" and "disconnected" in state["last_error"]
@@ -27,7 +33,7 @@ async def test_an_unplugged_camera_is_disconnected_and_restored_when_it_returns(
         assert int(resp.headers["Retry-After"]) >= 1
     assert (await (await client.get(f"/cameras/{cam}/streams/")).json())[0] == {"name": "CAM_A", "active": True}
 
-    device.replug()
+    await sim(client, cam, "replug")
     await wait_until(lambda: actor.status == "connected")
     state = await camera_state(client, cam)
     assert state["state"] == "connected" and state["reconnects"] == 1
@@ -41,19 +47,62 @@ async def test_an_unplugged_camera_is_disconnected_and_restored_when_it_returns(
 async def test_opens_that_fail_are_retried_until_one_succeeds(client, backend, mxid):
     cam, device = mxid("oak-1"), backend.device(mxid("oak-1"))
     actor = client.app[FLEET].get(cam)
-    device.faults.failing_opens = 3
-    device.unplug()
+    assert (await sim(client, cam, "faults", {"failing_opens": 3}))["failing_opens"] == 3
+    await sim(client, cam, "unplug")
     await wait_until(lambda: actor.status == "disconnected")
-    device.replug()
+    await sim(client, cam, "replug")
     await wait_until(lambda: actor.status == "connected")
-    assert device.faults.failing_opens == 0 and actor.reconnects == 1
+    faults = await (await client.get(f"/sim/cameras/{cam}/faults")).json()
+    assert faults == {"plugged": True, "failing_opens": 0, "latency_ms": 0, "hang_next": False}
+    assert actor.reconnects == 1
 
 
 async def test_other_cameras_never_notice(client, backend, mxid):
     lost = mxid("oak-d")
-    backend.device(lost).unplug()
+    await sim(client, lost, "unplug")
     await wait_until(lambda: client.app[FLEET].get(lost).status == "disconnected")
     other = mxid("oak-1")
     await activate(client, other, "CAM_A")
     assert (await client.get(stream_url(other, "CAM_A", "still"))).status == 200
     assert (await camera_state(client, other))["state"] == "connected"
+
+
+async def test_unplug_mid_command_answers_503_and_keeps_the_camera_usable_after(client, mxid):
+    import asyncio
+    cam = mxid("oak-d")
+    actor = client.app[FLEET].get(cam)
+    await sim(client, cam, "faults", {"latency_ms": 300})
+    pending = asyncio.create_task(client.post(stream_url(cam, "CAM_A")))
+    await asyncio.sleep(0.1)
+    await sim(client, cam, "unplug")
+    await assert_error(await pending, 503, "camera_unavailable")
+    await sim(client, cam, "faults", {"latency_ms": 0})
+    await sim(client, cam, "replug")
+    await wait_until(lambda: actor.status == "connected")
+    await activate(client, cam, "CAM_A")
+
+
+async def test_a_hung_operation_is_504_and_the_camera_is_usable_afterwards(client, mxid):
+    cam = mxid("oak-1")
+    await sim(client, cam, "faults", {"hang_next": True})
+    await assert_error(await client.post(stream_url(cam, "CAM_A")), 504, "device_timeout")
+    await wait_until(lambda: client.app[FLEET].get(cam).status == "connected")
+    await activate(client, cam, "CAM_A")
+    assert (await client.get(stream_url(cam, "CAM_A", "still"))).status == 200
+
+
+async def test_fault_bodies_are_validated(client, mxid):
+    cam = mxid("oak-1")
+    for body in ({"failing_opens": -1}, {"latency_ms": "5"}, {"hang_next": 1}, {"explode": True}):
+        await assert_error(await client.post(f"/sim/cameras/{cam}/faults", json=body), 422, "validation_error")
+    await assert_error(await client.post("/sim/cameras/ABC/unplug"), 404, "camera_not_found")
+    await assert_error(await client.post("/sim/cameras/abc/unplug"), 422, "validation_error")
+
+
+async def test_there_is_no_sim_api_with_the_depthai_backend(aiohttp_client):
+    from actors.depthai_backend import DepthAIBackend
+    from service.app import create_app
+    client = await aiohttp_client(create_app(DepthAIBackend()))
+    await assert_error(await client.post("/sim/cameras/ABC/unplug"), 404, "not_found")
+    spec = await (await client.get("/api/docs/swagger.json")).json()
+    assert not [p for p in spec["paths"] if p.startswith("/sim")]

@@ -83,7 +83,7 @@ class Faults:
 
 
 class SimDevice(Device):
-    HANG_LIMIT = 600.0   # a hung operation gives up after this long, so threads do not pile up forever
+    HANG_LIMIT = 60.0    # a hung operation gives up after this long, so threads do not pile up
 
     def __init__(self, model: str, index: int):
         self.model = model
@@ -106,6 +106,17 @@ class SimDevice(Device):
 
     def replug(self) -> None:
         self.plugged = True
+        self.release()
+
+    def inject(self, *, failing_opens: int | None = None, latency: float | None = None,
+               hang_next: bool | None = None) -> None:
+        with self._lock:
+            if failing_opens is not None:
+                self.faults.failing_opens = failing_opens
+            if latency is not None:
+                self.faults.latency = latency
+            if hang_next is not None:
+                self.faults.hang_next = hang_next
 
     def release(self) -> None:
         """Let a hung operation go on."""
@@ -198,5 +209,5 @@ class SimBackend(Backend):
     def discover(self) -> list[Device]:
         return [d for d in self.devices if d.plugged]
 
-    def device(self, mxid: str) -> SimDevice:
-        return next(d for d in self.devices if d.info.mxid == mxid)
+    def device(self, mxid: str) -> SimDevice | None:
+        return next((d for d in self.devices if d.info.mxid == mxid), None)

@@ -1,0 +1,91 @@
+"""Durable desired state: one JSON file per camera, replaced atomically (temporary file, fsync, rename).
+
+A crash at any instant leaves the old file or the new one, never a torn one. A file that cannot be read, or
+that has an unknown version, is set aside under a new name with a log line, and the camera starts from its
+defaults. Values that no longer fit the camera (a sensor changed) fall back to the defaults per stream.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from types import MappingProxyType
+
+from marshmallow import ValidationError
+
+from schemas.config import CONFIG_SCHEMAS      # saved values are checked as requests are
+from schemas.control import SensorControlSchema
+
+from .capabilities import CapabilityError, merge_config, merge_control
+from .model import CameraState, StreamSpec, StreamState, initial_state
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+
+
+class StateStore:
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def path(self, mxid: str) -> Path:
+        return self.directory / f"{mxid}.json"
+
+    def save(self, mxid: str, state: CameraState) -> None:
+        """Blocking: write the state so that it survives a crash or power loss once this returns."""
+        document = {"version": VERSION, "mxid": mxid, "revision": state.revision,
+                    "streams": {name: {"active": s.active, "config": dict(s.config), "control": dict(s.control)}
+                                for name, s in state.streams.items()}}
+        target = self.path(mxid)
+        temporary = target.with_suffix(".json.tmp")
+        with open(temporary, "w") as f:
+            json.dump(document, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, target)
+        directory = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory)         # the rename itself must reach the disk too
+        finally:
+            os.close(directory)
+
+    def load(self, mxid: str, specs: dict[str, StreamSpec]) -> CameraState:
+        """Blocking: the saved state of a camera, or its defaults."""
+        state = initial_state(specs)
+        target = self.path(mxid)
+        try:
+            document = json.loads(target.read_text())
+            if not isinstance(document, dict) or document.get("version") != VERSION:
+                raise ValueError(f"unknown version {document.get('version') if isinstance(document, dict) else '?'}")
+            saved = document["streams"]
+            revision = int(document.get("revision", 0))
+        except FileNotFoundError:
+            return state
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            aside = target.with_name(f"{target.name}.unreadable-{int(time.time())}")
+            os.replace(target, aside)
+            log.error("camera %s: state file %s is unusable (%s); set aside as %s, starting from defaults",
+                      mxid, target, exc, aside.name)
+            return state
+        streams = dict(state.streams)
+        for name, entry in saved.items():
+            spec = specs.get(name)
+            if spec is None:
+                log.warning("camera %s: saved stream %s no longer exists; ignored", mxid, name)
+                continue
+            default = streams[name]
+            try:
+                config = CONFIG_SCHEMAS[spec.config_kind]().load(entry["config"])
+                control = SensorControlSchema().load(entry["control"])
+                streams[name] = StreamState(bool(entry["active"]), merge_config(spec, dict(default.config), config),
+                                            merge_control(spec, dict(default.control), control))
+            except (ValidationError, CapabilityError, KeyError, TypeError) as exc:
+                log.warning("camera %s: saved %s does not fit the camera (%s); using defaults", mxid, name, exc)
+        active = [n for n, s in streams.items() if s.active]
+        for i, name in enumerate(active):        # a hand-edited file could break exclusivity: the last one wins
+            if any(specs[name].sockets & specs[other].sockets for other in active[i + 1:]):
+                streams[name] = StreamState(False, streams[name].config, streams[name].control)
+        return CameraState(revision, MappingProxyType(streams))
