@@ -243,8 +243,8 @@ class CameraActor:
                     self.reconnects += 1
                 log.info("camera %s %s", self.mxid, "ready" if first else "reconnected, state restored")
                 return
-            except (CameraUnavailable, DeviceTimeout) as exc:
-                self._set_status(DISCONNECTED, str(exc))
+            except (CameraUnavailable, DeviceTimeout):
+                self._set_status(DISCONNECTED)           # _call noted the device's error as last_error
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except asyncio.TimeoutError:
