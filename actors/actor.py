@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -147,14 +148,22 @@ class CameraActor:
                 _settle(future, error=exc)
         if not done:
             return
-        if self.status == CONNECTED:
-            try:
-                await self._call(self._reconcile, state)
-            except CameraUnavailable:
-                # Lost while applying: keep the writes for when the camera returns, but an activation failed.
-                if isinstance(batch[0][0], Activate):
-                    raise
-        await self._save(state)
+        saving = asyncio.ensure_future(self._save(state))     # the disk and the device work at the same time
+        try:
+            if self.status == CONNECTED:
+                try:
+                    await self._call(self._reconcile, state)
+                except CameraUnavailable:
+                    # Lost while applying: keep the writes for when the camera returns; an activation failed.
+                    if isinstance(batch[0][0], Activate):
+                        raise
+        except Exception:
+            # The writes failed, so the file must not keep them either.
+            await asyncio.gather(saving, return_exceptions=True)
+            with contextlib.suppress(StateNotSaved):
+                await self._save(self.state)
+            raise
+        await saving
         self.state = state
         for future, result in done:
             _settle(future, result=result)

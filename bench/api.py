@@ -36,12 +36,12 @@ def main():
                 for _ in range(ROUNDS):
                     o, t = wrk(control)["rps"], wrk(bare)["rps"]
                     ours.append(o), theirs.append(t), ratios.append(o / t)
-        posts = [wrk(control, script=POST, seconds=5) for _ in range(3)]
+        posts = [wrk(control, script=POST, seconds=5) for _ in range(5)]
     print(f"GET control, 32 connections, {ROUNDS} alternating rounds of 4 s")
     print(f"  service: median {median(ours):8.0f} req/s   bare aiohttp: median {median(theirs):8.0f} req/s")
     print(f"  ratio service/bare: median {median(ratios):.2f} (target >= 0.60); rounds "
           + " ".join(f"{r:.2f}" for r in ratios))
-    print("POST control, 32 connections, one camera, 3 runs of 5 s")
+    print("POST control, 32 connections, one camera, 5 runs of 5 s")
     print(f"  p99 latency: median {median(p['p99'] for p in posts):.2f} ms (target < 10); runs "
           + " ".join(f"{p['p99']:.2f}" for p in posts))
     print(f"  p50 latency: median {median(p['p50'] for p in posts):.2f} ms; throughput "

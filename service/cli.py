@@ -94,6 +94,7 @@ async def serve(args) -> None:
     # collections stay short and do not show up as latency spikes.
     gc.collect()
     gc.freeze()
+    gc.set_threshold(20_000, 20, 20)      # fewer young collections: a request makes many short-lived objects
     kind = f"simulated {','.join(args.simulate)}" if args.simulate else "depthai"
     log.info("ready: serving on http://%s:%d (%s backend, state in %s)", args.host, args.port, kind, args.state_dir)
     await stop.wait()
@@ -118,4 +119,5 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     _check_state_dir(p, args)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(args))
+    import uvloop
+    uvloop.run(serve(args))

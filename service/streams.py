@@ -1,6 +1,8 @@
 """The Streams API: list, activate, deactivate, config, control and stills of one camera's streams."""
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 from aiohttp_apigami import docs, json_schema, match_info_schema, querystring_schema, response_schema
 
@@ -49,6 +51,21 @@ def control_view(actor: CameraActor, name: str, state: CameraState) -> dict:
     if auto_wb:
         view["manual_whitebalance"] = meta.color_temperature
     return view
+
+
+# The JSON of each stream's latest control view, reused while neither the control nor the frame metadata
+# changes: GET control is the call a fleet controller polls.
+_control_json: dict[tuple[str, str], tuple] = {}
+
+
+def _control_response(actor: CameraActor, name: str, state: CameraState) -> web.Response:
+    control = state.streams[name].control
+    meta = actor.frame_meta(name)
+    cached = _control_json.get((actor.mxid, name))
+    if cached is None or cached[0] is not control or cached[1] != meta:
+        cached = (control, meta, json.dumps(control_view(actor, name, state)).encode())
+        _control_json[actor.mxid, name] = cached
+    return web.Response(body=cached[2], content_type="application/json", headers=_revision(state))
 
 
 @docs(tags=TAG, summary="List All Streams", description="One entry per stream the camera really has.",
@@ -110,8 +127,7 @@ async def update_config(request: web.Request) -> web.Response:
 @response_schema(SensorControlSchema, 200)
 async def get_control(request: web.Request) -> web.Response:
     actor, name = stream(request)
-    state = actor.state
-    return _with_revision(control_view(actor, name, state), state)
+    return _control_response(actor, name, actor.state)
 
 
 @docs(tags=TAG, summary="Update Stream Control",
@@ -127,7 +143,7 @@ async def update_control(request: web.Request) -> web.Response:
     actor, name = stream(request)
     changes = load(_control_update, await json_object(request), partial=True)
     state = await actor.ask(UpdateControl(name, changes))
-    return _with_revision(control_view(actor, name, state), state)
+    return _control_response(actor, name, state)
 
 
 @docs(tags=TAG, summary="Capture Still Image",
