@@ -5,7 +5,7 @@ SIM     ?= oak-d,oak-d-pro,oak-1,oak-d-lr
 HOST    ?= 127.0.0.1
 PORT    ?= 8080
 
-.PHONY: run test test-hardware bench bench-api bench-still
+.PHONY: run test test-hardware bench bench-api bench-still bench-soak
 
 $(VENV)/.run: setup.cfg pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,10 +25,13 @@ test: $(VENV)/.test              ## the test suite
 test-hardware: $(VENV)/.test     ## the API scenario against a real OAK camera (skips when none is attached)
 	$(PY) -m pytest -m hardware -rs
 
-bench: bench-api bench-still     ## every benchmark; needs wrk (apt-get install wrk)
+bench: bench-api bench-still bench-soak  ## every benchmark; needs wrk (apt-get install wrk)
 
 bench-api: $(VENV)/.test
 	$(PY) bench/api.py
 
 bench-still: $(VENV)/.test
 	$(PY) bench/still.py
+
+bench-soak: $(VENV)/.test
+	$(PY) bench/soak.py
