@@ -32,6 +32,12 @@ class Device(ABC):
         """Blocking: a still frame of an active stream, taken after this call, at the stream's still size."""
 
     @abstractmethod
+    def next_frame(self, stream: str, after: int, timeout: float) -> Frame:
+        """Blocking, on a video thread (not the actor's): the video output's first frame with a sequence
+        number above `after`, waiting for it as needed. DeviceError when the stream or device is gone,
+        DeviceTimeout when no frame came within `timeout`."""
+
+    @abstractmethod
     def frame_meta(self, stream: str) -> FrameMeta | None:
         """Not blocking: what the latest frame of an active stream was taken with, if any."""
 

@@ -9,6 +9,7 @@ picture needs the host anyway; the device's MJPEG encoder would only pay off for
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import wraps
@@ -19,7 +20,7 @@ from .backend import Backend, Device
 from .depthai_convert import control_to_dai, frame_from_dai, frame_meta, protocol_of, sensor_from_features, \
     stereo_pairs
 from .errors import DeviceError, DeviceTimeout
-from .frames import Frame, FrameMeta
+from .frames import Frame, FrameMeta, FrameSlot
 from .model import COLOR, DEPTH, MONO, CameraInfo, streams_of
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,31 @@ def _xlink(fn):
 
 @dataclass
 class _Running:
+    """A stream on the device: a reader thread moves its frames from the output queue into a slot that any
+    number of readers (stills, video) wait on; frames are converted only when somebody takes one."""
     config: dict
     queue: dai.MessageQueue                       # the stream's frames, latest only
     controls: list = field(default_factory=list)  # inputControl queues of its sensors
-    meta: FrameMeta | None = None
+    slot: FrameSlot = field(default_factory=FrameSlot)
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    def start(self, name: str) -> None:
+        threading.Thread(target=self._read, name=f"frames-{name}", daemon=True).start()
+
+    def _read(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                img = self.queue.get(timedelta(seconds=0.5))
+            except RuntimeError:          # the queue closed: the pipeline stopped or the device went away
+                return
+            if img is not None:
+                self.slot.publish(img)
+
+    def wait(self, after: int, timeout: float, what: str) -> tuple[int, dai.ImgFrame]:
+        got = self.slot.wait_after(after, timeout)
+        if got is None:
+            raise DeviceTimeout(f"{what} delivered no frame within {timeout:g} s")
+        return got
 
 
 class DepthAIDevice(Device):
@@ -82,6 +104,8 @@ class DepthAIDevice(Device):
             self._device = None
 
     def _stop_pipeline(self) -> None:
+        for running in self._running.values():
+            running.stopped.set()
         if self._pipeline is not None:
             try:
                 self._pipeline.stop()
@@ -99,10 +123,10 @@ class DepthAIDevice(Device):
         pipeline.start()
         self._pipeline, self._running = pipeline, running
         for name, (_, control) in active.items():
+            running[name].start(name)
             self.set_control(name, control)
         for name, stream in running.items():
-            if stream.queue.get(timedelta(seconds=FIRST_FRAME_TIMEOUT)) is None:
-                raise DeviceTimeout(f"{name} delivered no frame within {FIRST_FRAME_TIMEOUT:g} s")
+            stream.wait(-1, FIRST_FRAME_TIMEOUT, name)
 
     def _build(self, pipeline: dai.Pipeline, name: str, config: dict) -> _Running:
         spec = self.specs[name]
@@ -129,26 +153,23 @@ class DepthAIDevice(Device):
     @_xlink
     def capture(self, stream: str) -> Frame:
         running = self._stream(stream)
-        running.queue.tryGetAll()                    # frames from before the request do not count
-        img = running.queue.get(timedelta(seconds=CAPTURE_TIMEOUT))
-        if img is None:
-            raise DeviceTimeout(f"{stream} delivered no frame within {CAPTURE_TIMEOUT:g} s")
+        _, img = running.wait(running.slot.sequence, CAPTURE_TIMEOUT, stream)   # a frame after the request
         frame = frame_from_dai(img)
-        running.meta = frame.meta
-        spec = self.specs[stream]
-        return crop_still(frame, running.config) if spec.kind == COLOR else frame
+        return crop_still(frame, running.config) if self.specs[stream].kind == COLOR else frame
+
+    @_xlink
+    def next_frame(self, stream: str, after: int, timeout: float) -> Frame:
+        running = self._stream(stream)
+        sequence, img = running.wait(after, timeout, stream)
+        frame = frame_from_dai(img)
+        return Frame(frame.format, frame.planes, frame.timestamp, sequence, frame.meta)
 
     def frame_meta(self, stream: str) -> FrameMeta | None:
         running = self._running.get(stream)
-        if running is None:
+        latest = running.slot.wait_after(-1, 0) if running is not None else None
+        if latest is None or latest[1].getType() == dai.ImgFrame.Type.RAW16:
             return None
-        try:
-            img = running.queue.front()
-        except RuntimeError:
-            return running.meta
-        if isinstance(img, dai.ImgFrame) and img.getType() != dai.ImgFrame.Type.RAW16:
-            running.meta = frame_meta(img)
-        return running.meta
+        return frame_meta(latest[1])
 
     def _stream(self, name: str) -> _Running:
         running = self._running.get(name)

@@ -1,6 +1,7 @@
 """Frames as backends hand them over: numpy planes, their pixel format and the sensor metadata."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,3 +32,30 @@ class Frame:
     @property
     def height(self) -> int:
         return self.planes[0].shape[0]
+
+
+class FrameSlot:
+    """The latest item of a stream, for any number of waiting readers: a slow reader skips items, never queues
+    them, so memory stays flat whatever the readers do."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._item = None
+        self._sequence = -1
+
+    @property
+    def sequence(self) -> int:
+        return self._sequence
+
+    def publish(self, item) -> None:
+        with self._changed:
+            self._item, self._sequence = item, self._sequence + 1
+            self._changed.notify_all()
+
+    def wait_after(self, sequence: int, timeout: float):
+        """Blocking: (sequence, item) of the first item published after `sequence`, or None on timeout."""
+        with self._changed:
+            sequence = min(sequence, self._sequence)     # a reader from before a restart waits for the next
+            if self._changed.wait_for(lambda: self._sequence > sequence, timeout):
+                return self._sequence, self._item
+            return None

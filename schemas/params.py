@@ -31,6 +31,15 @@ class QueryBoolean(StrictBoolean):
         return lowered in ("true", "1")
 
 
+class StrictQueryInteger(fields.Integer):
+    """A whole number in a query string: digits only, so "1.5", "1e3" and " 5" are not integers."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not value.lstrip("-").isdigit():
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class StillQuerySchema(Schema):
     @pre_load
     def _empty_is_null(self, data, **kwargs):
@@ -43,3 +52,13 @@ class StillQuerySchema(Schema):
         "description": "Depth streams only: a lossless 16-bit greyscale PNG whose pixels are depth in "
                        "millimetres (0 = no measurement), instead of the 8-bit picture where nearer is "
                        "lighter. Implies png; with format=jpeg it is a 422.", "default": False})
+
+
+class VideoQuerySchema(Schema):
+    fps = fields.Float(validate=validate.Range(min=0, min_inclusive=False, max=120), metadata={
+        "description": "At most this many frames a second (default: the stream's rate; more is capped to it)"})
+    quality = StrictQueryInteger(load_default=80, validate=validate.Range(1, 100), metadata={
+        "description": "JPEG quality, 1 to 100", "default": 80})
+    width = StrictQueryInteger(validate=validate.Range(16, 8000), metadata={
+        "description": "Scale the picture down to this width in pixels, keeping its aspect (default: full "
+                       "size; at most the stream's width)"})

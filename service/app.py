@@ -10,7 +10,7 @@ from actors.backend import Backend
 from actors.fleet import Fleet
 from actors.store import StateStore
 
-from . import cameras, openapi, sim, streams
+from . import cameras, openapi, sim, streams, video
 from .errors import error_middleware
 from .inputs import FLEET
 
@@ -44,7 +44,8 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     fleet = Fleet(backend, store=store, interval=discovery_interval, mailbox_size=mailbox_size,
                   timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
-    _routes(app, (streams, cameras, sim) if sim.enabled(backend) else (streams, cameras))
+    _routes(app, (streams, cameras, video, sim) if sim.enabled(backend) else (streams, cameras, video))
+    video.setup(app)
     openapi.setup(app, version=metadata.version("oak-camera-service"))
 
     async def start(_app):

@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from ..backend import Backend, Device, DeviceError
+from ..errors import DeviceTimeout
 from ..frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta
 from ..model import COLOR, DEPTH, StreamSpec, streams_of
 from . import scene
@@ -19,27 +20,28 @@ class SimStream:
     def __init__(self, spec: StreamSpec, config: dict, control: dict):
         self.spec, self.config, self.control = spec, config, control
         self.started = time.monotonic()
-        self._cache: tuple | None = None          # (key, planes after the control's lookup tables)
+        self._cache: dict[str, tuple] = {}        # output -> (key, planes after the control's lookup tables)
 
     def meta(self) -> FrameMeta:
         c = self.control
         exposure, iso = scene.auto_exposure(c) if c["auto_exposure_enable"] else (c["exposure_time"], c["sensitivity_iso"])
         return FrameMeta(exposure, iso, scene.color_temperature(c))
 
-    def _window(self) -> tuple[int, int, int, int]:
-        """x, y, w, h of the still inside the full frame (colour sensors crop at sensor_crop)."""
+    def _window(self, output: str) -> tuple[int, int, int, int]:
+        """x, y, w, h of the still or video output inside the full frame (colour sensors crop at sensor_crop)."""
         width, height = self.spec.size_of(self.config["resolution"])
         if self.spec.kind != COLOR:
             return 0, 0, width, height
-        w, h = self.config["still_size"]
+        w, h = self.config[f"{output}_size"]
         cx, cy = self.config["sensor_crop"]
         return int(cx * width) & ~1, int(cy * height) & ~1, w, h
 
-    def _planes(self, meta: FrameMeta) -> tuple[np.ndarray, ...]:
+    def _planes(self, meta: FrameMeta, output: str) -> tuple[np.ndarray, ...]:
         width, height = self.spec.size_of(self.config["resolution"])
-        x, y, w, h = self._window()
+        x, y, w, h = self._window(output)
         key = (width, height, x, y, w, h, tuple(sorted((k, str(v)) for k, v in self.control.items())), meta)
-        if self._cache is None or self._cache[0] != key:
+        cached = self._cache.get(output)
+        if cached is None or cached[0] != key:
             if self.spec.kind == DEPTH:
                 planes = (scene.depth_scene(width, height),)
             else:
@@ -52,18 +54,21 @@ class SimStream:
                                np.take(lv, sv[y // 2:y // 2 + ch, x // 2:x // 2 + cw]))
             for plane in planes:
                 plane.flags.writeable = False      # shared by every frame until the control changes
-            self._cache = (key, planes)
-        return self._cache[1]
+            cached = self._cache[output] = (key, planes)
+        return cached[1]
 
-    def frame(self, live_marker: bool = False) -> Frame:
+    def sequence_at(self, now: float) -> int:
+        return int((now - self.started) * self.config["fps"])
+
+    def frame(self, output: str = "still") -> Frame:
         """The frame of this instant. Stills share the cached planes (read-only, no copy); video frames carry
         a small square that moves one step a frame, so a viewer sees that the picture is live."""
         now = time.monotonic()
-        sequence = int((now - self.started) * self.config["fps"])
+        sequence = self.sequence_at(now)
         meta = self.meta()
-        planes = self._planes(meta)
+        planes = self._planes(meta, output)
         fmt = DEPTH16 if self.spec.kind == DEPTH else YUV420 if self.spec.kind == COLOR else GRAY8
-        if live_marker and fmt != DEPTH16:
+        if output == "video" and fmt != DEPTH16:
             luma = planes[0].copy()
             h, w = luma.shape
             side = max(4, h // 20)
@@ -182,6 +187,22 @@ class SimDevice(Device):
 
     def healthy(self) -> bool:
         return self.plugged
+
+    def next_frame(self, stream: str, after: int, timeout: float) -> Frame:
+        # Frames are made when asked for: sleep until the next one is due at the stream's frame rate.
+        if not self.plugged:
+            raise DeviceError("X_LINK_ERROR: device disconnected")
+        running = self._stream(stream)
+        after = min(after, running.sequence_at(time.monotonic()))     # the stream may have restarted
+        due = running.started + (after + 1) / running.config["fps"]
+        wait = due - time.monotonic()
+        if wait > timeout:
+            raise DeviceTimeout(f"{stream} has no frame within {timeout:g} s")
+        if wait > 0:
+            time.sleep(wait)
+        if not self.plugged or self.running.get(stream) is not running:
+            raise DeviceError(f"{stream} stopped")
+        return running.frame("video")
 
     def frame_meta(self, stream: str) -> FrameMeta | None:
         running = self.running.get(stream)

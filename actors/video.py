@@ -1,0 +1,195 @@
+"""Live video: one feed per stream and set of parameters, encoding each frame once for all of its viewers.
+
+A feed runs only while somebody watches. It takes frames from the device on a reader thread, encodes them
+on a shared pool (both cores), and offers each JPEG to every viewer, who keeps only the latest: a slow viewer
+skips frames and never slows another. While the camera is away, viewers get a "no signal" picture about once
+a second; when the stream is deactivated, their responses end.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import simplejpeg
+from PIL import Image, ImageDraw, ImageFont
+
+from .actor import CONNECTED, CameraActor
+from .encode import depth_to_gray
+from .errors import DeviceError, DeviceTimeout
+from .frames import DEPTH16, Frame
+
+log = logging.getLogger(__name__)
+
+NO_SIGNAL_PERIOD = 1.0      # seconds between "no signal" pictures
+FRAME_TIMEOUT = 2.0         # seconds a feed waits for a frame before it shows "no signal"
+
+
+@dataclass(frozen=True)
+class VideoParams:
+    fps: float | None = None        # at most this many frames a second; None: the stream's rate
+    quality: int = 80
+    width: int | None = None        # scale down to this width (height follows); None: full size
+
+
+def _scale(plane: np.ndarray, width: int, height: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(plane).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def encode_video(frame: Frame, params: VideoParams) -> bytes:
+    """One video frame as JPEG, scaled to the requested width (worker thread)."""
+    planes = (depth_to_gray(frame.planes[0]),) if frame.format == DEPTH16 else frame.planes
+    if params.width and params.width < frame.width:
+        width = params.width & ~1
+        height = max(2, round(frame.height * width / frame.width) & ~1)
+        planes = (_scale(planes[0], width, height),) + tuple(_scale(p, width // 2, height // 2) for p in planes[1:])
+    y, *uv = planes
+    return simplejpeg.encode_jpeg_yuv_planes(y, *(uv or (None, None)), quality=params.quality)
+
+
+@lru_cache(maxsize=16)
+def _no_signal_background(width: int, height: int) -> Image.Image:
+    image = Image.new("L", (width, height), 40)
+    draw = ImageDraw.Draw(image)
+    for x in range(0, width, max(8, width // 16)):          # a faint grid, so the frame's size shows
+        draw.line([(x, 0), (x, height)], fill=55)
+    return image
+
+
+def no_signal(width: int, height: int, caption: str, quality: int) -> bytes:
+    image = _no_signal_background(width, height).copy()
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=max(12, height // 12))
+    small = ImageFont.load_default(size=max(10, height // 30))
+    draw.text((width / 2, height / 2), "NO SIGNAL", fill=230, font=font, anchor="mm")
+    draw.text((width / 2, height / 2 + height // 10), f"{caption}  {time.strftime('%H:%M:%S')}", fill=170,
+              font=small, anchor="mm")
+    return simplejpeg.encode_jpeg(np.asarray(image)[:, :, None], quality=quality, colorspace="GRAY")
+
+
+class Viewer:
+    """One client's place at a feed: the latest JPEG, or the end."""
+
+    def __init__(self):
+        self._latest: bytes | None = None
+        self._ready = asyncio.Event()
+        self._ended = False
+
+    def offer(self, jpeg: bytes) -> None:
+        self._latest = jpeg
+        self._ready.set()
+
+    def end(self) -> None:
+        self._ended = True
+        self._ready.set()
+
+    async def next(self) -> bytes | None:
+        """The newest JPEG not yet taken, or None once the video has ended."""
+        await self._ready.wait()
+        self._ready.clear()
+        return None if self._ended else self._latest
+
+
+class VideoFeed:
+    def __init__(self, hub: "VideoHub", actor: CameraActor, stream: str, params: VideoParams):
+        self.hub, self.actor, self.stream, self.params = hub, actor, stream, params
+        self.viewers: set[Viewer] = set()
+        self.encodes = 0
+        self.frames_dropped = 0
+        self._size = (640, 360)       # of the latest frame, for the "no signal" picture
+        self.task = asyncio.create_task(self._run(), name=f"video-{actor.mxid}-{stream}")
+
+    def _offer(self, jpeg: bytes) -> None:
+        for viewer in self.viewers:
+            viewer.offer(jpeg)
+
+    async def _encode(self, fn, *args) -> bytes:
+        jpeg = await asyncio.get_running_loop().run_in_executor(self.hub.encoders, fn, *args)
+        self.encodes += 1
+        return jpeg
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        after, next_due = -1, 0.0
+        try:
+            while self.viewers:
+                if not self.actor.state.streams[self.stream].active:
+                    break
+                if self.actor.status != CONNECTED:
+                    await self._show_no_signal()
+                    after = -1
+                    continue
+                try:
+                    frame = await loop.run_in_executor(self.hub.readers, self.actor.device.next_frame,
+                                                       self.stream, after, FRAME_TIMEOUT)
+                except (DeviceError, DeviceTimeout):
+                    if self.actor.state.streams[self.stream].active and self.viewers:
+                        await self._show_no_signal()
+                    after = -1
+                    continue
+                after = frame.sequence
+                if self.params.fps:          # a lower rate: skip frames until the next one is due
+                    now = time.monotonic()
+                    if now < next_due:
+                        self.frames_dropped += 1
+                        continue
+                    interval = 1 / self.params.fps     # keep the average rate, but never catch up in a burst
+                    next_due = next_due + interval if next_due + interval > now - interval else now + interval
+                self._size = (frame.width, frame.height)
+                self._offer(await self._encode(encode_video, frame, self.params))
+        except Exception:  # noqa: BLE001 (a broken feed ends its viewers instead of leaving them hanging)
+            log.exception("video of %s %s failed", self.actor.mxid, self.stream)
+        finally:
+            for viewer in self.viewers:
+                viewer.end()
+            self.hub.forget(self)
+
+    async def _show_no_signal(self) -> None:
+        width, height = self._size
+        if self.params.width and self.params.width < width:
+            width, height = self.params.width, round(height * self.params.width / width)
+        self._offer(await self._encode(no_signal, width, height, f"{self.actor.mxid} {self.stream}",
+                                       self.params.quality))
+        await asyncio.sleep(NO_SIGNAL_PERIOD)
+
+
+class VideoHub:
+    """Every running feed, keyed by camera, stream and parameters."""
+
+    def __init__(self, encoders: int = 2, readers: int = 64):
+        self.encoders = ThreadPoolExecutor(encoders, thread_name_prefix="video-encode")
+        self.readers = ThreadPoolExecutor(readers, thread_name_prefix="video-read")
+        self.feeds: dict[tuple, VideoFeed] = {}
+
+    def watch(self, actor: CameraActor, stream: str, params: VideoParams) -> tuple[VideoFeed, Viewer]:
+        key = (actor.mxid, stream, params)
+        feed = self.feeds.get(key)
+        if feed is None:
+            feed = self.feeds[key] = VideoFeed(self, actor, stream, params)
+        viewer = Viewer()
+        feed.viewers.add(viewer)
+        return feed, viewer
+
+    def leave(self, feed: VideoFeed, viewer: Viewer) -> None:
+        feed.viewers.discard(viewer)
+        if not feed.viewers:
+            feed.task.cancel()            # nobody watches: stop reading and encoding at once
+            self.forget(feed)
+
+    def forget(self, feed: VideoFeed) -> None:
+        key = (feed.actor.mxid, feed.stream, feed.params)
+        if self.feeds.get(key) is feed:
+            del self.feeds[key]
+
+    async def close(self) -> None:
+        """End every video response (on shutdown)."""
+        feeds = list(self.feeds.values())
+        for feed in feeds:
+            feed.task.cancel()
+        await asyncio.gather(*(f.task for f in feeds), return_exceptions=True)
+        self.encoders.shutdown(wait=False)
+        self.readers.shutdown(wait=False)

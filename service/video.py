@@ -1,0 +1,85 @@
+"""Live video as MJPEG (multipart/x-mixed-replace) for browsers, VLC, ffmpeg and OpenCV, and the operator page."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp_apigami import docs, match_info_schema, querystring_schema
+
+from actors.actor import CONNECTED
+from actors.errors import CameraUnavailable, StreamInactive
+from actors.video import VideoHub, VideoParams
+from schemas.params import StreamPathSchema, VideoQuerySchema
+
+from . import openapi
+from .errors import validation_error
+from .inputs import load, stream
+
+VIDEO = web.AppKey("video", VideoHub)
+BOUNDARY = "frame"
+PAGE = Path(__file__).parent / "static" / "index.html"
+_video_query = VideoQuerySchema()
+
+
+@docs(tags=["streams"], summary="Watch Live Video",
+      description="MJPEG over HTTP (multipart/x-mixed-replace; boundary=frame): an `<img>` tag, VLC, ffmpeg or "
+                  "OpenCV show it. Each frame is encoded once per set of parameters however many clients "
+                  "watch; a slow client skips frames. While the camera is disconnected the response goes on "
+                  "with a 'no signal' picture about once a second; deactivating the stream ends it. Depth "
+                  "streams show their 8-bit picture (nearer is lighter).",
+      responses={200: {"description": "An endless multipart stream of JPEG images",
+                       "content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}":
+                                   {"schema": {"type": "string", "format": "binary"}}}},
+                 **openapi.errors(404, 409, 422, 503)})
+@match_info_schema(StreamPathSchema)
+@querystring_schema(VideoQuerySchema)
+async def video(request: web.Request) -> web.StreamResponse:
+    actor, name = stream(request)
+    query = load(_video_query, dict(request.query), what="query")
+    state = actor.state.streams[name]
+    if not state.active:
+        raise StreamInactive(f"{name} is not active; activate it first")
+    if actor.status != CONNECTED:
+        raise CameraUnavailable(f"camera {actor.mxid} is {actor.status}")
+    spec = actor.specs[name]
+    full_width = state.config.get("video_size", spec.size_of(state.config["resolution"]))[0]
+    if query.get("width", 0) > full_width:
+        raise validation_error({"width": [f"{name} is {full_width} pixels wide; ask for at most that."]})
+    fps = query.get("fps")
+    params = VideoParams(fps=fps if fps is not None and fps < state.config["fps"] else None,
+                         quality=query["quality"], width=query.get("width"))
+    feed, viewer = request.app[VIDEO].watch(actor, name, params)
+    response = web.StreamResponse(headers={
+        "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        "Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache"})
+    try:
+        await response.prepare(request)
+        while (jpeg := await viewer.next()) is not None:
+            await response.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                                 .encode())
+            await response.write(jpeg)
+            await response.write(b"\r\n")
+        await response.write(f"--{BOUNDARY}--\r\n".encode())
+        await response.write_eof()
+    except ConnectionError:
+        pass                           # the client went away; everything it held is let go below
+    finally:
+        request.app[VIDEO].leave(feed, viewer)
+    return response
+
+
+async def page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(PAGE, headers={"Cache-Control": "no-cache"})
+
+
+def add_routes(add) -> None:
+    add("GET", "/cameras/{mxid}/streams/{stream_name}/video", video)
+
+
+def setup(app: web.Application) -> None:
+    app[VIDEO] = VideoHub()
+    app.router.add_get("/", page)
+
+    async def close(_app):
+        await app[VIDEO].close()
+    app.on_shutdown.append(close)

@@ -1,0 +1,181 @@
+"""Live MJPEG video through HTTP, parsed and decoded as a client would."""
+import asyncio
+import time
+
+import numpy as np
+import pytest
+import simplejpeg
+
+from service.inputs import FLEET
+from service.video import VIDEO
+from conftest import activate, assert_error, mean, stream_url, wait_until
+
+
+async def frames(resp, count, timeout=10.0):
+    """The next `count` JPEG parts of a multipart/x-mixed-replace response (fewer if `timeout` runs out first),
+    each with its arrival time."""
+    out, reader = [], resp.content
+    deadline = time.monotonic() + timeout
+    while len(out) < count:
+        try:
+            line = await asyncio.wait_for(reader.readline(), deadline - time.monotonic())
+        except asyncio.TimeoutError:
+            break
+        if line.startswith(b"--frame--") or not line:
+            break
+        if not line.startswith(b"--frame"):
+            continue
+        headers = {}
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            key, _, value = line.decode().partition(":")
+            headers[key.strip().lower()] = value.strip()
+        assert headers["content-type"] == "image/jpeg"
+        out.append((time.monotonic(), await reader.readexactly(int(headers["content-length"]))))
+    return out
+
+
+async def watch(client, cam, stream, **query):
+    resp = await client.get(stream_url(cam, stream, "video"), params=query)
+    assert resp.status == 200, await resp.text()
+    assert resp.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
+    return resp
+
+
+async def test_video_is_mjpeg_at_about_the_stream_rate(client, mxid):
+    cam = mxid("oak-d")
+    await client.post(stream_url(cam, "CAM_A", "config"), json={"fps": 20})
+    await activate(client, cam, "CAM_A")
+    resp = await watch(client, cam, "CAM_A")
+    got = await frames(resp, 21)
+    assert len(got) == 21
+    assert all(simplejpeg.decode_jpeg(jpeg).shape == (1080, 1920, 3) for _, jpeg in got[:3])
+    rate = 20 / (got[-1][0] - got[0][0])
+    assert 15 < rate < 25
+    assert got[1][1] != got[2][1]            # live: the marker moves from frame to frame
+    resp.close()
+
+
+async def test_lower_rate_quality_and_width(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    resp = await watch(client, cam, "CAM_A", fps="5", quality="30", width="320")
+    got = await frames(resp, 6)
+    assert simplejpeg.decode_jpeg(got[0][1]).shape == (180, 320, 3)
+    assert 3.5 < 5 / (got[-1][0] - got[0][0]) < 6.5
+    resp.close()
+
+
+async def test_a_control_change_shows_in_the_next_frames(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_B")
+    await client.post(stream_url(cam, "CAM_B", "control"), json={"auto_exposure_enable": False,
+                                                                "exposure_time": 10000, "sensitivity_iso": 400})
+    resp = await watch(client, cam, "CAM_B", width="320")
+    before = mean(simplejpeg.decode_jpeg((await frames(resp, 1))[0][1], colorspace="GRAY"))
+    await client.post(stream_url(cam, "CAM_B", "control"), json={"exposure_time": 2000})
+    after = [mean(simplejpeg.decode_jpeg(j, colorspace="GRAY")) for _, j in await frames(resp, 3)]
+    assert after[-1] < before * 0.5
+    resp.close()
+
+
+async def test_depth_video_is_the_8_bit_picture(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "DEPTH_B_C")
+    resp = await watch(client, cam, "DEPTH_B_C")
+    image = simplejpeg.decode_jpeg((await frames(resp, 1))[0][1], colorspace="GRAY")[..., 0]
+    assert image.shape == (720, 1280) and image[360, int(1280 * 0.35)] > image[100, 640]
+    resp.close()
+
+
+async def test_each_frame_is_encoded_once_for_all_viewers(client, mxid):
+    cam = mxid("oak-1")
+    await client.post(stream_url(cam, "CAM_A", "config"), json={"fps": 10})
+    await activate(client, cam, "CAM_A")
+    viewers = [await watch(client, cam, "CAM_A", width="160") for _ in range(5)]
+    got = await asyncio.gather(*(frames(v, 10) for v in viewers))
+    feeds = list(client.app[VIDEO].feeds.values())
+    assert len(feeds) == 1 and len(feeds[0].viewers) == 5
+    assert feeds[0].encodes <= 13                  # 10 frames each, encoded once (a few more may be in flight)
+    assert all(len(g) == 10 for g in got)
+    for v in viewers:
+        v.close()
+    await wait_until(lambda: not client.app[VIDEO].feeds)      # nobody watches: the feed stops
+
+
+async def test_a_slow_viewer_skips_frames_and_does_not_slow_a_fast_one(client, mxid):
+    cam = mxid("oak-d")
+    await client.post(stream_url(cam, "CAM_A", "config"), json={"fps": 30})
+    await activate(client, cam, "CAM_A")
+    slow = await watch(client, cam, "CAM_A", quality="95")     # never read: its socket fills up
+    fast = await watch(client, cam, "CAM_A", quality="95")
+    await asyncio.sleep(1.0)
+    got = await frames(fast, 30)
+    assert 30 / (got[-1][0] - got[0][0]) > 20
+    feed = next(iter(client.app[VIDEO].feeds.values()))
+    slow_viewer = next(v for v in feed.viewers if v._latest is not None)
+    assert len(feed.viewers) == 2 and isinstance(slow_viewer._latest, bytes)   # one pending frame at most
+    slow.close()
+    fast.close()
+
+
+async def test_unplugging_shows_no_signal_then_live_frames_again(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    resp = await watch(client, cam, "CAM_A", width="640")
+    live = simplejpeg.decode_jpeg((await frames(resp, 1))[0][1])
+    await client.post(f"/sim/cameras/{cam}/unplug")
+    await wait_until(lambda: client.app[FLEET].get(cam).status == "disconnected")
+    got = await frames(resp, 100, timeout=3.5)
+    no_signal = [j for _, j in got if simplejpeg.decode_jpeg_header(j)[2] == "Gray"]
+    assert len(no_signal) >= 2
+    image = simplejpeg.decode_jpeg(no_signal[-1], colorspace="GRAY")[..., 0]
+    assert image.shape == (360, 640) and image.std() > 5 and live.std() > image.std()   # the text shows
+    stamps = [t for t, j in got if simplejpeg.decode_jpeg_header(j)[2] == "Gray"]
+    assert 0.7 < (stamps[-1] - stamps[-2]) < 1.5                                        # about once a second
+    await client.post(f"/sim/cameras/{cam}/replug")
+    await wait_until(lambda: client.app[FLEET].get(cam).status == "connected")
+    back = await frames(resp, 10, timeout=6)
+    assert simplejpeg.decode_jpeg_header(back[-1][1])[2] != "Gray"
+    resp.close()
+
+
+async def test_deactivating_ends_the_video_cleanly(client, mxid):
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    resp = await watch(client, cam, "CAM_A", width="160")
+    await frames(resp, 2)
+    await client.delete(stream_url(cam, "CAM_A"))
+    rest = await asyncio.wait_for(resp.content.read(), 5)       # the response ends
+    assert rest.rstrip().endswith(b"--frame--")
+
+
+async def test_video_of_an_inactive_stream_is_409(client, mxid):
+    await assert_error(await client.get(stream_url(mxid("oak-d"), "CAM_A", "video")), 409, "stream_inactive")
+
+
+@pytest.mark.parametrize("query, field", [({"fps": "0"}, "fps"), ({"fps": "fast"}, "fps"),
+                                          ({"quality": "0"}, "quality"), ({"quality": "101"}, "quality"),
+                                          ({"quality": "8.5"}, "quality"), ({"width": "4000"}, "width"),
+                                          ({"width": "8"}, "width"), ({"height": "5"}, "height")])
+async def test_bad_video_parameters_are_422(client, mxid, query, field):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    error = await assert_error(await client.get(stream_url(cam, "CAM_A", "video"), params=query), 422)
+    assert field in error["fields"]
+
+
+async def test_video_of_a_disconnected_camera_is_503(client, mxid):
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    await client.post(f"/sim/cameras/{cam}/unplug")
+    await wait_until(lambda: client.app[FLEET].get(cam).status == "disconnected")
+    resp = await client.get(stream_url(cam, "CAM_A", "video"))
+    await assert_error(resp, 503, "camera_unavailable")
+    assert "Retry-After" in resp.headers
+
+
+async def test_the_page_lists_cameras_and_is_plain_html(client):
+    resp = await client.get("/")
+    assert resp.status == 200 and resp.content_type == "text/html"
+    text = await resp.text()
+    assert "/cameras/" in text and "video" in text and "<script" in text
