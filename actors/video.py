@@ -94,12 +94,28 @@ class Viewer:
         return None if self._ended else self._latest
 
 
+@dataclass
+class StreamStats:
+    """What the video of one stream did, over the service's life (for /metrics)."""
+    frames: int = 0            # frames taken from the device
+    dropped: int = 0           # frames skipped for a lower requested rate
+    encodes: int = 0           # JPEGs made (live and "no signal")
+    fps: float = 0.0           # frames taken a second, recently
+    _last: float = 0.0
+
+    def took_frame(self) -> None:
+        now = time.monotonic()
+        if self._last:
+            self.fps = 0.9 * self.fps + 0.1 / max(now - self._last, 1e-3)
+        self.frames, self._last = self.frames + 1, now
+
+
 class VideoFeed:
     def __init__(self, hub: "VideoHub", actor: CameraActor, stream: str, params: VideoParams):
         self.hub, self.actor, self.stream, self.params = hub, actor, stream, params
         self.viewers: set[Viewer] = set()
+        self.stats = hub.stats_of(actor.mxid, stream)
         self.encodes = 0
-        self.frames_dropped = 0
         self._size = (640, 360)       # of the latest frame, for the "no signal" picture
         self.task = asyncio.create_task(self._run(), name=f"video-{actor.mxid}-{stream}")
 
@@ -110,6 +126,7 @@ class VideoFeed:
     async def _encode(self, fn, *args) -> bytes:
         jpeg = await asyncio.get_running_loop().run_in_executor(self.hub.encoders, fn, *args)
         self.encodes += 1
+        self.stats.encodes += 1
         return jpeg
 
     async def _run(self) -> None:
@@ -132,10 +149,11 @@ class VideoFeed:
                     after = -1
                     continue
                 after = frame.sequence
+                self.stats.took_frame()
                 if self.params.fps:          # a lower rate: skip frames until the next one is due
                     now = time.monotonic()
                     if now < next_due:
-                        self.frames_dropped += 1
+                        self.stats.dropped += 1
                         continue
                     interval = 1 / self.params.fps     # keep the average rate, but never catch up in a burst
                     next_due = next_due + interval if next_due + interval > now - interval else now + interval
@@ -164,6 +182,13 @@ class VideoHub:
         self.encoders = ThreadPoolExecutor(encoders, thread_name_prefix="video-encode")
         self.readers = ThreadPoolExecutor(readers, thread_name_prefix="video-read")
         self.feeds: dict[tuple, VideoFeed] = {}
+        self.stats: dict[tuple[str, str], StreamStats] = {}
+
+    def stats_of(self, mxid: str, stream: str) -> StreamStats:
+        return self.stats.setdefault((mxid, stream), StreamStats())
+
+    def viewers_of(self, mxid: str, stream: str) -> int:
+        return sum(len(f.viewers) for (m, s, _), f in self.feeds.items() if (m, s) == (mxid, stream))
 
     def watch(self, actor: CameraActor, stream: str, params: VideoParams) -> tuple[VideoFeed, Viewer]:
         key = (actor.mxid, stream, params)

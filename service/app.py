@@ -10,7 +10,7 @@ from actors.backend import Backend
 from actors.fleet import Fleet
 from actors.store import StateStore
 
-from . import cameras, openapi, sim, streams, video
+from . import cameras, metrics, openapi, sim, streams, video
 from .errors import error_middleware
 from .inputs import FLEET
 
@@ -39,17 +39,22 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
                device_timeout: float = 10.0, max_backoff: float = 30.0, discovery_interval: float = 2.0,
                max_body: int = MAX_BODY) -> web.Application:
     """The application; with `state_dir` each camera's desired state is saved there and restored."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=max_body)
+    # Outermost first: metrics see the status that the error middleware turned every failure into.
+    app = web.Application(middlewares=[metrics.metrics_middleware, error_middleware], client_max_size=max_body)
     store = StateStore(state_dir) if state_dir is not None else None
     fleet = Fleet(backend, store=store, interval=discovery_interval, mailbox_size=mailbox_size,
                   timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
-    _routes(app, (streams, cameras, video, sim) if sim.enabled(backend) else (streams, cameras, video))
+    app[metrics.READY] = False
+    modules = (streams, cameras, video, metrics) + ((sim,) if sim.enabled(backend) else ())
+    _routes(app, modules)
     video.setup(app)
+    app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO])
     openapi.setup(app, version=metadata.version("oak-camera-service"))
 
     async def start(_app):
         await fleet.start()
+        app[metrics.READY] = True
 
     async def stop(_app):
         await fleet.stop()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from aiohttp import web
 from marshmallow import Schema, ValidationError
@@ -12,6 +13,7 @@ from schemas.params import CameraPathSchema, StreamPathSchema
 from .errors import ApiError, validation_error
 
 FLEET = web.AppKey("fleet", object)
+METRICS = web.AppKey("metrics", object)
 
 _camera_path, _stream_path = CameraPathSchema(), StreamPathSchema()
 
@@ -46,6 +48,15 @@ def stream(request: web.Request) -> tuple[CameraActor, str]:
         raise ApiError(404, "stream_not_found", f"camera {actor.mxid} has no stream {name}; "
                                                 f"it has: {', '.join(actor.specs)}")
     return actor, name
+
+
+async def ask(request: web.Request, actor: CameraActor, message):
+    """Post a message to the camera's actor and await its answer, timing it for /metrics."""
+    started = time.perf_counter()
+    try:
+        return await actor.ask(message)
+    finally:
+        request.app[METRICS].commands.labels(actor.mxid).observe(time.perf_counter() - started)
 
 
 def _reject_constant(name: str):

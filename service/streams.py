@@ -16,7 +16,7 @@ from schemas.params import CameraPathSchema, StillQuerySchema, StreamPathSchema
 
 from . import openapi
 from .errors import validation_error
-from .inputs import camera, json_object, load, stream
+from .inputs import ask, camera, json_object, load, stream
 
 TAG = ["streams"]
 _control_update = SensorControlSchema(partial=True)
@@ -34,7 +34,7 @@ def _with_revision(body, state: CameraState) -> web.Response:
 
 async def _switch(request: web.Request, message) -> web.Response:
     actor, name = stream(request)
-    state = await actor.ask(message(name))
+    state = await ask(request, actor, message(name))
     return web.Response(status=204, headers=_revision(state))
 
 
@@ -116,7 +116,7 @@ async def get_config(request: web.Request) -> web.Response:
 async def update_config(request: web.Request) -> web.Response:
     actor, name = stream(request)
     changes = load(_config_updates[actor.specs[name].config_kind], await json_object(request), partial=True)
-    state = await actor.ask(UpdateConfig(name, changes))
+    state = await ask(request, actor, UpdateConfig(name, changes))
     return _with_revision(dict(state.streams[name].config), state)
 
 
@@ -142,7 +142,7 @@ async def get_control(request: web.Request) -> web.Response:
 async def update_control(request: web.Request) -> web.Response:
     actor, name = stream(request)
     changes = load(_control_update, await json_object(request), partial=True)
-    state = await actor.ask(UpdateControl(name, changes))
+    state = await ask(request, actor, UpdateControl(name, changes))
     return _control_response(actor, name, state)
 
 
@@ -167,7 +167,7 @@ async def still(request: web.Request) -> web.Response:
             raise validation_error({"format": ["depth_mm needs png: jpeg has no 16-bit greyscale."]})
         fmt = "png"
     fmt = fmt or "jpeg"
-    body = await actor.ask(Capture(name, fmt, depth_mm))
+    body = await ask(request, actor, Capture(name, fmt, depth_mm))
     return web.Response(body=body, content_type=f"image/{fmt}")
 
 

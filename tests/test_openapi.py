@@ -21,6 +21,7 @@ async def test_every_route_is_documented_once_with_its_errors(client):
         ("/cameras/{mxid}/streams/{stream_name}/still", "get"), ("/cameras/{mxid}/streams/{stream_name}/video", "get"),
         ("/sim/cameras/{mxid}/unplug", "post"), ("/sim/cameras/{mxid}/replug", "post"),
         ("/sim/cameras/{mxid}/faults", "get"), ("/sim/cameras/{mxid}/faults", "post"),
+        ("/metrics", "get"), ("/healthz", "get"), ("/readyz", "get"),
     }
     for path, item in doc["paths"].items():
         for method, op in item.items():

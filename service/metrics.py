@@ -1,0 +1,123 @@
+"""Prometheus metrics (/metrics) and the health checks (/healthz alive, /readyz backend initialised)."""
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from aiohttp_apigami import docs
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from actors.fleet import Fleet
+from actors.video import VideoHub
+from schemas.camera import CAMERA_STATES
+
+from . import openapi
+from .inputs import METRICS
+
+READY = web.AppKey("ready", bool)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    def __init__(self, fleet: Fleet, video: VideoHub):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("http_requests", "HTTP requests by route, method and status",
+                                ["route", "method", "status"], registry=self.registry)
+        self.latency = Histogram("http_request_duration_seconds", "HTTP request latency by route and method",
+                                 ["route", "method"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.commands = Histogram("camera_command_duration_seconds",
+                                  "Time from posting a command to a camera's actor to its answer",
+                                  ["mxid"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.registry.register(_Live(fleet, video))
+
+
+class _Live:
+    """Values read from the fleet and the video hub when Prometheus scrapes."""
+
+    def __init__(self, fleet: Fleet, video: VideoHub):
+        self.fleet, self.video = fleet, video
+
+    def collect(self):
+        state = GaugeMetricFamily("camera_state", "1 for the camera's current state", labels=["mxid", "state"])
+        reconnects = CounterMetricFamily("camera_reconnects", "Times the camera came back after a loss", labels=["mxid"])
+        mailbox = GaugeMetricFamily("camera_mailbox_depth", "Commands waiting for the camera", labels=["mxid"])
+        active = GaugeMetricFamily("stream_active", "1 when the stream is active", labels=["mxid", "stream"])
+        for mxid, actor in self.fleet.actors.items():
+            for name in CAMERA_STATES:
+                state.add_metric([mxid, name], 1.0 if actor.status == name else 0.0)
+            reconnects.add_metric([mxid], actor.reconnects)
+            mailbox.add_metric([mxid], actor.mailbox_depth)
+            for stream, s in actor.state.streams.items():
+                active.add_metric([mxid, stream], 1.0 if s.active else 0.0)
+        yield from (state, reconnects, mailbox, active)
+        families = {
+            "frames": CounterMetricFamily("stream_frames_received", "Video frames taken from the device",
+                                          labels=["mxid", "stream"]),
+            "dropped": CounterMetricFamily("stream_frames_dropped",
+                                           "Video frames skipped for a lower requested frame rate",
+                                           labels=["mxid", "stream"]),
+            "encodes": CounterMetricFamily("stream_encodes", "JPEG encodes of video frames",
+                                           labels=["mxid", "stream"]),
+            "fps": GaugeMetricFamily("stream_fps", "Video frames taken a second, recently", labels=["mxid", "stream"]),
+            "viewers": GaugeMetricFamily("stream_viewers", "Clients watching the stream's video",
+                                         labels=["mxid", "stream"]),
+        }
+        for (mxid, stream), stats in self.video.stats.items():
+            labels = [mxid, stream]
+            families["frames"].add_metric(labels, stats.frames)
+            families["dropped"].add_metric(labels, stats.dropped)
+            families["encodes"].add_metric(labels, stats.encodes)
+            families["fps"].add_metric(labels, stats.fps if self.video.viewers_of(mxid, stream) else 0.0)
+            families["viewers"].add_metric(labels, self.video.viewers_of(mxid, stream))
+        yield from families.values()
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "(no route)"
+        metrics = request.app[METRICS]
+        metrics.requests.labels(route, request.method, str(status)).inc()
+        metrics.latency.labels(route, request.method).observe(time.perf_counter() - started)
+
+
+@docs(tags=["service"], summary="Prometheus metrics",
+      description="HTTP requests by route and status with latency histograms; per camera its state, "
+                  "reconnects, mailbox depth and command latency; per stream frames received and dropped, "
+                  "current fps, encodes and viewers.",
+      responses={200: {"description": "Prometheus text format",
+                       "content": {"text/plain": {"schema": {"type": "string"}}}}, **openapi.errors()})
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(request.app[METRICS].registry),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@docs(tags=["service"], summary="Alive", description="200 while the service runs; never needs a token.",
+      responses={200: {"description": "Alive"}, **openapi.errors()})
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+@docs(tags=["service"], summary="Ready", description="200 once the backend is initialised and cameras "
+      "were looked for, 503 before.",
+      responses={200: {"description": "Ready"}, 503: {"description": "Not yet"}, **openapi.errors()})
+async def readyz(request: web.Request) -> web.Response:
+    ready = request.app[READY]
+    return web.json_response({"status": "ready" if ready else "starting"}, status=200 if ready else 503)
+
+
+def add_routes(add) -> None:
+    add("GET", "/metrics", metrics)
+    add("GET", "/healthz", healthz)
+    add("GET", "/readyz", readyz)
