@@ -74,9 +74,12 @@ def need(tool: str) -> str:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def wrk(url: str, *, connections: int = 32, seconds: int = 4, script: str | None = None) -> dict:
+def wrk(url: str, *, connections: int = 32, seconds: int = 4, script: str | None = None,
+        headers: tuple[str, ...] = ()) -> dict:
     """One wrk run with one thread (the other core stays for the server): requests/s, p50/p99 ms, errors."""
     args = [need("wrk"), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    for header in headers:
+        args[1:1] = ["-H", header]
     if script is not None:
         fd, path = tempfile.mkstemp(suffix=".lua")
         os.write(fd, script.encode())

@@ -10,8 +10,9 @@ from actors.backend import Backend
 from actors.fleet import Fleet
 from actors.store import StateStore
 
-from . import cameras, metrics, openapi, sim, streams, video
+from . import cameras, metrics, openapi, security, sim, streams, video
 from .errors import error_middleware
+from .logs import add_request_id
 from .inputs import FLEET
 
 MAX_BODY = 64 * 1024     # config and control bodies are a few hundred bytes
@@ -37,19 +38,27 @@ def _routes(app: web.Application, modules) -> None:
 
 def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size: int = 128,
                device_timeout: float = 10.0, max_backoff: float = 30.0, discovery_interval: float = 2.0,
-               max_body: int = MAX_BODY) -> web.Application:
-    """The application; with `state_dir` each camera's desired state is saved there and restored."""
-    # Outermost first: metrics see the status that the error middleware turned every failure into.
-    app = web.Application(middlewares=[metrics.metrics_middleware, error_middleware], client_max_size=max_body)
+               max_body: int = MAX_BODY, tokens: list[str] | None = None, cors_origins: list[str] | None = None,
+               with_metrics: bool = True) -> web.Application:
+    """The application; with `state_dir` each camera's desired state is saved there and restored, with
+    `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call."""
+    # Outermost first: admission gives the request its id and checks its token before anything else runs.
+    # Request metrics come from the runner (metrics.RUNNER_OPTIONS), not from a middleware.
+    middlewares = [security.admission_middleware(tokens or []), error_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=max_body)
+    app.on_response_prepare.append(add_request_id)
+    if cors_origins:
+        security.setup_cors(app, cors_origins)
     store = StateStore(state_dir) if state_dir is not None else None
     fleet = Fleet(backend, store=store, interval=discovery_interval, mailbox_size=mailbox_size,
                   timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
     app[metrics.READY] = False
-    modules = (streams, cameras, video, metrics) + ((sim,) if sim.enabled(backend) else ())
-    _routes(app, modules)
+    modules = (streams, cameras, video, metrics.health) + ((sim,) if sim.enabled(backend) else ())
+    _routes(app, modules + ((metrics,) if with_metrics else ()))
     video.setup(app)
-    app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO])
+    if with_metrics:
+        app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO])
     openapi.setup(app, version=metadata.version("oak-camera-service"))
 
     async def start(_app):

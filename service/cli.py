@@ -1,73 +1,22 @@
 """The `oak-camera-service` command."""
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import logging
-import os
 import signal
-from pathlib import Path
+import ssl
+import sys
 
+import uvloop
 from aiohttp import web
 
-from actors.simulated.models import MODELS
-
+from . import logs, metrics, systemd
 from .app import create_app
+from .config import parse, read_tokens
 
 log = logging.getLogger("oak-camera-service")
 SHUTDOWN_GRACE = 5.0    # seconds in-flight requests get to finish on shutdown
-
-
-def _models(text: str) -> list[str]:
-    models = [m.strip().lower() for m in text.split(",") if m.strip()]
-    unknown = sorted(set(models) - set(MODELS))
-    if not models or unknown:
-        raise argparse.ArgumentTypeError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; "
-                                         f"choose from {', '.join(MODELS)}")
-    return models
-
-
-def _positive(kind):
-    def parse(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
-        return value
-    return parse
-
-
-def default_state_dir() -> Path:
-    """systemd's StateDirectory= when run as a unit, else the user's XDG state directory."""
-    if os.environ.get("STATE_DIRECTORY"):
-        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "oak-camera-service"
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="oak-camera-service",
-                                description="REST API for the Luxonis OAK cameras attached to this machine.")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; "
-                                                       "0.0.0.0 for every interface)")
-    p.add_argument("--port", type=int, default=8080, help="TCP port to listen on (default: %(default)s)")
-    p.add_argument("--simulate", type=_models, metavar="MODELS",
-                   help="run on simulated cameras instead of real ones: a comma-separated list of "
-                        f"{', '.join(MODELS)}; a model may repeat (e.g. oak-d,oak-d,oak-1)")
-    p.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
-                   help="where each camera's streams, config and control are saved, to be restored on start and "
-                        "when a camera returns (default: $STATE_DIRECTORY, else "
-                        "$XDG_STATE_HOME/oak-camera-service or ~/.local/state/oak-camera-service)")
-    p.add_argument("--device-timeout", type=_positive(float), default=10.0, metavar="SECONDS",
-                   help="deadline for one device operation; a late one is answered 504 and the camera is "
-                        "reopened (default: %(default)s)")
-    p.add_argument("--discovery-interval", type=_positive(float), default=2.0, metavar="SECONDS",
-                   help="how often to look for cameras that appeared or came back (default: %(default)s)")
-    p.add_argument("--mailbox-size", type=_positive(int), default=128, metavar="N",
-                   help="commands that may wait for one camera; more are answered 503 (default: %(default)s)")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                   help="log level (default: %(default)s)")
-    return p
 
 
 def make_backend(args):
@@ -78,14 +27,19 @@ def make_backend(args):
     return DepthAIBackend()
 
 
-async def serve(args) -> None:
+async def serve(args, tokens: list[str]) -> None:
     app = create_app(make_backend(args), state_dir=args.state_dir, mailbox_size=args.mailbox_size,
-                     device_timeout=args.device_timeout, discovery_interval=args.discovery_interval)
+                     device_timeout=args.device_timeout, discovery_interval=args.discovery_interval,
+                     max_body=args.max_body, tokens=tokens, cors_origins=args.cors_origins,
+                     with_metrics=args.metrics == "on")
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     # On SIGTERM/SIGINT: stop accepting, give in-flight requests a few seconds, then close every device.
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
-    await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port)
-    await site.start()
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE, **metrics.RUNNER_OPTIONS)
+    await runner.setup()           # runs on_startup: the backend is up and cameras were looked for
+    await web.TCPSite(runner, args.host, args.port, ssl_context=tls).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,28 +50,26 @@ async def serve(args) -> None:
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)      # fewer young collections: a request makes many short-lived objects
     kind = f"simulated {','.join(args.simulate)}" if args.simulate else "depthai"
-    log.info("ready: serving on http://%s:%d (%s backend, state in %s)", args.host, args.port, kind, args.state_dir)
+    scheme = "https" if tls else "http"
+    log.info("ready: serving on %s://%s:%d (%s backend, state in %s%s)", scheme, args.host, args.port, kind,
+             args.state_dir, ", tokens required" if tokens else "")
+    systemd.notify("READY=1")
+    interval = systemd.watchdog_interval()
+    watchdog = asyncio.create_task(systemd.keep_alive(interval)) if interval else None
     await stop.wait()
+    systemd.notify("STOPPING=1")
     log.info("stopping: finishing requests in flight, then closing the cameras")
+    if watchdog is not None:
+        watchdog.cancel()
     await runner.cleanup()
     log.info("stopped")
 
 
-def _check_state_dir(p: argparse.ArgumentParser, args) -> None:
-    args.state_dir = args.state_dir or default_state_dir()
-    try:
-        args.state_dir.mkdir(parents=True, exist_ok=True)
-        probe = args.state_dir / ".writable"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        p.error(f"--state-dir {args.state_dir} is not a writable directory: {exc.strerror or exc}")
-
-
 def main(argv=None) -> None:
-    p = parser()
-    args = p.parse_args(argv)
-    _check_state_dir(p, args)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    import uvloop
-    uvloop.run(serve(args))
+    args = parse(argv)
+    logs.setup(args.log_level, args.log_format)
+    tokens = read_tokens(args.token_file) if args.token_file else []
+    if args.token_file and not tokens:
+        print(f"oak-camera-service: error: --token-file {args.token_file} holds no token", file=sys.stderr)
+        sys.exit(2)
+    uvloop.run(serve(args, tokens))

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 
 from aiohttp import web
 
 from actors.capabilities import CapabilityError
 from actors.errors import CameraUnavailable, DeviceTimeout, StateNotSaved, StreamInactive
+
+from .logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
                 error.message = f"no route for {request.method} {request.path}"
             return error_response(error.status, error.code, error.message, fields=error.fields,
                                   headers=error.headers)
-        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex[:16]
+        request_id = REQUEST_ID.get()
         log.exception("request %s %s %s failed", request_id, request.method, request.path)
         return error_response(500, "internal_error", "internal error; it was logged under the request id",
                               request_id=request_id)

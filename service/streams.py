@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from aiohttp import web
 from aiohttp_apigami import docs, json_schema, match_info_schema, querystring_schema, response_schema
@@ -18,6 +19,7 @@ from . import openapi
 from .errors import validation_error
 from .inputs import ask, camera, json_object, load, stream
 
+log = logging.getLogger(__name__)
 TAG = ["streams"]
 _control_update = SensorControlSchema(partial=True)
 _config_updates = {kind: cls(partial=True) for kind, cls in CONFIG_SCHEMAS.items()}
@@ -35,6 +37,7 @@ def _with_revision(body, state: CameraState) -> web.Response:
 async def _switch(request: web.Request, message) -> web.Response:
     actor, name = stream(request)
     state = await ask(request, actor, message(name))
+    log.info("camera %s: %s %s", actor.mxid, name, "activated" if message is Activate else "deactivated")
     return web.Response(status=204, headers=_revision(state))
 
 
@@ -117,6 +120,7 @@ async def update_config(request: web.Request) -> web.Response:
     actor, name = stream(request)
     changes = load(_config_updates[actor.specs[name].config_kind], await json_object(request), partial=True)
     state = await ask(request, actor, UpdateConfig(name, changes))
+    log.info("camera %s: %s config %s", actor.mxid, name, changes)
     return _with_revision(dict(state.streams[name].config), state)
 
 

@@ -3,11 +3,13 @@ import asyncio
 import numpy as np
 import pytest
 import simplejpeg
+from aiohttp.test_utils import TestServer
 
 from actors.simulated.device import SimBackend
 from actors.simulated.models import mxid_for
 from service.app import create_app
 from service.inputs import FLEET
+from service.metrics import RUNNER_OPTIONS
 
 MODELS = ["oak-d", "oak-1", "oak-d-lr", "oak-d-pro"]
 
@@ -41,7 +43,9 @@ def state_dir(tmp_path):
 @pytest.fixture
 async def client(aiohttp_client, backend, state_dir):
     app = create_app(backend, state_dir=state_dir, device_timeout=0.5, max_backoff=0.1, discovery_interval=0.05)
-    client = await aiohttp_client(app)
+    server = TestServer(app)
+    await server.start_server(**RUNNER_OPTIONS)       # served as the command serves it, request metrics on
+    client = await aiohttp_client(server)
     fleet = app[FLEET]
     await wait_until(lambda: all(a.status == "connected" for a in fleet.actors.values()))
     return client

@@ -1,0 +1,49 @@
+"""Logging for journald: to stdout, plain text or one JSON object per line, with the request id on every line
+written while a request is handled."""
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import uuid
+
+from aiohttp import web
+
+REQUEST_ID = contextvars.ContextVar("request_id", default="-")
+
+
+def new_request_id(request: web.Request) -> str:
+    """The client's X-Request-ID when it sent a sane one, else a new id."""
+    given = request.headers.get("X-Request-ID", "")
+    return given if 0 < len(given) <= 64 and given.isprintable() else uuid.uuid4().hex[:16]
+
+
+async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every response, streaming ones too, tells the id its log lines carry."""
+    response.headers["X-Request-ID"] = REQUEST_ID.get()
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                 "message": record.getMessage(), "request_id": getattr(record, "request_id", "-")}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def setup(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_RequestIdFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

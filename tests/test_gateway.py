@@ -1,0 +1,167 @@
+"""Running on a gateway: systemd, configuration, access control, TLS, logs."""
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from actors.simulated.device import SimBackend
+from service.app import create_app
+from service.config import parse
+from conftest import MODELS, assert_error, stream_url
+from test_cli import COMMAND, free_port, start, stop
+
+ROOT = Path(__file__).resolve().parent.parent
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed here")
+def test_the_unit_passes_systemd_analyze_verify(tmp_path):
+    # verify also checks that ExecStart exists: point it at this checkout's command.
+    unit = (ROOT / "deploy/oak-camera-service.service").read_text()
+    assert "ExecStart=/opt/oak-camera-service/.venv/bin/oak-camera-service" in unit
+    copy = tmp_path / "oak-camera-service.service"
+    copy.write_text(unit.replace("/opt/oak-camera-service/.venv/bin/oak-camera-service", COMMAND))
+    result = subprocess.run([SYSTEMD_ANALYZE, "verify", str(copy)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for setting in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "StateDirectory=oak-camera-service",
+                    "DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes", "NoNewPrivileges=yes",
+                    "PrivateTmp=yes", "DeviceAllow=char-usb_device", "EnvironmentFile=-/etc/oak-camera-service/env"):
+        assert setting in unit
+
+
+def test_ready_and_watchdog_reach_the_notify_socket(tmp_path):
+    address = str(tmp_path / "notify")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(address)
+    listener.settimeout(30)
+    env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"}
+    proc = subprocess.Popen([COMMAND, "--simulate", "oak-1", "--port", str(free_port()), "--state-dir", str(tmp_path / "s")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        messages = [listener.recv(256).decode() for _ in range(4)]
+        assert messages[0] == "READY=1"
+        assert messages[1:] == ["WATCHDOG=1"] * 3            # kept alive from the event loop, every 0.2 s
+        proc.terminate()
+        assert listener.recv(256).decode() in ("WATCHDOG=1", "STOPPING=1")
+        assert proc.wait(15) == 0
+    finally:
+        proc.kill()
+        listener.close()
+
+
+@pytest.fixture
+async def guarded(aiohttp_client, tmp_path):
+    app = create_app(SimBackend(MODELS), tokens=["s3cret", "other-token"], cors_origins=["https://fleet.example"])
+    return await aiohttp_client(app)
+
+
+async def test_tokens_missing_wrong_and_right(guarded, mxid):
+    resp = await guarded.get("/cameras/")
+    error = await assert_error(resp, 401, "unauthorized")
+    assert "Bearer" in resp.headers["WWW-Authenticate"] and "token" in error["message"]
+    await assert_error(await guarded.get("/cameras/", headers={"Authorization": "Bearer s3cre"}), 401)
+    await assert_error(await guarded.get("/cameras/", headers={"Authorization": "Basic czNjcmV0"}), 401)
+    await assert_error(await guarded.post(stream_url(mxid("oak-1"), "CAM_A")), 401)
+    assert (await guarded.get("/cameras/", headers={"Authorization": "Bearer s3cret"})).status == 200
+    assert (await guarded.get("/cameras/", headers={"Authorization": "bearer other-token"})).status == 200
+    assert (await guarded.get("/cameras/", params={"access_token": "s3cret"})).status == 200   # for <img> tags
+    assert (await guarded.get("/healthz")).status == 200
+    await assert_error(await guarded.get("/metrics"), 401)
+    await assert_error(await guarded.get("/api/docs/swagger.json"), 401)
+
+
+async def test_cors_only_for_listed_origins(guarded, client):
+    auth = {"Authorization": "Bearer s3cret"}
+    resp = await guarded.get("/cameras/", headers={**auth, "Origin": "https://fleet.example"})
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://fleet.example"
+    resp = await guarded.get("/cameras/", headers={**auth, "Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in resp.headers
+    pre = await guarded.options("/cameras/ABC/streams/CAM_A/control", headers={
+        "Origin": "https://fleet.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert pre.status == 204 and "POST" in pre.headers["Access-Control-Allow-Methods"]
+    assert "Authorization" in pre.headers["Access-Control-Allow-Headers"]
+    # Off by default.
+    resp = await client.get("/cameras/", headers={"Origin": "https://fleet.example"})
+    assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+async def test_a_body_over_the_configured_limit_is_413(aiohttp_client, mxid):
+    client = await aiohttp_client(create_app(SimBackend(MODELS), max_body=100))
+    body = {"contrast": 1, "pad": "x" * 200}
+    await assert_error(await client.post(stream_url(mxid("oak-1"), "CAM_A", "control"), json=body), 413)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed here")
+def test_serves_https_with_a_certificate(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    proc, base, lines = start("--simulate", "oak-1", "--tls-cert", str(cert), "--tls-key", str(key),
+                              state_dir=tmp_path / "s")
+    try:
+        assert "https://" in lines[-1]
+        https = base.replace("http://", "https://")
+        context = ssl.create_default_context(cafile=str(cert))
+        with urllib.request.urlopen(f"{https}/cameras/", context=context, timeout=10) as resp:
+            assert len(json.loads(resp.read())) == 1
+        with pytest.raises(OSError):                     # URLError, or the connection dropped
+            urllib.request.urlopen(f"{base}/cameras/", timeout=5).read()     # plain HTTP is not served
+    finally:
+        stop(proc)
+
+
+def test_flags_win_over_environment_variables_over_defaults(tmp_path):
+    env = {"OAK_PORT": "9000", "OAK_SIMULATE": "oak-1,oak-d", "OAK_LOG_FORMAT": "json", "OAK_MAILBOX_SIZE": "",
+           "OAK_STATE_DIR": str(tmp_path)}
+    args = parse(["--port", "9100"], env)
+    assert args.port == 9100                                  # the flag
+    assert args.simulate == ["oak-1", "oak-d"] and args.log_format == "json"     # the environment
+    assert args.mailbox_size == 128 and args.host == "127.0.0.1"                 # the defaults
+    assert args.state_dir == tmp_path
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"OAK_PORT": "eighty"}, "OAK_PORT='eighty'"), ({"OAK_PORT": "70000"}, "65535"),
+    ({"OAK_SIMULATE": "oak-9"}, "oak-9"), ({"OAK_LOG_LEVEL": "loud"}, "OAK_LOG_LEVEL"),
+    ({"OAK_TOKEN_FILE": "/no/such/file"}, "not a readable file"), ({"OAK_TLS_CERT": "/etc/hostname"}, "go together"),
+    ({"OAK_CORS_ORIGINS": "fleet.example"}, "https://"), ({"OAK_DEVICE_TIMEOUT": "-1"}, "greater than 0"),
+])
+def test_a_bad_value_stops_the_start_with_a_message_and_exit_code_2(tmp_path, env, words):
+    result = subprocess.run([COMMAND, "--state-dir", str(tmp_path)], env={**os.environ, **env},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and words in result.stderr, result.stderr
+
+
+def test_a_token_file_without_a_token_is_refused(tmp_path):
+    (tmp_path / "tokens").write_text("# nothing yet\n\n")
+    result = subprocess.run([COMMAND, "--state-dir", str(tmp_path), "--token-file", str(tmp_path / "tokens")],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "holds no token" in result.stderr
+
+
+def test_json_logs_carry_the_request_id(tmp_path):
+    tokens = tmp_path / "tokens"
+    tokens.write_text("t0k3n\n")
+    proc, base, _ = start("--simulate", "oak-1", "--log-format", "json", "--token-file", str(tokens),
+                          state_dir=tmp_path / "s")
+    try:
+        mxid = json.loads(urllib.request.urlopen(urllib.request.Request(
+            f"{base}/cameras/", headers={"Authorization": "Bearer t0k3n"}), timeout=10).read())[0]["mxid"]
+        request = urllib.request.Request(f"{base}/cameras/{mxid}/streams/CAM_A/", data=b"", method="POST",
+                                         headers={"Authorization": "Bearer t0k3n", "X-Request-ID": "fleet-42"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert resp.status == 204 and resp.headers["X-Request-ID"] == "fleet-42"
+    finally:
+        stop(proc)
+    lines = [json.loads(line) for line in proc.stdout.read().splitlines() if line.strip()]
+    assert all({"time", "level", "logger", "message", "request_id"} <= set(line) for line in lines)
+    about = [line for line in lines if "activated" in line["message"]]
+    assert about and about[0]["request_id"] == "fleet-42"
