@@ -51,6 +51,7 @@ class CameraActor:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._recovery: asyncio.Task | None = None
+        self._stopping = False
 
     # Life cycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -58,6 +59,7 @@ class CameraActor:
         self._recover_soon()
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in (self._task, self._recovery):
             if task is not None:
                 task.cancel()
@@ -233,6 +235,8 @@ class CameraActor:
             self.last_error = error
 
     def _recover_soon(self) -> None:
+        if self._stopping:
+            return
         if self._recovery is None or self._recovery.done():
             self._recovery = asyncio.create_task(self._recover(), name=f"recover-{self.mxid}")
 

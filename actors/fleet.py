@@ -17,9 +17,11 @@ class Fleet:
     that is seen again is reconnected at once, and a connected one whose device went away is marked lost."""
 
     def __init__(self, backend: Backend, *, store: StateStore | None = None, interval: float = 2.0,
-                 **actor_options):
+                 discovery_timeout: float = 30.0, **actor_options):
         self.backend = backend
         self.store = store
+        self.discovery_timeout = discovery_timeout
+        self._looking: asyncio.Future | None = None
         self.interval = interval
         self.actor_options = actor_options
         self.actors: dict[str, CameraActor] = {}
@@ -35,7 +37,16 @@ class Fleet:
         await asyncio.gather(*(actor.stop() for actor in self.actors.values()))
 
     async def discover(self) -> None:
-        for device in await asyncio.to_thread(self.backend.discover):
+        # depthai's search or a device's boot can hang: the loop goes on, and a search still running is not
+        # started again.
+        if self._looking is None or self._looking.done():
+            self._looking = asyncio.ensure_future(asyncio.to_thread(self.backend.discover))
+        try:
+            found = await asyncio.wait_for(asyncio.shield(self._looking), self.discovery_timeout)
+        except asyncio.TimeoutError:
+            log.warning("looking for cameras took over %g s; trying again later", self.discovery_timeout)
+            return
+        for device in found:
             actor = self.actors.get(device.info.mxid)
             if actor is None:
                 state = None
