@@ -175,7 +175,8 @@ class CameraActor:
         if self.store is None:
             return
         try:
-            await asyncio.get_running_loop().run_in_executor(self._saver, self.store.save, self.mxid, state)
+            content = self.store.serialize(self.mxid, state)
+            await asyncio.get_running_loop().run_in_executor(self._saver, self.store.write, self.mxid, content)
         except OSError as exc:
             log.error("camera %s: saving the state failed: %s", self.mxid, exc)
             raise StateNotSaved(f"the change reached camera {self.mxid} but could not be saved: {exc}") from None

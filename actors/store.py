@@ -34,15 +34,20 @@ class StateStore:
     def path(self, mxid: str) -> Path:
         return self.directory / f"{mxid}.json"
 
-    def save(self, mxid: str, state: CameraState) -> None:
-        """Blocking: write the state so that it survives a crash or power loss once this returns."""
-        document = {"version": VERSION, "mxid": mxid, "revision": state.revision,
-                    "streams": {name: {"active": s.active, "config": dict(s.config), "control": dict(s.control)}
-                                for name, s in state.streams.items()}}
+    @staticmethod
+    def serialize(mxid: str, state: CameraState) -> bytes:
+        """Not blocking: the file's content (made on the event loop, so the writing thread holds no GIL)."""
+        return json.dumps({"version": VERSION, "mxid": mxid, "revision": state.revision,
+                           "streams": {name: {"active": s.active, "config": dict(s.config),
+                                              "control": dict(s.control)}
+                                       for name, s in state.streams.items()}}).encode()
+
+    def write(self, mxid: str, content: bytes) -> None:
+        """Blocking: replace the camera's file so that it survives a crash or power loss once this returns."""
         target = self.path(mxid)
         temporary = target.with_suffix(".json.tmp")
-        with open(temporary, "w") as f:
-            json.dump(document, f)
+        with open(temporary, "wb") as f:
+            f.write(content)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, target)

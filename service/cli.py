@@ -49,6 +49,9 @@ async def serve(args, tokens: list[str]) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)      # fewer young collections: a request makes many short-lived objects
+    # The cameras' worker threads and the state writer need the GIL only briefly, but while the event loop is
+    # busy they would wait up to the 5 ms default switch interval for it, and every reply waits with them.
+    sys.setswitchinterval(0.0005)
     kind = f"simulated {','.join(args.simulate)}" if args.simulate else "depthai"
     scheme = "https" if tls else "http"
     log.info("ready: serving on %s://%s:%d (%s backend, state in %s%s)", scheme, args.host, args.port, kind,

@@ -59,7 +59,7 @@ async def ask(request: web.Request, actor: CameraActor, message):
     try:
         return await actor.ask(message)
     finally:
-        metrics.commands.labels(actor.mxid).observe(time.perf_counter() - started)
+        metrics.command_latency(actor.mxid).observe(time.perf_counter() - started)
 
 
 def _reject_constant(name: str):

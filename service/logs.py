@@ -3,6 +3,7 @@ written while a request is handled."""
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
 import sys
@@ -13,10 +14,14 @@ from aiohttp import web
 REQUEST_ID = contextvars.ContextVar("request_id", default="-")
 
 
+_PREFIX = uuid.uuid4().hex[:8]       # this process's; a counter makes the rest (no system call a request)
+_COUNTER = itertools.count(1)
+
+
 def new_request_id(request: web.Request) -> str:
     """The client's X-Request-ID when it sent a sane one, else a new id."""
     given = request.headers.get("X-Request-ID", "")
-    return given if 0 < len(given) <= 64 and given.isprintable() else uuid.uuid4().hex[:16]
+    return given if 0 < len(given) <= 64 and given.isprintable() else f"{_PREFIX}-{next(_COUNTER):x}"
 
 
 async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:

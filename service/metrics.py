@@ -46,7 +46,14 @@ class Metrics:
         self.commands = Histogram("camera_command_duration_seconds",
                                   "Time from posting a command to a camera's actor to its answer",
                                   ["mxid"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self._command_children: dict[str, object] = {}
         self.registry.register(_Live(fleet, video, self.routes))
+
+    def command_latency(self, mxid: str):
+        child = self._command_children.get(mxid)
+        if child is None:
+            child = self._command_children[mxid] = self.commands.labels(mxid)
+        return child
 
 
 class _Live:
