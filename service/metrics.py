@@ -113,14 +113,19 @@ class RequestMetrics(AbstractAccessLogger):
     """Counts every request into /metrics as aiohttp finishes it: aiohttp's access-log hook gives the route,
     the final status and the time taken, with no middleware on the request's path."""
 
+    _routes: dict | None = None       # the app's RouteStats, found on the first request (one app a server)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        metrics = request.app.get(METRICS)
-        if metrics is None:
-            return
+        routes = self._routes
+        if routes is None:
+            metrics = request.app.get(METRICS)
+            if metrics is None:
+                return
+            routes = self._routes = metrics.routes
         key = (request.match_info.route, request.method)
-        stats = metrics.routes.get(key)
+        stats = routes.get(key)
         if stats is None:
-            stats = metrics.routes[key] = RouteStats()
+            stats = routes[key] = RouteStats()
         stats.add(response.status, time)
 
     @property
