@@ -23,7 +23,6 @@ MONO_RESOLUTIONS: Mapping[str, tuple[int, int]] = MappingProxyType({
     "THE_800_P": (1280, 800), "THE_1200_P": (1920, 1200),
 })
 
-SOCKETS = tuple(f"CAM_{c}" for c in "ABCDEFGH")
 COLOR, MONO, OTHER, DEPTH = "color", "mono", "other", "depth"
 
 MIN_FPS = 1.0

@@ -1,6 +1,5 @@
 """The oak-camera-service command as an operator runs it."""
 import json
-import os
 import signal
 import socket
 import subprocess

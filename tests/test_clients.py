@@ -1,8 +1,6 @@
 """Real clients against the live video: ffmpeg, and the operator page in headless Chromium."""
 import asyncio
 import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -44,8 +44,8 @@ async def test_an_unplugged_camera_is_disconnected_and_restored_when_it_returns(
     assert device.running["CAM_B"].config["fps"] == 10
 
 
-async def test_opens_that_fail_are_retried_until_one_succeeds(client, backend, mxid):
-    cam, device = mxid("oak-1"), backend.device(mxid("oak-1"))
+async def test_opens_that_fail_are_retried_until_one_succeeds(client, mxid):
+    cam = mxid("oak-1")
     actor = client.app[FLEET].get(cam)
     assert (await sim(client, cam, "faults", {"failing_opens": 3}))["failing_opens"] == 3
     await sim(client, cam, "unplug")

@@ -2,7 +2,6 @@
 import asyncio
 import time
 
-import numpy as np
 import pytest
 import simplejpeg
 
