@@ -4,7 +4,7 @@ import tempfile
 
 from common import http, median, service, wrk
 
-ROUNDS = 6
+ROUNDS = 10
 
 
 def main():
