@@ -106,3 +106,29 @@ async def test_there_is_no_sim_api_with_the_depthai_backend(aiohttp_client):
     await assert_error(await client.post("/sim/cameras/ABC/unplug"), 404, "not_found")
     spec = await (await client.get("/api/docs/swagger.json")).json()
     assert not [p for p in spec["paths"] if p.startswith("/sim")]
+
+
+async def test_a_camera_search_that_hangs_does_not_hold_up_the_service(aiohttp_client):
+    import threading
+    from actors.simulated.device import SimBackend
+    from service.app import create_app
+
+    class StuckSearch(SimBackend):
+        released = threading.Event()
+
+        def discover(self):
+            self.released.wait(10)        # like a depthai search or a boot that does not come back
+            return super().discover()
+
+    backend = StuckSearch(["oak-1"])
+    app = create_app(backend, discovery_interval=0.05)
+    app[FLEET].discovery_timeout = 0.2
+    client = await aiohttp_client(app)
+    try:
+        assert (await client.get("/readyz")).status == 200
+        assert await (await client.get("/cameras/")).json() == []
+        backend.released.set()                                     # the search comes back: the camera is found
+        await wait_until(lambda: len(app[FLEET].actors) == 1)
+        assert len(await (await client.get("/cameras/")).json()) == 1
+    finally:
+        backend.released.set()
