@@ -10,7 +10,7 @@ from actors.backend import Backend
 from actors.fleet import Fleet
 from actors.store import StateStore
 
-from . import cameras, metrics, openapi, security, sim, streams, video
+from . import cameras, health, metrics, openapi, security, sim, streams, video
 from .errors import error_middleware
 from .logs import add_request_id
 from .inputs import FLEET
@@ -53,8 +53,8 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     fleet = Fleet(backend, store=store, interval=discovery_interval, mailbox_size=mailbox_size,
                   timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
-    app[metrics.READY] = False
-    modules = (streams, cameras, video, metrics.health) + ((sim,) if sim.enabled(backend) else ())
+    app[health.READY] = False
+    modules = (streams, cameras, video, health) + ((sim,) if sim.enabled(backend) else ())
     _routes(app, modules + ((metrics,) if with_metrics else ()))
     video.setup(app)
     if with_metrics:
@@ -63,7 +63,7 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
 
     async def start(_app):
         await fleet.start()
-        app[metrics.READY] = True
+        app[health.READY] = True
 
     async def stop(_app):
         await fleet.stop()

@@ -1,4 +1,4 @@
-"""Prometheus metrics (/metrics) and the health checks (/healthz alive, /readyz backend initialised)."""
+"""Prometheus metrics at /metrics."""
 from __future__ import annotations
 
 import logging
@@ -18,7 +18,6 @@ from schemas.camera import CAMERA_STATES
 from . import openapi
 from .inputs import METRICS
 
-READY = web.AppKey("ready", bool)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -148,26 +147,6 @@ async def metrics(request: web.Request) -> web.Response:
                         headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-@docs(tags=["service"], summary="Alive", description="200 while the service runs; never needs a token.",
-      responses={200: {"description": "Alive"}, **openapi.errors()})
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "alive"})
-
-
-@docs(tags=["service"], summary="Ready", description="200 once the backend is initialised and cameras "
-      "were looked for, 503 before.",
-      responses={200: {"description": "Ready"}, 503: {"description": "Not yet"}, **openapi.errors()})
-async def readyz(request: web.Request) -> web.Response:
-    ready = request.app[READY]
-    return web.json_response({"status": "ready" if ready else "starting"}, status=200 if ready else 503)
-
-
 def add_routes(add) -> None:
     add("GET", "/metrics", metrics)
 
-
-class health:          # noqa: N801 (a route group, like the modules that add_routes)
-    @staticmethod
-    def add_routes(add) -> None:
-        add("GET", "/healthz", healthz)
-        add("GET", "/readyz", readyz)
