@@ -52,6 +52,7 @@ class CameraActor:
         self._task: asyncio.Task | None = None
         self._recovery: asyncio.Task | None = None
         self._stopping = False
+        self._in_hand: list = []              # the messages the loop has taken from the mailbox
 
     # Life cycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -63,8 +64,8 @@ class CameraActor:
         for task in (self._task, self._recovery):
             if task is not None:
                 task.cancel()
-        while not self._mailbox.empty():
-            _, future = self._mailbox.get_nowait()
+        waiting = self._in_hand + [self._mailbox.get_nowait() for _ in range(self._mailbox.qsize())]
+        for _, future in waiting:         # answered ones are skipped by _settle
             _settle(future, error=CameraUnavailable("the service is shutting down"))
         try:
             await self._call(self.device.close)
@@ -118,6 +119,7 @@ class CameraActor:
                         held = nxt
                         break
                     batch.append(nxt)
+            self._in_hand = batch + [held] if held else batch      # out of the mailbox: stop() answers these
             async with self._device_lock:
                 try:
                     if isinstance(item[0], Capture):

@@ -60,7 +60,6 @@ class Capture:
     depth_mm: bool = False
 
 
-WRITES = (Activate, Deactivate, UpdateConfig, UpdateControl)
 # Writes that can be applied to the device together in one batch (activations each get a batch of their own,
 # since they can fail on their own, for example when a stream produces no frame).
 BATCHABLE = (UpdateConfig, UpdateControl)

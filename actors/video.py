@@ -115,7 +115,6 @@ class VideoFeed:
         self.hub, self.actor, self.stream, self.params = hub, actor, stream, params
         self.viewers: set[Viewer] = set()
         self.stats = hub.stats_of(actor.mxid, stream)
-        self.encodes = 0
         self._size = (640, 360)       # of the latest frame, for the "no signal" picture
         self.task = asyncio.create_task(self._run(), name=f"video-{actor.mxid}-{stream}")
 
@@ -125,7 +124,6 @@ class VideoFeed:
 
     async def _encode(self, fn, *args) -> bytes:
         jpeg = await asyncio.get_running_loop().run_in_executor(self.hub.encoders, fn, *args)
-        self.encodes += 1
         self.stats.encodes += 1
         return jpeg
 

@@ -54,14 +54,30 @@ def server(args: list[str], ready_url: str):
         proc.wait(10)
 
 
+class Base(str):
+    """The service's base URL, knowing the service's process id."""
+    pid: int
+
+
 @contextmanager
 def service(models: str = "oak-d", *extra: str):
     """The service on simulated cameras, with a fresh state directory."""
     port = free_port()
     with tempfile.TemporaryDirectory() as state, \
             server([str(BIN / "oak-camera-service"), "--simulate", models, "--port", str(port), "--log-level",
-                    "warning", "--state-dir", state, *extra], f"http://127.0.0.1:{port}/cameras/"):
-        yield f"http://127.0.0.1:{port}"
+                    "warning", "--state-dir", state, *extra], f"http://127.0.0.1:{port}/cameras/") as proc:
+        base = Base(f"http://127.0.0.1:{port}")
+        base.pid = proc.pid
+        yield base
+
+
+def proc_stat(pid: int) -> tuple[float, int]:
+    """CPU seconds a process used so far, and its RSS in kB."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), rss
 
 
 def need(tool: str) -> str:

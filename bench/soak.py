@@ -10,7 +10,7 @@ from collections import Counter
 
 import aiohttp
 
-from common import service
+from common import proc_stat, service
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", 60))
 CLIENTS = 200
@@ -18,14 +18,9 @@ MODELS = "oak-d,oak-d,oak-d-pro,oak-d-pro,oak-1,oak-1,oak-d-lr,oak-d-lr"
 FIELDS = {"control": ("contrast", "brightness", "saturation"), "config": ("fps",)}
 
 
-def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
-
-
 async def main():
     with service(MODELS, "--device-timeout", "2", "--discovery-interval", "0.5") as base:
-        pid = int(os.popen(f"pgrep -f 'port {base.rsplit(':', 1)[1]}'").read().split()[0])
+        pid = base.pid
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CLIENTS)) as session:
             cameras = await (await session.get(f"{base}/cameras/")).json()
             streams = {c["mxid"]: c["streams"] for c in cameras}
@@ -72,7 +67,7 @@ async def main():
 
             async def memory(samples):
                 while time.monotonic() < end:
-                    samples.append((time.monotonic(), rss_kb(pid)))
+                    samples.append((time.monotonic(), proc_stat(pid)[1]))
                     await asyncio.sleep(1)
 
             rss: list = []

@@ -11,20 +11,11 @@ import time
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from common import service
+from common import proc_stat, service
 
 SECONDS = float(os.environ.get("VIDEO_SECONDS", 30))
 CLIENTS = int(os.environ.get("VIDEO_CLIENTS", 50))
 MARK = b"--frame\r\nContent-Type: image/jpeg"
-
-
-def proc_stat(pid: int) -> tuple[float, int]:
-    """CPU seconds used so far, and RSS in kB."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    with open(f"/proc/{pid}/status") as f:
-        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), rss
 
 
 async def encodes(session, base) -> float:
@@ -46,7 +37,7 @@ async def viewer(session, url, end, counts, index):
 
 async def main():
     with service("oak-d-lr") as base:
-        pid = int(os.popen(f"pgrep -f 'port {base.rsplit(':', 1)[1]}'").read().split()[0])
+        pid = base.pid
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CLIENTS + 5)) as session:
             mxid = (await (await session.get(f"{base}/cameras/")).json())[0]["mxid"]
             stream = f"{base}/cameras/{mxid}/streams/CAM_A/"

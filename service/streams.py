@@ -7,7 +7,10 @@ import logging
 from aiohttp import web
 from aiohttp_apigami import docs, json_schema, match_info_schema, querystring_schema, response_schema
 
+from typing import Mapping
+
 from actors.actor import CameraActor
+from actors.frames import FrameMeta
 from actors.messages import Activate, Capture, Deactivate, UpdateConfig, UpdateControl
 from actors.model import CameraState, DEPTH
 from schemas.camera import StreamSchema
@@ -41,12 +44,10 @@ async def _switch(request: web.Request, message) -> web.Response:
     return web.Response(status=204, headers=_revision(state))
 
 
-def control_view(actor: CameraActor, name: str, state: CameraState) -> dict:
+def control_view(control: Mapping, meta: FrameMeta | None) -> dict:
     """The stream's control, with exposure, ISO and colour temperature from its latest frame where automatic."""
-    control = state.streams[name].control
     auto_exposure, auto_wb = control["auto_exposure_enable"], control["auto_whitebalance_mode"] != "OFF"
-    meta = actor.frame_meta(name) if auto_exposure or auto_wb else None
-    if meta is None:
+    if meta is None or not (auto_exposure or auto_wb):
         return dict(control)
     view = dict(control)
     if auto_exposure:
@@ -66,7 +67,7 @@ def _control_response(actor: CameraActor, name: str, state: CameraState) -> web.
     meta = actor.frame_meta(name)
     cached = _control_json.get((actor.mxid, name))
     if cached is None or cached[0] is not control or cached[1] != meta:
-        cached = (control, meta, json.dumps(control_view(actor, name, state)).encode())
+        cached = (control, meta, json.dumps(control_view(control, meta)).encode())
         _control_json[actor.mxid, name] = cached
     return web.Response(body=cached[2], content_type="application/json", headers=_revision(state))
 

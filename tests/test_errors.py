@@ -119,3 +119,19 @@ async def test_a_device_that_does_not_answer_is_504_and_the_camera_recovers(clie
     assert (await client.get(stream_url(cam, "CAM_A", "still"))).status == 200
     assert fleet.get(cam).reconnects == 1
     assert all(a.reconnects == 0 for m, a in fleet.actors.items() if m != cam)   # the others never noticed
+
+
+async def test_a_command_in_hand_when_the_camera_stops_is_answered(aiohttp_client):
+    backend = SimBackend(["oak-1"])
+    app = create_app(backend, device_timeout=0.5)
+    client = await aiohttp_client(app)
+    device = backend.devices[0]
+    await wait_until(lambda: app[FLEET].get(device.info.mxid).status == "connected")
+    device.faults.hang_next = True
+    pending = asyncio.create_task(client.post(stream_url(device.info.mxid, "CAM_A")))
+    await asyncio.sleep(0.1)                      # the activation is in the actor's hands, stuck in the device
+    try:
+        await app[FLEET].get(device.info.mxid).stop()
+        await assert_error(await asyncio.wait_for(pending, 5), 503, "camera_unavailable")
+    finally:
+        device.release()
