@@ -6,13 +6,14 @@ import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from .backend import Device
 from .capabilities import CapabilityError
 from .encode import encode
-from .errors import CameraUnavailable, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
+from .errors import CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
 from .frames import FrameMeta
-from .messages import BATCHABLE, Activate, Capture
+from .messages import BATCHABLE, Activate, Capture, UpdateControl
 from .model import CameraState, initial_state, streams_of
 from .store import StateStore
 
@@ -153,10 +154,18 @@ class CameraActor:
         if not done:
             return
         saving = asyncio.ensure_future(self._save(state))     # the disk and the device work at the same time
+        # An autofocus trigger is an action: sent with the update that asks for it, never again (R10).
+        triggers = {m.stream for m, f in batch if isinstance(m, UpdateControl) and not f.done()
+                    and (m.changes.get("focus") or {}).get("auto_focus_trigger")}
         try:
             if self.status == CONNECTED:
                 try:
-                    await self._call(self._reconcile, state)
+                    await self._call(self._reconcile, state, triggers)
+                except ConfigRejected:
+                    # The camera would not build it: put back what it ran, so the device is as the API says.
+                    with contextlib.suppress(Exception):
+                        await self._call(self._reconcile, self.state)
+                    raise
                 except CameraUnavailable:
                     # Lost while applying: keep the writes for when the camera returns; an activation failed.
                     if isinstance(batch[0][0], Activate):
@@ -183,17 +192,19 @@ class CameraActor:
             log.error("camera %s: saving the state failed: %s", self.mxid, exc)
             raise StateNotSaved(f"the change reached camera {self.mxid} but could not be saved: {exc}") from None
 
-    def _reconcile(self, target: CameraState) -> None:
-        """Worker thread: make the device run `target`, rebuilding only when streams or their configs change."""
+    def _reconcile(self, target: CameraState, triggers: frozenset = frozenset()) -> None:
+        """Worker thread: make the device run `target`: configure when the active streams or their configs
+        change, else send the controls that changed. Streams in `triggers` get their autofocus trigger."""
         have, self._applied = self._applied, None
         want = target.active_streams()
         running = have.active_streams() if have is not None else None
         if running is None or running.keys() != want.keys() or any(want[n].config != running[n].config for n in want):
-            self.device.configure({n: (dict(s.config), dict(s.control)) for n, s in want.items()})
+            self.device.configure({n: replace(s, control=_for_device(s.control, n in triggers))
+                                   for n, s in target.streams.items()})
         else:
             for name, stream in want.items():
-                if stream.control != running[name].control:
-                    self.device.set_control(name, dict(stream.control))
+                if stream.control != running[name].control or name in triggers:
+                    self.device.set_control(name, _for_device(stream.control, name in triggers))
         self._applied = target
 
     # Device calls and recovery -------------------------------------------------------------------
@@ -261,11 +272,21 @@ class CameraActor:
                 return
             except (CameraUnavailable, DeviceTimeout):
                 self._set_status(DISCONNECTED)           # _call noted the device's error as last_error
+            except ConfigRejected as exc:
+                self._set_status(DISCONNECTED, str(exc))
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except asyncio.TimeoutError:
                 pass
             delay = min(delay * 2, self.max_backoff)
+
+
+def _for_device(control, trigger: bool) -> dict:
+    """A control as the device gets it: the autofocus trigger set only when it is to run now."""
+    control = dict(control)
+    if control.get("focus") is not None:
+        control["focus"] = {**control["focus"], "auto_focus_trigger": trigger}
+    return control
 
 
 def _settle(future: asyncio.Future, result=None, error: BaseException | None = None) -> None:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Mapping
 
 from .errors import DeviceError  # noqa: F401 (backends raise it)
 from .frames import Frame, FrameMeta
-from .model import CameraInfo
+from .model import CameraInfo, StreamState
 
 
 class Device(ABC):
@@ -20,8 +21,10 @@ class Device(ABC):
         """Blocking: release the device; safe to call twice."""
 
     @abstractmethod
-    def configure(self, active: dict[str, tuple[dict, dict]]) -> None:
-        """Blocking: run exactly these streams, each with its (config, control); an empty dict stops all."""
+    def configure(self, desired: Mapping[str, StreamState]) -> None:
+        """Blocking: run exactly the active streams of `desired` (every stream of the camera), each with its
+        config and control; the inactive ones' configs say what the device may prepare to switch to.
+        ConfigRejected when the device will not build a configuration."""
 
     @abstractmethod
     def set_control(self, stream: str, control: dict) -> None:

@@ -5,7 +5,7 @@ camera: the sensor's resolutions, frame rates, sizes and autofocus.
 """
 from __future__ import annotations
 
-from .model import OTHER, StreamSpec, MIN_FPS
+from .model import OTHER, StreamSpec
 
 SIZE_FIELDS = ("still_size", "preview_size", "video_size")
 
@@ -42,9 +42,10 @@ def merge_config(stream: StreamSpec, current: dict, changes: dict) -> dict:
         for name in SIZE_FIELDS:
             if name in merged and name not in changes and merged[name] == old_size:
                 merged[name] = [width, height]
-    max_fps = resolutions[key]
-    if not MIN_FPS <= merged["fps"] <= max_fps:
-        errors["fps"] = [f"at {_resolution_label(stream, key)} {stream.name} runs at {MIN_FPS:g} to {max_fps:g} fps."]
+    mode = resolutions[key]
+    if not mode.min_fps <= merged["fps"] <= mode.max_fps:     # Camera.build's own check (R4)
+        errors["fps"] = [f"at {_resolution_label(stream, key)} {stream.name} runs at {mode.min_fps:g} to "
+                         f"{mode.max_fps:g} fps."]
     for name in SIZE_FIELDS:
         if name in merged:
             w, h = merged[name]

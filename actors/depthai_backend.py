@@ -1,10 +1,18 @@
-"""The DepthAI v3 backend: real OAK cameras over USB or PoE.
+"""The DepthAI v3 backend: real OAK cameras over USB or PoE, keeping depthai's rules (DEPTHAI-CONTRACT.md).
 
-One pipeline per device, built from the active streams: a Camera node per sensor with one output at the
-stream's resolution (NV12 for colour, GRAY8 for mono), StereoDepth for depth streams, and output queues that
-keep only the latest frame. Controls go through each Camera's inputControl queue. Stills are encoded on the
-host from the YUV planes: the host encoder handles JPEG and PNG alike, at any quality, and the 8-bit depth
-picture needs the host anyway; the device's MJPEG encoder would only pay off for continuous video.
+The pipeline holds the streams the camera can switch between (see `plan`): a Camera node per sensor at the
+sensor mode its streams need, one output per stream (NV12 colour, GRAY8 mono, StereoDepth depth), each behind a
+Gate and read into a latest-only queue by a reader thread. Activating a stream opens its gate and starts its
+sensors (R11); deactivating closes the gate and stops the sensors that feed nothing active. Only a change of
+what the pipeline is made of rebuilds, and since `Pipeline.stop()` closes the device and a device runs one
+pipeline (R1), a rebuild reopens the device: that is a camera reboot, a gate is a message.
+
+Stills and video are encoded on the host from the YUV planes: JPEG and PNG at any quality, and the 8-bit depth
+picture needs the host anyway.
+
+Every method but `healthy` and `frame_meta` runs on the actor's worker thread. A call the actor abandoned
+after its deadline may return later: each open starts a new generation, and such a call finds its generation
+gone and leaves the device to the new one.
 """
 from __future__ import annotations
 
@@ -13,56 +21,106 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import wraps
+from typing import Mapping
 
-import depthai as dai
+import depthai
 
 from .backend import Backend, Device
 from .depthai_convert import control_to_dai, frame_from_dai, frame_meta, protocol_of, sensor_from_features, \
     stereo_pairs
-from .errors import DeviceError, DeviceTimeout
+from .errors import ConfigRejected, DeviceError, DeviceTimeout
 from .frames import Frame, FrameMeta, FrameSlot
-from .model import COLOR, DEPTH, MONO, CameraInfo, streams_of
+from .model import COLOR, DEPTH, MONO, CameraInfo, StreamSpec, stereo_source, streams_of
 
 log = logging.getLogger(__name__)
 
-FIRST_FRAME_TIMEOUT = 8.0     # s: a rebuilt pipeline must deliver a frame of each stream within this
+FIRST_FRAME_TIMEOUT = 8.0     # s: a stream that was switched on must deliver a frame within this
 CAPTURE_TIMEOUT = 3.0         # s: a still must arrive within this
+READ_PERIOD = 0.5             # s: how often a reader thread looks up from its queue
+QueueException = depthai.MessageQueue.QueueException   # a closed queue; not a RuntimeError (R2)
 
 
 def _xlink(fn):
-    """depthai raises RuntimeError for XLink failures (a pulled cable, a crashed device): report DeviceError."""
+    """depthai reports a pulled cable or a crashed device as RuntimeError, and a closed queue as
+    QueueException (R2): both are a DeviceError, and the device is then known to be lost."""
     @wraps(fn)
-    def call(*args, **kwargs):
+    def call(self, *args, **kwargs):
         try:
-            return fn(*args, **kwargs)
-        except RuntimeError as exc:
-            raise DeviceError(str(exc)) from exc
+            return fn(self, *args, **kwargs)
+        except (RuntimeError, QueueException) as exc:
+            self._lost.set()
+            raise DeviceError(str(exc) or type(exc).__name__) from exc
     return call
 
 
+def plan(specs: Mapping[str, StreamSpec], desired: Mapping) -> dict[str, dict]:
+    """The streams a pipeline holds, with their configs: every active stream, then every sensor stream, then
+    one depth stream (the active one, else the first stereo pair's), each only if the sensor modes it needs
+    agree with those already chosen (a sensor runs one mode).
+
+    One StereoDepth node at most: RVC2 has one stereo engine's worth of memory to spare beside three sensors,
+    and on the OAK-D-LR any two of its three pairs share a sensor, so only one depth stream is active at once.
+    """
+    chosen: dict[str, dict] = {}
+    modes: dict[str, tuple] = {}       # socket -> (sensor size, fps)
+
+    def take(name: str) -> None:
+        config = desired[name].config
+        need = {s: (size, float(config["fps"])) for s, size in sensor_sizes(specs[name], config).items()}
+        if name not in chosen and all(modes.get(s, want) == want for s, want in need.items()):
+            modes.update(need)
+            chosen[name] = dict(config)
+
+    for name, stream in desired.items():
+        if stream.active:
+            take(name)
+    for name in desired:
+        if specs[name].kind != DEPTH:
+            take(name)
+    if not any(specs[n].kind == DEPTH for n in chosen):
+        for name in desired:
+            if specs[name].kind == DEPTH:
+                take(name)
+                break
+    return chosen
+
+
+def sensor_sizes(spec: StreamSpec, config: Mapping) -> dict[str, tuple[int, int]]:
+    """The sensor resolution each sensor of a stream runs at for this config."""
+    size = spec.size_of(config["resolution"])
+    if spec.kind == DEPTH:       # stereo inputs at most STEREO_MAX_WIDTH wide, scaled from a larger mode (R5)
+        return {s.socket: stereo_source(s, size).size for s in spec.sensors}
+    return {spec.sensors[0].socket: tuple(size)}
+
+
 @dataclass
-class _Running:
-    """A stream on the device: a reader thread moves its frames from the output queue into a slot that any
-    number of readers (stills, video) wait on; frames are converted only when somebody takes one."""
+class _Stream:
+    """A stream in the pipeline. Its reader thread moves frames from the output queue into a slot that any
+    number of readers (stills, video) wait on, while its gate is open; frames are converted only when taken."""
     config: dict
-    queue: dai.MessageQueue                       # the stream's frames, latest only
-    controls: list = field(default_factory=list)  # inputControl queues of its sensors
+    sockets: tuple[str, ...]
+    queue: object                                 # the gate's output queue, latest only
+    gate: object                                  # the gate's inputControl queue
+    is_open: bool = False
     slot: FrameSlot = field(default_factory=FrameSlot)
     stopped: threading.Event = field(default_factory=threading.Event)
 
-    def start(self, name: str) -> None:
-        threading.Thread(target=self._read, name=f"frames-{name}", daemon=True).start()
+    def start_reading(self, name: str, lost: threading.Event) -> None:
+        threading.Thread(target=self._read, args=(lost,), name=f"frames-{name}", daemon=True).start()
 
-    def _read(self) -> None:
+    def _read(self, lost: threading.Event) -> None:
         while not self.stopped.is_set():
             try:
-                img = self.queue.get(timedelta(seconds=0.5))
-            except RuntimeError:          # the queue closed: the pipeline stopped or the device went away
+                img = self.queue.get(timedelta(seconds=READ_PERIOD))
+            except (RuntimeError, QueueException):
+                # The queue closed: a pipeline stopped on purpose, or the device went away (R2, R3).
+                if not self.stopped.is_set():
+                    lost.set()
                 return
-            if img is not None:
+            if img is not None and self.is_open:      # a frame that slipped through a closing gate is dropped
                 self.slot.publish(img)
 
-    def wait(self, after: int, timeout: float, what: str) -> tuple[int, dai.ImgFrame]:
+    def wait(self, after: int, timeout: float, what: str) -> tuple[int, object]:
         got = self.slot.wait_after(after, timeout)
         if got is None:
             raise DeviceTimeout(f"{what} delivered no frame within {timeout:g} s")
@@ -70,85 +128,177 @@ class _Running:
 
 
 class DepthAIDevice(Device):
-    def __init__(self, device_info: dai.DeviceInfo):
-        self._device_info = device_info
-        self._device: dai.Device | None = None
-        self._pipeline: dai.Pipeline | None = None
-        self._running: dict[str, _Running] = {}
-        self._connect()
-        device = self._device
+    def __init__(self, dai, device, device_info):
+        """`device` is open: discovery opened it to read what the camera has."""
+        self._dai = dai
+        self._device = device
+        self._generation = 0
+        self._lost = threading.Event()      # set by readers and failed calls; health never asks depthai (R8)
+        self._pipeline = None
+        self._ran_pipeline = False          # a device runs one pipeline in its life (R1)
+        self._streams: dict[str, _Stream] = {}
+        self._controls: dict[str, object] = {}    # socket -> its Camera's inputControl queue
+        self._streaming: dict[str, bool] = {}     # socket -> whether the sensor streams
         sensors = tuple(sensor_from_features(f) for f in device.getConnectedCameraFeatures())
         name = device.getProductName() or device.getDeviceName() or "OAK"
         self.info = CameraInfo(mxid=device_info.getDeviceId(), name=str(name), protocol=protocol_of(device_info),
                                sensors=sensors, stereo_pairs=stereo_pairs(device.getAvailableStereoPairs()))
         self.specs = streams_of(self.info)
 
-    @_xlink
-    def _connect(self) -> None:
-        self._device = dai.Device(self._device_info)
+    @classmethod
+    def open_new(cls, dai, device_info) -> "DepthAIDevice":
+        """Open a camera found by discovery; a set-up that fails closes it again, or it would stay BOOTED and
+        never be listed again (R9)."""
+        device = _connect(dai, device_info)
+        try:
+            return cls(dai, device, device_info)
+        except Exception:
+            _close_quietly(device)
+            raise
 
     def healthy(self) -> bool:
-        return self._device is not None and not self._device.isClosed()
+        return self._device is not None and not self._lost.is_set()
 
+    @_xlink
     def open(self) -> None:
-        if not self.healthy():
-            self._connect()
+        if self.healthy():
+            return
+        self._generation += 1
+        self.close()
+        # A camera moved to another port or address is only found under its new DeviceInfo (R7); one that is
+        # not there is not waited for (opening a missing device takes ~10 s, R8).
+        found = [i for i in self._dai.Device.getAllAvailableDevices() if i.getDeviceId() == self.info.mxid]
+        if not found:
+            raise DeviceError(f"X_LINK_DEVICE_NOT_FOUND: {self.info.mxid} is not among the available devices")
+        self._device = _connect(self._dai, found[0])
+        self._lost.clear()
+        self._ran_pipeline = False
 
     def close(self) -> None:
         self._stop_pipeline()
-        if self._device is not None:
-            try:
-                self._device.close()
-            except RuntimeError as exc:
-                log.debug("closing %s: %s", self.info.mxid, exc)
-            self._device = None
+        device, self._device = self._device, None
+        if device is not None:
+            _close_quietly(device)
 
     def _stop_pipeline(self) -> None:
-        for running in self._running.values():
-            running.stopped.set()
-        if self._pipeline is not None:
+        for stream in self._streams.values():
+            stream.stopped.set()
+        pipeline, self._pipeline = self._pipeline, None
+        self._streams, self._controls, self._streaming = {}, {}, {}
+        if pipeline is not None:
             try:
-                self._pipeline.stop()
-            except RuntimeError as exc:
+                pipeline.stop()          # this closes the device too (R1)
+            except (RuntimeError, QueueException) as exc:
                 log.debug("stopping the pipeline of %s: %s", self.info.mxid, exc)
-        self._pipeline, self._running = None, {}
 
     @_xlink
-    def configure(self, active: dict[str, tuple[dict, dict]]) -> None:
-        self._stop_pipeline()
-        if not active:
-            return
-        pipeline = dai.Pipeline(self._device)
-        running = {name: self._build(pipeline, name, config) for name, (config, _) in active.items()}
-        pipeline.start()
-        self._pipeline, self._running = pipeline, running
-        for name, (_, control) in active.items():
-            running[name].start(name)
-            self.set_control(name, control)
-        for name, stream in running.items():
-            stream.wait(-1, FIRST_FRAME_TIMEOUT, name)
+    def configure(self, desired: Mapping) -> None:
+        generation = self._generation
+        active = {n for n, s in desired.items() if s.active}
+        if self._pipeline is None or any(self._streams.get(n) is None or self._streams[n].config != desired[n].config
+                                         for n in active):
+            generation = self._rebuild(desired, generation)
+        self._switch(desired, active, generation)
 
-    def _build(self, pipeline: dai.Pipeline, name: str, config: dict) -> _Running:
-        spec = self.specs[name]
-        size = spec.size_of(config["resolution"])
-        fps = float(config["fps"])
-        cameras = [pipeline.create(dai.node.Camera).build(dai.CameraBoardSocket.__members__[s.socket],
-                                                          sensorResolution=size, sensorFps=fps)
-                   for s in spec.sensors]
-        if spec.kind == DEPTH:
-            left, right = (c.requestOutput(size, type=dai.ImgFrame.Type.GRAY8, fps=fps) for c in cameras)
-            output = pipeline.create(dai.node.StereoDepth).build(left, right).depth
-        else:
-            kind = dai.ImgFrame.Type.GRAY8 if spec.kind == MONO else dai.ImgFrame.Type.NV12
-            output = cameras[0].requestOutput(size, type=kind, fps=fps)
-        return _Running(config, output.createOutputQueue(maxSize=1, blocking=False),
-                        [c.inputControl.createInputQueue() for c in cameras])
+    def _rebuild(self, desired: Mapping, generation: int) -> int:
+        """Build and start a pipeline holding `plan(desired)`, all gates closed; the generation it runs in."""
+        if self._ran_pipeline:                 # a new pipeline needs a freshly opened device (R1)
+            self._stop_pipeline()
+            self._lost.set()
+            self.open()
+            generation = self._generation
+        dai, device = self._dai, self._device
+        if device is None:
+            raise DeviceError("device is not open")
+        holds = plan(self.specs, desired)
+        pipeline = dai.Pipeline(device)
+        try:
+            streams, controls = self._build(pipeline, holds)
+        except (RuntimeError, ValueError) as exc:
+            if "X_LINK" in str(exc):
+                raise
+            raise ConfigRejected(f"the camera refused the configuration: {exc}") from exc
+        self._check(generation)
+        pipeline.start()
+        self._ran_pipeline = True
+        self._pipeline, self._streams, self._controls = pipeline, streams, controls
+        self._streaming = {socket: True for socket in controls}        # sensors start streaming
+        for name, stream in streams.items():
+            stream.start_reading(name, self._lost)
+        return generation
+
+    def _build(self, pipeline, holds: dict[str, dict]):
+        dai = self._dai
+        cameras: dict[str, object] = {}
+        streams: dict[str, _Stream] = {}
+        for name, config in holds.items():
+            spec = self.specs[name]
+            fps = float(config["fps"])
+            for socket, size in sensor_sizes(spec, config).items():
+                if socket not in cameras:
+                    cameras[socket] = pipeline.create(dai.node.Camera).build(
+                        dai.CameraBoardSocket.__members__[socket], sensorResolution=size, sensorFps=fps)
+            size = tuple(spec.size_of(config["resolution"]))
+            if spec.kind == DEPTH:
+                left, right = (cameras[s.socket].requestOutput(size, type=dai.ImgFrame.Type.GRAY8, fps=fps)
+                               for s in spec.sensors)
+                # Preset DENSITY leaves decimation at 1: depth comes out at the input size (DEFAULT halves it, R6).
+                stereo = pipeline.create(dai.node.StereoDepth).build(
+                    left, right, presetMode=dai.node.StereoDepth.PresetMode.DENSITY)
+                output = stereo.depth
+            else:
+                kind = dai.ImgFrame.Type.GRAY8 if spec.kind == MONO else dai.ImgFrame.Type.NV12
+                output = cameras[spec.sensors[0].socket].requestOutput(size, type=kind, fps=fps)
+            gate = pipeline.create(dai.node.Gate)
+            gate.initialConfig.open = False
+            output.link(gate.input)
+            streams[name] = _Stream(dict(config), tuple(s.socket for s in spec.sensors),
+                                    gate.output.createOutputQueue(maxSize=1, blocking=False),
+                                    gate.inputControl.createInputQueue())
+        controls = {socket: camera.inputControl.createInputQueue() for socket, camera in cameras.items()}
+        return streams, controls
+
+    def _switch(self, desired: Mapping, active: set[str], generation: int) -> None:
+        """Open the gates of the active streams and close the rest; start the sensors that feed an active
+        stream and stop the others (R11). A stream switched on answers once its first frame has arrived."""
+        dai = self._dai
+        turned_on = [n for n in active if not self._streams[n].is_open]
+        feeding = {s for n in active for s in self._streams[n].sockets}
+        for name in turned_on:
+            self._send_control(name, desired[name].control)
+        for name, stream in self._streams.items():
+            if stream.is_open and name not in active:
+                stream.is_open = False
+                stream.gate.send(dai.GateControl.closeGate())
+        for socket, queue in self._controls.items():
+            want = socket in feeding
+            if self._streaming.get(socket) != want:
+                message = dai.CameraControl()
+                message.setStartStreaming() if want else message.setStopStreaming()
+                queue.send(message)
+                self._streaming[socket] = want
+        marks = {}
+        for name in turned_on:
+            stream = self._streams[name]
+            marks[name] = stream.slot.sequence
+            stream.is_open = True
+            stream.gate.send(dai.GateControl.openGate())
+        for name in turned_on:
+            self._streams[name].wait(marks[name], FIRST_FRAME_TIMEOUT, name)
+            self._check(generation)
+
+    def _check(self, generation: int) -> None:
+        if generation != self._generation:
+            raise DeviceError("the device was reopened while this call was held up")
+
+    def _send_control(self, stream: str, control: dict) -> None:
+        message = control_to_dai(control)
+        for socket in self._stream(stream).sockets:
+            self._controls[socket].send(message)
 
     @_xlink
     def set_control(self, stream: str, control: dict) -> None:
-        message = control_to_dai(control)
-        for queue in self._stream(stream).controls:
-            queue.send(message)
+        self._send_control(stream, control)
 
     @_xlink
     def capture(self, stream: str) -> Frame:
@@ -165,17 +315,38 @@ class DepthAIDevice(Device):
         return Frame(frame.format, frame.planes, frame.timestamp, sequence, frame.meta)
 
     def frame_meta(self, stream: str) -> FrameMeta | None:
-        running = self._running.get(stream)
-        latest = running.slot.wait_after(-1, 0) if running is not None else None
-        if latest is None or latest[1].getType() == dai.ImgFrame.Type.RAW16:
+        running = self._streams.get(stream)
+        latest = running.slot.wait_after(-1, 0) if running is not None and running.is_open else None
+        if latest is None or latest[1].getType() == self._dai.ImgFrame.Type.RAW16:
             return None
         return frame_meta(latest[1])
 
-    def _stream(self, name: str) -> _Running:
-        running = self._running.get(name)
-        if running is None:
+    def _stream(self, name: str) -> _Stream:
+        running = self._streams.get(name)
+        if running is None or not running.is_open:
             raise DeviceError(f"{name} is not running on the device")
         return running
+
+
+def _connect(dai, device_info):
+    """Open a device and leave reconnecting to the actor, which restores the camera's state (R3)."""
+    try:
+        device = dai.Device(device_info)
+    except RuntimeError as exc:
+        raise DeviceError(str(exc)) from exc
+    try:
+        device.setMaxReconnectionAttempts(0)
+    except Exception:
+        _close_quietly(device)
+        raise
+    return device
+
+
+def _close_quietly(device) -> None:
+    try:
+        device.close()
+    except (RuntimeError, QueueException) as exc:
+        log.debug("closing a device: %s", exc)
 
 
 def crop_still(frame: Frame, config: dict) -> Frame:
@@ -193,17 +364,21 @@ def crop_still(frame: Frame, config: dict) -> Frame:
 
 
 class DepthAIBackend(Backend):
-    def __init__(self):
+    """`dai` is depthai itself, or a stand-in for its device layer in tests."""
+
+    def __init__(self, dai=depthai):
+        self.dai = dai
         self._devices: dict[str, DepthAIDevice] = {}
 
     def discover(self) -> list[Device]:
-        """Devices that are available now: new ones, and known ones that came back (open ones are not listed)."""
+        """Devices that are available now: new ones, and known ones that came back. Open devices are BOOTED and
+        not listed (R9)."""
         found = []
-        for info in dai.Device.getAllAvailableDevices():
+        for info in self.dai.Device.getAllAvailableDevices():
             mxid = info.getDeviceId()
             if mxid not in self._devices:
                 try:
-                    self._devices[mxid] = DepthAIDevice(info)
+                    self._devices[mxid] = DepthAIDevice.open_new(self.dai, info)
                 except (RuntimeError, DeviceError) as exc:
                     log.warning("camera %s found but could not be opened: %s", mxid, exc)
                     continue

@@ -75,13 +75,13 @@ def sensor_from_features(features: dai.CameraFeatures) -> SensorSpec:
     """What a connected sensor can do, from getConnectedCameraFeatures()."""
     types = set(features.supportedTypes)
     kind = COLOR if dai.CameraSensorType.COLOR in types else MONO if dai.CameraSensorType.MONO in types else OTHER
-    best: dict[tuple[int, int], float] = {}
-    for config in features.configs:
-        size = (config.width, config.height)
-        best[size] = max(best.get(size, 0.0), float(config.maxFps))
-    if not best:
-        best[(features.width, features.height)] = 30.0
-    modes = tuple(Mode(w, h, fps) for (w, h), fps in sorted(best.items(), key=lambda kv: -kv[0][0] * kv[0][1]))
+    modes: dict[tuple[int, int], Mode] = {}
+    for config in features.configs:       # Camera.build checks the first config of a size (R4)
+        modes.setdefault((config.width, config.height),
+                         Mode(config.width, config.height, float(config.maxFps), float(config.minFps)))
+    if not modes:
+        modes[(features.width, features.height)] = Mode(features.width, features.height, 30.0)
+    modes = tuple(sorted(modes.values(), key=lambda m: -m.width * m.height))
     return SensorSpec(socket=features.socket.name, name=features.sensorName, kind=kind,
                       autofocus=bool(features.hasAutofocus), modes=modes)
 

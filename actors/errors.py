@@ -24,3 +24,8 @@ class StreamInactive(Exception):
 
 class StateNotSaved(Exception):
     """The change reached the camera but could not be written to disk (503: retrying the same write is safe)."""
+
+
+class ConfigRejected(Exception):
+    """The camera refused to build a pipeline for the configuration (422): nothing was acknowledged, and the
+    camera goes on with what it ran before."""

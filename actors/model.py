@@ -25,15 +25,19 @@ MONO_RESOLUTIONS: Mapping[str, tuple[int, int]] = MappingProxyType({
 
 COLOR, MONO, OTHER, DEPTH = "color", "mono", "other", "depth"
 
-MIN_FPS = 1.0
+# On RVC2, StereoDepth takes inputs at most this wide (DEPTHAI-CONTRACT.md R5): depth streams run at sizes up
+# to this width, scaled on the camera from a sensor mode of the same shape.
+STEREO_MAX_WIDTH = 1280
 
 
 @dataclass(frozen=True)
 class Mode:
-    """One way a sensor can run: a size and the highest frame rate at that size."""
+    """One way a sensor can run: a size and the frame rates it runs at that size (depthai's
+    CameraSensorConfig; the first config of a size is the one Camera.build checks, R4)."""
     width: int
     height: int
     max_fps: float
+    min_fps: float = 1.0
 
     @property
     def size(self) -> tuple[int, int]:
@@ -86,26 +90,47 @@ class StreamSpec:
         return MONO if self.kind == DEPTH else self.kind
 
     def resolutions(self) -> dict:
-        """The resolutions this stream can use, keyed as its config names them, with their max fps.
+        """The resolutions this stream can use, keyed as its config names them, each with the sensor mode it
+        runs the sensor(s) at (whose fps range applies).
 
-        Colour and mono streams key by enum name; OTHER sensors by (w, h). A depth stream can use what
-        both of its sensors can.
+        Colour and mono streams key by enum name; OTHER sensors by (w, h). A depth stream can use the mono
+        sizes up to STEREO_MAX_WIDTH that both of its sensors give, as a mode of that size or scaled down
+        from a larger mode of the same shape.
         """
         table = {COLOR: COLOR_RESOLUTIONS, MONO: MONO_RESOLUTIONS}.get(self.config_kind)
         found: dict = {}
         for sensor in self.sensors:
-            modes = {m.size: m.max_fps for m in sensor.modes}
+            modes = {m.size: m for m in sensor.modes}
             if table is None:
                 options = modes
+            elif self.kind == DEPTH:
+                options = {name: mode for name, size in table.items()
+                           if size[0] <= STEREO_MAX_WIDTH and (mode := stereo_source(sensor, size)) is not None}
             else:
                 options = {name: modes[size] for name, size in table.items() if size in modes}
-            found = options if not found else {k: min(v, options[k]) for k, v in found.items() if k in options}
+            found = options if not found else {k: _narrower(v, options[k]) for k, v in found.items() if k in options}
         return found
+
+    def mode_of(self, resolution) -> Mode:
+        """The sensor mode a resolution of this stream runs the sensor(s) at."""
+        return self.resolutions()[tuple(resolution) if self.config_kind == OTHER else resolution]
 
     def size_of(self, resolution) -> tuple[int, int]:
         if self.config_kind == OTHER:
             return tuple(resolution)
         return (COLOR_RESOLUTIONS if self.config_kind == COLOR else MONO_RESOLUTIONS)[resolution]
+
+
+def stereo_source(sensor: SensorSpec, size: tuple[int, int]) -> Mode | None:
+    """The smallest mode of `sensor` with the shape of `size` and at least as large, or None."""
+    fits = [m for m in sensor.modes if m.width >= size[0] and m.height >= size[1]
+            and m.width * size[1] == m.height * size[0]]
+    return min(fits, key=lambda m: m.width, default=None)
+
+
+def _narrower(a: Mode, b: Mode) -> Mode:
+    """The fps range both sensors of a pair can run (their modes are the same size on every OAK)."""
+    return replace(a, min_fps=max(a.min_fps, b.min_fps), max_fps=min(a.max_fps, b.max_fps))
 
 
 def streams_of(info: CameraInfo) -> dict[str, StreamSpec]:
@@ -122,7 +147,7 @@ def default_config(stream: StreamSpec) -> dict:
     options = stream.resolutions()
     preferred = ("THE_1080_P", "THE_720_P", "THE_800_P", "THE_1200_P", "THE_400_P")
     resolution = next((r for r in preferred if r in options), next(iter(options)))
-    fps = min(30.0, options[resolution])
+    fps = min(30.0, options[resolution].max_fps)
     if stream.config_kind == MONO:
         return {"resolution": resolution, "fps": fps}
     size = list(stream.size_of(resolution))

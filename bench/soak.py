@@ -41,7 +41,7 @@ async def main():
                         elif roll < 0.8:
                             part = "control" if roll < 0.7 else "config"
                             field = rng.choice(FIELDS[part])
-                            value = rng.randint(1, 15) if field == "fps" else rng.randint(-10, 10)
+                            value = rng.randint(2, 15) if field == "fps" else rng.randint(-10, 10)
                             resp = await session.post(url + part, json={field: value})
                             if resp.status == 200:
                                 revision = int(resp.headers["X-State-Revision"])

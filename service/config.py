@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from actors.simulated.models import MODELS
+from actors.sensors import MODELS
 
 
 def _models(text: str) -> list[str]:

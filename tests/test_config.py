@@ -18,8 +18,8 @@ async def test_color_config_has_every_field(client, mxid):
 async def test_mono_and_depth_configs_use_the_mono_shape(client, mxid):
     assert await get_config(client, mxid("oak-d"), "CAM_B") == {"resolution": "THE_720_P", "fps": 30.0}
     assert await get_config(client, mxid("oak-d"), "DEPTH_B_C") == {"resolution": "THE_720_P", "fps": 30.0}
-    # AR0234 pairs: the mono resolutions both sensors have.
-    assert (await get_config(client, mxid("oak-d-lr"), "DEPTH_B_A"))["resolution"] == "THE_720_P"
+    # AR0234 pairs: stereo takes at most 1280 wide, scaled from the sensor's only mode, 1920x1200 (R5).
+    assert (await get_config(client, mxid("oak-d-lr"), "DEPTH_B_A"))["resolution"] == "THE_800_P"
 
 
 async def test_partial_update_answers_the_whole_config_and_keeps_the_rest(client, mxid):

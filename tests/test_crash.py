@@ -36,7 +36,7 @@ async def start(state_dir):
 WRITERS = {   # (stream, part, field): value for the n-th write
     ("CAM_A", "control", "exposure_time"): lambda n: n,
     ("DEPTH_B_C", "control", "exposure_time"): lambda n: 33000 - n,
-    ("CAM_B", "config", "fps"): lambda n: 1 + (n % 10000) / 100,
+    ("CAM_B", "config", "fps"): lambda n: 2 + (n % 10000) / 100,
 }
 
 

@@ -161,10 +161,10 @@ class SimDevice(Device):
         self.is_open = False
         self.running = {}
 
-    def configure(self, active: dict[str, tuple[dict, dict]]) -> None:
+    def configure(self, desired) -> None:
         self._operate()
         running = {}
-        for name, (config, control) in active.items():
+        for name, (config, control) in ((n, (dict(s.config), dict(s.control))) for n, s in desired.items() if s.active):
             old = self.running.get(name)
             if old is not None and old.config == config:
                 old.control = control
