@@ -53,3 +53,13 @@ class Backend(ABC):
     @abstractmethod
     def discover(self) -> list[Device]:
         """Blocking: the devices that can be opened now, the same object each time for the same camera."""
+
+
+class FaultInjection(ABC):
+    """A backend whose cameras can be unplugged, replugged and given faults through /sim (the simulator, and
+    the DepthAI backend on its test stand-in). `device(mxid)` has unplug(), replug(), inject(), release(),
+    `plugged` and `faults` (failing_opens, latency, hang_next)."""
+
+    @abstractmethod
+    def device(self, mxid: str):
+        """The camera's fault-injection handle, or None."""

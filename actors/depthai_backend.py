@@ -169,7 +169,8 @@ class DepthAIDevice(Device):
         # not there is not waited for (opening a missing device takes ~10 s, R8).
         found = [i for i in self._dai.Device.getAllAvailableDevices() if i.getDeviceId() == self.info.mxid]
         if not found:
-            raise DeviceError(f"X_LINK_DEVICE_NOT_FOUND: {self.info.mxid} is not among the available devices")
+            raise DeviceError(f"X_LINK_DEVICE_NOT_FOUND: {self.info.mxid} is disconnected (not among the "
+                              "available devices)")
         self._device = _connect(self._dai, found[0])
         self._lost.clear()
         self._ran_pipeline = False
@@ -265,7 +266,7 @@ class DepthAIDevice(Device):
         turned_on = [n for n in active if not self._streams[n].is_open]
         feeding = {s for n in active for s in self._streams[n].sockets}
         for name in turned_on:
-            self._send_control(name, desired[name].control)
+            self._send_control(self._streams[name], desired[name].control)
         for name, stream in self._streams.items():
             if stream.is_open and name not in active:
                 stream.is_open = False
@@ -291,14 +292,14 @@ class DepthAIDevice(Device):
         if generation != self._generation:
             raise DeviceError("the device was reopened while this call was held up")
 
-    def _send_control(self, stream: str, control: dict) -> None:
+    def _send_control(self, stream: _Stream, control: dict) -> None:
         message = control_to_dai(control)
-        for socket in self._stream(stream).sockets:
+        for socket in stream.sockets:
             self._controls[socket].send(message)
 
     @_xlink
     def set_control(self, stream: str, control: dict) -> None:
-        self._send_control(stream, control)
+        self._send_control(self._stream(stream), control)
 
     @_xlink
     def capture(self, stream: str) -> Frame:

@@ -1,4 +1,5 @@
-"""Fault injection, only with --simulate: unplug and replug cameras, fail opens, slow or hang operations.
+"""Fault injection, only with --simulate (and on the DepthAI backend's test stand-in): unplug and replug
+cameras, fail opens, slow or hang operations.
 
 For our tests and for fleet-controller developers testing their own error handling.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp_apigami import docs, json_schema, match_info_schema, response_schema
 
-from actors.simulated.device import SimBackend, SimDevice
+from actors.backend import FaultInjection
 from schemas.params import CameraPathSchema
 from schemas.sim import FaultsSchema, SimCameraSchema
 
@@ -19,7 +20,7 @@ TAG = ["simulator"]
 _faults = FaultsSchema()
 
 
-def _device(request: web.Request) -> SimDevice:
+def _device(request: web.Request):
     mxid = request.match_info["mxid"]
     device = request.app[FLEET].backend.device(mxid)
     if device is None:
@@ -28,7 +29,7 @@ def _device(request: web.Request) -> SimDevice:
     return device
 
 
-def _view(device: SimDevice) -> dict:
+def _view(device) -> dict:
     f = device.faults
     return {"plugged": device.plugged, "failing_opens": f.failing_opens, "latency_ms": round(f.latency * 1000),
             "hang_next": f.hang_next}
@@ -82,4 +83,4 @@ def add_routes(add) -> None:
 
 
 def enabled(backend) -> bool:
-    return isinstance(backend, SimBackend)
+    return isinstance(backend, FaultInjection)

@@ -5,21 +5,65 @@ import pytest
 import simplejpeg
 from aiohttp.test_utils import TestServer
 
+from actors.backend import FaultInjection
+from actors.depthai_backend import DepthAIBackend
+from actors.sensors import AR0234, IMX378
+from actors.simulated import scene
 from actors.simulated.device import SimBackend
 from actors.simulated.models import mxid_for
 from service.app import create_app
 from service.inputs import FLEET
 from service.metrics import RUNNER_OPTIONS
+from standin import Bus
 
 MODELS = ["oak-d", "oak-1", "oak-d-lr", "oak-d-pro"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def scenes():
+    """The simulated scene is drawn once per size and kept: draw the large ones before the tests, so that a
+    test's short device deadline measures the backend, not the first drawing of a 12 MP test card."""
+    for sensor in (IMX378, AR0234):
+        for mode in sensor["modes"]:
+            scene.color_scene(mode.width, mode.height)
+
+
+class StandinBackend(DepthAIBackend, FaultInjection):
+    """The DepthAI backend on the stand-in for depthai's device layer, with the simulator's test handles:
+    `devices` and `device(mxid)` are the stand-in's boards."""
+
+    def __init__(self, models):
+        self.bus = Bus(models)
+        super().__init__(self.bus.dai)
+
+    @property
+    def devices(self):
+        return self.bus.boards
+
+    def device(self, mxid):
+        return self.bus.board(mxid)
+
+
+BACKENDS = {"simulator": SimBackend, "depthai": StandinBackend}
+
+
+@pytest.fixture(params=list(BACKENDS))
+def make_backend(request):
+    """Every test that drives a backend runs on both: the simulator and the DepthAI backend on its stand-in."""
+    made = []
+
+    def make(models):
+        made.append(BACKENDS[request.param](models))
+        return made[-1]
+    yield make
+    for backend in made:                # let hung operations end, so their threads can exit
+        for device in backend.devices:
+            device.release()
+
+
 @pytest.fixture
-def backend():
-    backend = SimBackend(MODELS)
-    yield backend
-    for device in backend.devices:      # let hung simulated operations end, so their threads can exit
-        device.release()
+def backend(make_backend):
+    return make_backend(MODELS)
 
 
 @pytest.fixture

@@ -20,6 +20,16 @@ async def post_control(client, cam, stream, body):
     return await resp.json()
 
 
+async def control_once(client, cam, stream, check, timeout=3.0):
+    """The control view once `check` holds for it: values read from frames show from the next frame on."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        body = await (await client.get(stream_url(cam, stream, "control"))).json()
+        if check(body) or asyncio.get_running_loop().time() > deadline:
+            return body
+        await asyncio.sleep(0.02)
+
+
 async def test_control_has_every_field_and_focus_only_with_autofocus(client, mxid):
     color = await get_control(client, mxid("oak-d"), "CAM_A")
     assert set(color) == {"exposure_time", "sensitivity_iso", "auto_exposure_enable", "auto_exposure_compensation",
@@ -101,8 +111,9 @@ async def test_depth_control_reaches_both_sensors(client, backend, mxid):
 async def test_auto_exposure_reports_what_the_latest_frame_used(client, mxid):
     cam = mxid("oak-d")
     await activate(client, cam, "CAM_A")
-    body = await post_control(client, cam, "CAM_A", {"auto_exposure_enable": True, "exposure_time": 123,
-                                                      "auto_exposure_limit": 2000})
+    await post_control(client, cam, "CAM_A", {"auto_exposure_enable": True, "exposure_time": 123,
+                                              "auto_exposure_limit": 2000})
+    body = await control_once(client, cam, "CAM_A", lambda b: b["exposure_time"] == 2000)
     assert body["exposure_time"] == 2000          # the frame's, limited; not the 123 posted
     assert body["sensitivity_iso"] == 2000       # auto exposure raised the gain instead
     body = await post_control(client, cam, "CAM_A", {"auto_exposure_enable": False})
@@ -112,8 +123,8 @@ async def test_auto_exposure_reports_what_the_latest_frame_used(client, mxid):
 async def test_white_balance_reports_the_colour_temperature_in_use(client, mxid):
     cam = mxid("oak-d")
     await activate(client, cam, "CAM_A")
-    body = await post_control(client, cam, "CAM_A", {"auto_whitebalance_mode": "INCANDESCENT",
-                                                      "manual_whitebalance": 9000})
+    await post_control(client, cam, "CAM_A", {"auto_whitebalance_mode": "INCANDESCENT", "manual_whitebalance": 9000})
+    body = await control_once(client, cam, "CAM_A", lambda b: b["manual_whitebalance"] == 2850)
     assert body["manual_whitebalance"] == 2850
     body = await post_control(client, cam, "CAM_A", {"auto_whitebalance_mode": "OFF"})
     assert body["manual_whitebalance"] == 9000

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from ..backend import Backend, Device, DeviceError
+from ..backend import Backend, Device, DeviceError, FaultInjection
 from ..errors import DeviceTimeout
 from ..frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta
 from ..model import COLOR, DEPTH, StreamSpec, streams_of
@@ -219,7 +219,7 @@ class SimDevice(Device):
             self.sensor_controls[socket] = control
 
 
-class SimBackend(Backend):
+class SimBackend(Backend, FaultInjection):
     def __init__(self, models: list[str]):
         counts: dict[str, int] = {}
         self.devices: list[SimDevice] = []

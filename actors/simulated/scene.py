@@ -24,7 +24,7 @@ def _grid(width: int, height: int):
     return np.linspace(0, 1, width, dtype=np.float32)[None, :], np.linspace(0, 1, height, dtype=np.float32)[:, None]
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
 def color_scene(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Y at full size and U, V at half size (I420) of the test scene."""
     x, y = _grid(width, height)

@@ -1,0 +1,652 @@
+"""A stand-in for depthai's device layer: the devices, pipelines, nodes and queues the DepthAI backend drives,
+keeping the stand-in column of DEPTHAI-CONTRACT.md, so the backend can be tested end to end without a camera.
+
+Only what needs a device is imitated (Device, Pipeline, the Camera, StereoDepth and Gate nodes, their
+outputs and queues); every message and description is depthai's own object (CameraControl, GateControl,
+ImgFrame, CameraFeatures, CameraSensorConfig, StereoPair, DeviceInfo, MessageQueue.QueueException), reached
+through this module's fall-through to depthai. The cameras are the simulator's models (actors/sensors.py),
+and their pictures the simulator's scene, rendered as the sensor's controls say, so a test can read the
+same picture on both backends.
+
+A `Bus` is the gateway's USB/Ethernet: it holds `Board`s (the cameras), can unplug one, replug it on another
+port, and make calls slow or hang. Each board counts device opens, pipelines started, gate and streaming
+commands and autofocus triggers.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from types import SimpleNamespace
+
+import depthai as real
+import numpy as np
+
+from actors.model import COLOR, COLOR_RESOLUTIONS, MONO_RESOLUTIONS, default_control, depth_stream_name, streams_of
+from actors.simulated import scene
+from actors.simulated.models import camera_info
+
+QueueException = real.MessageQueue.QueueException
+Command = real.CameraControl.Command
+Preset = real.node.StereoDepth.PresetMode
+RVC2_STEREO_MAX_WIDTH = 1280
+DECIMATING_PRESETS = {Preset.DEFAULT, Preset.FACE, Preset.HIGH_DETAIL, Preset.ROBOTICS}   # factor 2 (R6)
+HANG_LIMIT = 60.0
+
+
+class Faults:
+    def __init__(self):
+        self.failing_opens = 0
+        self.latency = 0.0
+        self.hang_next = False
+        self.slow_close = 0.0        # s a close of a lost device takes (crash-dump wait, R8)
+
+
+class Board:
+    """One camera on the bus."""
+
+    def __init__(self, bus: "Bus", model: str, index: int):
+        self.bus = bus
+        self.info = camera_info(model, index)
+        self.specs = streams_of(self.info)
+        self.plugged = True
+        self.port = index + 1
+        self.booted = False
+        self.device: Device | None = None
+        self.counts: Counter = Counter()
+        self.faults = Faults()
+        self.sensor_controls: dict[str, dict] = {}    # socket -> the control the sensor last received
+        self.sensor_configs: dict[str, dict] = {}     # socket -> the mode the sensor last started with
+        self.streaming: dict[str, bool] = {}
+        self.changed = threading.Condition()          # notified when what flows changes
+        self._unhang = threading.Event()
+
+    # What a test sees ----------------------------------------------------------------------------
+    @property
+    def mxid(self) -> str:
+        return self.info.mxid
+
+    @property
+    def path(self) -> str:
+        return f"192.168.1.{100 + self.port}" if self.info.protocol == "poe" else f"1.{self.port}"
+
+    @property
+    def running(self) -> dict[str, SimpleNamespace]:
+        """The streams delivering frames (gate open, sensors streaming), as {name: .config}."""
+        pipeline = self.device.pipeline if self.device is not None and not self.device.closed else None
+        if pipeline is None or not pipeline.running:
+            return {}
+        found = {}
+        for gate in (n for n in pipeline.nodes if isinstance(n, GateNode)):
+            source = gate.input.source
+            if gate.is_open and source is not None and source.flowing():
+                found[source.stream_name()] = SimpleNamespace(config=source.config())
+        return found
+
+    # Faults --------------------------------------------------------------------------------------
+    def unplug(self) -> None:
+        self.plugged = False
+        if self.device is not None:
+            self.device.link_lost()
+        self.release()
+
+    def replug(self) -> None:
+        """Plugged back, on another port: the old DeviceInfo no longer reaches it (R7)."""
+        self.port += 10
+        self.plugged = True
+        if self.device is not None and not self.device.closed:
+            self.device.reconnected_by_itself()
+        self.release()
+
+    def inject(self, *, failing_opens=None, latency=None, hang_next=None) -> None:
+        if failing_opens is not None:
+            self.faults.failing_opens = failing_opens
+        if latency is not None:
+            self.faults.latency = latency
+        if hang_next is not None:
+            self.faults.hang_next = hang_next
+
+    def release(self) -> None:
+        self._unhang.set()
+
+    def operate(self, opening: bool = False) -> None:
+        """A call that reaches the device: slow, hung or failing as injected."""
+        hang, self.faults.hang_next = self.faults.hang_next, False
+        if hang:
+            self._unhang.clear()
+        if self.faults.latency:
+            time.sleep(self.faults.latency)
+        if hang:
+            self._unhang.wait(HANG_LIMIT)
+        if not self.plugged:
+            raise RuntimeError("X_LINK_ERROR: Couldn't read data from stream (device disconnected)")
+        if opening and self.faults.failing_opens > 0:
+            self.faults.failing_opens -= 1
+            raise RuntimeError("X_LINK_DEVICE_NOT_FOUND: Failed to boot the device (injected)")
+
+    # What the board is ---------------------------------------------------------------------------
+    def device_info(self) -> real.DeviceInfo:
+        protocol = real.XLinkProtocol.X_LINK_TCP_IP if self.info.protocol == "poe" else real.XLinkProtocol.X_LINK_USB_VSC
+        return real.DeviceInfo(self.path, self.mxid, real.XLinkDeviceState.X_LINK_UNBOOTED, protocol,
+                               real.XLinkPlatform.X_LINK_MYRIAD_X, real.XLinkError_t.X_LINK_SUCCESS)
+
+    def features(self) -> list:
+        found = []
+        for sensor in self.info.sensors:
+            f = real.CameraFeatures()
+            f.socket = real.CameraBoardSocket.__members__[sensor.socket]
+            f.sensorName = sensor.name
+            kind = real.CameraSensorType.COLOR if sensor.kind == COLOR else real.CameraSensorType.MONO
+            f.supportedTypes = [kind]
+            f.hasAutofocus = sensor.autofocus
+            f.width, f.height = max((m.size for m in sensor.modes), key=lambda s: s[0] * s[1])
+            configs = []
+            for mode in sensor.modes:
+                c = real.CameraSensorConfig()
+                c.width, c.height, c.minFps, c.maxFps, c.type = mode.width, mode.height, mode.min_fps, mode.max_fps, kind
+                configs.append(c)
+            f.configs = configs
+            found.append(f)
+        return found
+
+    def stereo_pairs(self) -> list:
+        pairs = []
+        for left, right in self.info.stereo_pairs:
+            pair = real.StereoPair()
+            pair.left, pair.right = (real.CameraBoardSocket.__members__[s] for s in (left, right))
+            pairs.append(pair)
+        return pairs
+
+    def control_of(self, socket: str) -> dict:
+        """What the sensor runs: the controls it received, over the defaults it booted with."""
+        return self.sensor_controls.get(socket) or default_control(self.specs[socket])
+
+    def receive_control(self, socket: str, c: real.CameraControl) -> None:
+        """Read a CameraControl as the sensor does: each field whose command is set."""
+        if c.getCommand(Command.STOP_STREAM) or c.getCommand(Command.START_STREAM):
+            self.counts["streaming"] += 1
+            with self.changed:
+                self.streaming[socket] = c.getCommand(Command.START_STREAM)
+                self.changed.notify_all()
+        if c.getCommand(Command.AF_TRIGGER):
+            self.counts["af_triggers"] += 1
+        fields = {
+            Command.EXPOSURE_COMPENSATION: ("auto_exposure_compensation", c.expCompensation),
+            Command.CONTRAST: ("contrast", c.contrast), Command.BRIGHTNESS: ("brightness", c.brightness),
+            Command.SATURATION: ("saturation", c.saturation), Command.CHROMA_DENOISE: ("chroma_denoise", c.chromaDenoise),
+            Command.LUMA_DENOISE: ("luma_denoise", c.lumaDenoise), Command.AE_LOCK: ("auto_exposure_lock", c.aeLockMode),
+            Command.AWB_LOCK: ("auto_whitebalance_lock", c.awbLockMode),
+        }
+        changes = {name: value for command, (name, value) in fields.items() if c.getCommand(command)}
+        if c.aeMaxExposureTimeUs:
+            changes["auto_exposure_limit"] = c.aeMaxExposureTimeUs
+        if c.getCommand(Command.AE_AUTO):
+            changes["auto_exposure_enable"] = True
+        if c.getCommand(Command.AE_MANUAL):
+            changes.update(auto_exposure_enable=False, exposure_time=int(c.getExposureTime().total_seconds() * 1e6),
+                           sensitivity_iso=c.getSensitivity())
+        if c.getCommand(Command.AWB_MODE):
+            changes["auto_whitebalance_mode"] = c.awbMode.name
+        if c.getCommand(Command.WB_COLOR_TEMP):
+            changes.update(auto_whitebalance_mode="OFF", manual_whitebalance=c.wbColorTemp)
+        if c.getCommand(Command.AF_MODE):
+            focus = dict(self.control_of(socket)["focus"] or {})
+            focus.update(auto_focus_mode=c.autoFocusMode.name, auto_focus_trigger=c.getCommand(Command.AF_TRIGGER))
+            if c.getCommand(Command.MOVE_LENS_RAW):
+                focus["lens_position"] = round(c.getLensPositionRaw(), 6)
+            changes["focus"] = focus
+        if changes:
+            self.sensor_controls[socket] = {**self.control_of(socket), **changes}
+
+
+class Bus:
+    """The cameras plugged into the gateway; `dai` is the stand-in module the backend is given."""
+
+    def __init__(self, models: list[str]):
+        counts: Counter = Counter()
+        self.boards: list[Board] = []
+        for model in models:
+            self.boards.append(Board(self, model, counts[model]))
+            counts[model] += 1
+        self.dai = Standin(self)
+
+    def board(self, mxid: str) -> Board | None:
+        return next((b for b in self.boards if b.mxid == mxid), None)
+
+    def available(self) -> list:
+        """What getAllAvailableDevices lists: plugged boards that no one has booted (R9)."""
+        return [b.device_info() for b in self.boards if b.plugged and not b.booted]
+
+
+class Standin:
+    """The module the backend sees as `dai`: Device, Pipeline and node from here, the rest from depthai."""
+
+    def __init__(self, bus: Bus):
+        self.Device = type("Device", (Device,), {"bus": bus})
+        self.Pipeline = Pipeline
+        self.node = SimpleNamespace(Camera=CameraNode, StereoDepth=StereoNode, Gate=GateNode)
+
+    def __getattr__(self, name):
+        return getattr(real, name)
+
+
+class Device:
+    bus: Bus
+
+    @classmethod
+    def getAllAvailableDevices(cls) -> list:
+        return cls.bus.available()
+
+    def __init__(self, info: real.DeviceInfo):
+        board = self.bus.board(info.getDeviceId())
+        if board is None:
+            raise RuntimeError(f"X_LINK_DEVICE_NOT_FOUND: no device {info.getDeviceId()}")
+        board.operate(opening=True)
+        if info.name != board.path:
+            raise RuntimeError(f"X_LINK_DEVICE_NOT_FOUND: no device at {info.name}")
+        if board.booted:
+            raise RuntimeError("X_LINK_DEVICE_ALREADY_IN_USE: the device is booted by another host")
+        board.booted, board.device = True, self
+        board.counts["opens"] += 1
+        board.sensor_controls, board.streaming = {}, {}
+        self.board = board
+        self.closed = False
+        self.reconnecting = False
+        self.max_reconnection_attempts = 1          # depthai's default (R3)
+        self.pipeline: Pipeline | None = None
+        self.ran_pipeline = False
+
+    def _alive(self) -> None:
+        if self.closed:
+            raise RuntimeError("Device already closed or disconnected")
+
+    def getConnectedCameraFeatures(self) -> list:
+        self._alive()
+        return self.board.features()
+
+    def getAvailableStereoPairs(self) -> list:
+        self._alive()
+        return self.board.stereo_pairs()
+
+    def getProductName(self) -> str:
+        return self.board.info.name
+
+    def getDeviceName(self) -> str:
+        return self.board.info.name
+
+    def getDeviceId(self) -> str:
+        return self.board.mxid
+
+    def setMaxReconnectionAttempts(self, attempts: int, callback=None) -> None:
+        self.max_reconnection_attempts = attempts
+
+    def isClosed(self) -> bool:
+        if self.reconnecting or not self.board.plugged:
+            time.sleep(self.board.faults.slow_close)           # waits on the mutex close holds (R8)
+        return self.closed
+
+    def close(self) -> None:
+        if not self.board.plugged:
+            time.sleep(self.board.faults.slow_close)
+        if self.closed:
+            return
+        self.closed = True
+        if self.pipeline is not None:
+            self.pipeline.close_queues()
+        if self.board.device is self:
+            self.board.booted, self.board.device = False, None
+
+    def link_lost(self) -> None:
+        """The cable was pulled. With reconnection off the device closes and its queues with it; with
+        depthai's default it keeps trying, looking open while no frame comes (R3)."""
+        if self.max_reconnection_attempts > 0:
+            self.reconnecting = True
+            return
+        self.close()
+
+    def reconnected_by_itself(self) -> None:
+        """depthai's own reconnect: the same pipeline runs again, on the controls the sensors boot with."""
+        if self.reconnecting:
+            self.reconnecting = False
+            self.board.port -= 10             # it found the board where it was
+            self.board.sensor_controls = {}
+            with self.board.changed:
+                self.board.changed.notify_all()
+
+
+class Pipeline:
+    def __init__(self, device: Device):
+        device._alive()
+        if device.ran_pipeline:
+            raise RuntimeError("Pipeline is already running on the device")        # R1
+        self.device = device
+        self.nodes: list = []
+        self.queues: list = []
+        self.running = False
+
+    def create(self, node_class):
+        node = node_class(self)
+        self.nodes.append(node)
+        return node
+
+    def start(self) -> None:
+        device, board = self.device, self.device.board
+        device._alive()
+        if device.ran_pipeline:
+            raise RuntimeError("Pipeline is already running on the device")        # R1
+        board.operate()
+        device.ran_pipeline, device.pipeline, self.running = True, self, True
+        board.counts["pipelines"] += 1
+        now = time.monotonic()
+        with board.changed:
+            for node in self.nodes:
+                node.start(now)
+            board.changed.notify_all()
+
+    def isRunning(self) -> bool:
+        return self.running and not self.device.closed
+
+    def stop(self) -> None:
+        """Stops the pipeline and closes the device it was made with (R1)."""
+        self.running = False
+        self.close_queues()
+        self.device.close()
+
+    def close_queues(self) -> None:
+        board = self.device.board
+        with board.changed:
+            for queue in self.queues:
+                queue.closed = True
+            board.changed.notify_all()
+
+
+class Output:
+    def __init__(self, node, size=None, kind=None, fps=None):
+        self.node, self.size, self.kind, self.fps = node, size, kind, fps
+        self.pipeline = node.pipeline
+
+    def link(self, port: "Input") -> None:
+        port.source = self
+
+    def createOutputQueue(self, maxSize: int = 16, blocking: bool = True) -> "OutputQueue":
+        queue = OutputQueue(self)
+        self.pipeline.queues.append(queue)
+        return queue
+
+    def flowing(self) -> bool:
+        return self.node.flowing(self)
+
+    def stream_name(self) -> str:
+        return self.node.stream_name(self)
+
+    def config(self) -> dict:
+        return self.node.output_config(self)
+
+
+class Input:
+    def __init__(self):
+        self.source: Output | None = None
+
+
+class ControlInput:
+    def __init__(self, node):
+        self.node = node
+
+    def createInputQueue(self, maxSize: int = 16, blocking: bool = False) -> "InputQueue":
+        return InputQueue(self.node)
+
+
+class InputQueue:
+    def __init__(self, node):
+        self.node = node
+
+    def send(self, message) -> None:
+        pipeline = self.node.pipeline
+        if pipeline.device.closed or pipeline.device.reconnecting and not pipeline.device.board.plugged:
+            raise QueueException("InputQueue closed")              # R2
+        pipeline.device.board.operate()
+        self.node.receive(message)
+
+
+class OutputQueue:
+    """A latest-only queue whose frames are made when taken: at the output's rate, while it flows."""
+
+    def __init__(self, output: Output):
+        self.output = output
+        self.closed = False
+        self.sequence = -1
+        self.board = output.pipeline.device.board
+
+    def get(self, timeout=None):
+        limit = timeout.total_seconds() if timeout is not None else HANG_LIMIT
+        deadline = time.monotonic() + limit
+        board = self.board
+        with board.changed:
+            while True:
+                if self.closed:
+                    raise QueueException("MessageQueue closed")      # R2
+                now = time.monotonic()
+                wake = deadline
+                if self.output.flowing() and not self.output.pipeline.device.reconnecting:
+                    started = self.output.node.started
+                    due_sequence = int((now - started) * self.output.fps)
+                    if due_sequence > self.sequence:
+                        self.sequence = due_sequence
+                        break
+                    wake = min(deadline, started + (self.sequence + 1) / self.output.fps)
+                if now >= deadline:
+                    return None
+                board.changed.wait(max(0.0, wake - now))
+        return self.output.node.render(self.output, self.sequence)
+
+    def tryGet(self):
+        from datetime import timedelta
+        return self.get(timedelta(0))
+
+
+class CameraNode:
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self.socket: str | None = None
+        self.inputControl = ControlInput(self)
+        self.started = 0.0
+        self._cache: dict = {}
+
+    def build(self, boardSocket=None, sensorResolution=None, sensorFps=None):
+        """As Camera::build reads (src/pipeline/node/Camera.cpp), R4."""
+        if self.socket is not None:
+            raise RuntimeError("Camera node is already built")
+        features = next((f for f in self.pipeline.device.getConnectedCameraFeatures() if f.socket == boardSocket), None)
+        if features is None:
+            raise RuntimeError("Camera socket not found on the connected device")
+        fps = -1.0 if sensorFps is None else float(sensorFps)
+        size = sensorResolution
+        if size is not None:
+            if size[0] > features.width or size[1] > features.height:
+                raise RuntimeError("Invalid sensor resolution specified, maximum supported resolution is "
+                                   f"{features.width}x{features.height}")
+            config = next((c for c in features.configs if (c.width, c.height) == tuple(size)), None)
+            if config is None:
+                raise RuntimeError("Invalid sensor resolution specified - check the supported resolutions for the "
+                                   "connected device with device.getConnectedCameraFeatures()")
+            if fps > config.maxFps or (fps < config.minFps and fps != -1.0):
+                raise RuntimeError(f"Invalid sensor FPS specified, supported range is {config.minFps:f} - "
+                                   f"{config.maxFps:f}")
+        self.socket = boardSocket.name
+        self.size = tuple(size) if size is not None else (features.width, features.height)
+        self.fps = fps if fps != -1.0 else 30.0
+        return self
+
+    def requestOutput(self, size, type=None, resizeMode=None, fps=None, **_):
+        if self.socket is None:
+            raise RuntimeError("Camera node must be built before requesting outputs from it")
+        return Output(self, tuple(size), type or real.ImgFrame.Type.NV12, float(fps or self.fps))
+
+    def start(self, now: float) -> None:
+        board = self.pipeline.device.board
+        self.started = now
+        board.streaming[self.socket] = True
+        table = COLOR_RESOLUTIONS if board.specs[self.socket].kind == COLOR else MONO_RESOLUTIONS
+        name = next((n for n, s in table.items() if s == self.size), list(self.size))
+        board.sensor_configs[self.socket] = {"resolution": name, "fps": self.fps}
+
+    def receive(self, message) -> None:
+        self.pipeline.device.board.receive_control(self.socket, message)
+
+    def flowing(self, output=None) -> bool:
+        return self.pipeline.isRunning() and self.pipeline.device.board.streaming.get(self.socket, False)
+
+    def stream_name(self, output) -> str:
+        return self.socket
+
+    def output_config(self, output) -> dict:
+        table = COLOR_RESOLUTIONS if output.kind == real.ImgFrame.Type.NV12 else MONO_RESOLUTIONS
+        return {"resolution": next((n for n, s in table.items() if s == output.size), list(output.size)),
+                "fps": output.fps}
+
+    def render(self, output: Output, sequence: int) -> real.ImgFrame:
+        board = self.pipeline.device.board
+        control = board.control_of(self.socket)
+        exposure, iso = (scene.auto_exposure(control) if control["auto_exposure_enable"]
+                         else (control["exposure_time"], control["sensitivity_iso"]))
+        temperature = scene.color_temperature(control)
+        width, height = output.size
+        key = (output.size, output.kind, repr(sorted(control.items())))
+        if self._cache.get(output) is None or self._cache[output][0] != key:
+            ly, lu, lv = scene.luts(control, exposure, iso, temperature)
+            sy, su, sv = scene.color_scene(width, height)
+            y = np.take(ly, sy)
+            if output.kind == real.ImgFrame.Type.NV12:
+                data, stride, plane = _nv12(y, np.take(lu, su), np.take(lv, sv))
+            else:
+                data, stride, plane = _gray(y)
+            self._cache[output] = (key, (data, stride, plane))
+        data, stride, plane = self._cache[output][1]
+        img = _frame(output.kind, width, height, stride, _with_marker(data, stride, width, height, sequence), sequence)
+        img.fb.p1Offset, img.fb.p2Offset = 0, plane
+        img.cam.exposureTimeUs, img.cam.sensitivityIso, img.cam.wbColorTemp = exposure, iso, temperature
+        return img
+
+
+class StereoNode:
+    PresetMode = Preset
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self.started = 0.0
+
+    def build(self, left: Output, right: Output, presetMode=Preset.DEFAULT):
+        for side in (left, right):
+            if side.size[0] > RVC2_STEREO_MAX_WIDTH:      # R5
+                raise RuntimeError(f"StereoDepth: input width {side.size[0]} exceeds the maximum of "
+                                   f"{RVC2_STEREO_MAX_WIDTH} on RVC2")
+        factor = 2 if presetMode in DECIMATING_PRESETS else 1          # R6
+        self.left, self.right = left, right
+        self.depth = Output(self, (left.size[0] // factor, left.size[1] // factor), real.ImgFrame.Type.RAW16,
+                            left.fps)
+        return self
+
+    def start(self, now: float) -> None:
+        self.started = now
+
+    def flowing(self, output=None) -> bool:
+        return self.left.flowing() and self.right.flowing()
+
+    def stream_name(self, output) -> str:
+        return depth_stream_name(self.left.node.socket, self.right.node.socket)
+
+    def output_config(self, output) -> dict:
+        return {"resolution": next((n for n, s in MONO_RESOLUTIONS.items() if s == self.left.size),
+                                   list(self.left.size)), "fps": output.fps, "size": output.size}
+
+    def render(self, output: Output, sequence: int) -> real.ImgFrame:
+        width, height = output.size
+        depth = scene.depth_scene(width, height)
+        stride = width * 2 + 64                  # padded rows
+        rows = np.zeros((height, stride // 2), np.uint16)
+        rows[:, :width] = depth
+        return _frame(real.ImgFrame.Type.RAW16, width, height, stride, rows.view(np.uint8).ravel(), sequence)
+
+
+class GateNode:
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self.initialConfig = real.GateControl()
+        self.input = Input()
+        self.output = Output(self)
+        self.inputControl = ControlInput(self)
+        self.is_open = True
+        self.started = 0.0
+
+    def start(self, now: float) -> None:
+        self.is_open = self.initialConfig.open
+        source = self.input.source
+        self.output.fps = source.fps
+        self.started = source.node.started or now
+
+    def receive(self, message) -> None:
+        board = self.pipeline.device.board
+        board.counts["gate"] += 1
+        with board.changed:
+            self.is_open = message.open
+            board.changed.notify_all()
+
+    def flowing(self, output=None) -> bool:
+        return self.is_open and self.input.source.flowing()
+
+    def stream_name(self, output) -> str:
+        return self.input.source.stream_name()
+
+    def output_config(self, output) -> dict:
+        return self.input.source.config()
+
+    def render(self, output: Output, sequence: int):
+        return self.input.source.node.render(self.input.source, sequence)
+
+
+def _padded(width: int) -> int:
+    return (width + 127) // 128 * 128 + (64 if width % 128 == 0 else 0)       # always some row padding (R12)
+
+
+def _nv12(y, u, v):
+    height, width = y.shape
+    stride, plane_rows = _padded(width), (height + 31) // 32 * 32 + 8          # a padded Y plane too
+    data = np.full(stride * plane_rows + stride * (height // 2), 0x55, np.uint8)
+    data[:stride * plane_rows].reshape(plane_rows, stride)[:height, :width] = y
+    uv = data[stride * plane_rows:].reshape(height // 2, stride)
+    uv[:, 0:width:2], uv[:, 1:width:2] = u[:height // 2, :width // 2], v[:height // 2, :width // 2]
+    return data, stride, stride * plane_rows
+
+
+def _with_marker(data, stride, width, height, sequence):
+    """A copy of the frame with a small square that moves a step a frame, so that the picture is live."""
+    data = data.copy()
+    side = max(4, height // 20)
+    x = (sequence * side // 2) % max(1, width - side)
+    data[:stride * height].reshape(height, stride)[height - side - 2:height - 2, x:x + side] = 255
+    return data
+
+
+def _gray(y):
+    height, width = y.shape
+    stride = _padded(width)
+    data = np.full(stride * height, 0x55, np.uint8)
+    data.reshape(height, stride)[:, :width] = y
+    return data, stride, stride * height
+
+
+def _frame(kind, width, height, stride, data, sequence) -> real.ImgFrame:
+    img = real.ImgFrame()
+    img.setType(kind)
+    img.setWidth(width)
+    img.setHeight(height)
+    img.setStride(stride)
+    img.setData(data)
+    img.setSequenceNum(sequence)
+    img.setTimestamp(_timestamp())
+    return img
+
+
+def _timestamp():
+    from datetime import timedelta
+    return timedelta(seconds=time.monotonic())
