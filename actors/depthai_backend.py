@@ -212,13 +212,19 @@ class DepthAIDevice(Device):
         if device is None:
             raise DeviceError("device is not open")
         holds = plan(self.specs, desired)
-        pipeline = dai.Pipeline(device)
-        try:
-            streams, controls = self._build(pipeline, holds)
-        except (RuntimeError, ValueError) as exc:
-            if "X_LINK" in str(exc):
-                raise
-            raise ConfigRejected(f"the camera refused the configuration: {exc}") from exc
+        active_only = {n: c for n, c in holds.items() if desired[n].active}
+        # The switchable extras are a convenience: if the camera refuses them, build what is active alone.
+        for attempt in ((holds, active_only) if active_only != holds else (holds,)):
+            pipeline = dai.Pipeline(device)
+            try:
+                streams, controls = self._build(pipeline, attempt)
+                break
+            except (RuntimeError, ValueError) as exc:
+                if "X_LINK" in str(exc):
+                    raise
+                error = exc
+        else:
+            raise ConfigRejected(f"the camera refused the configuration: {error}") from error
         self._check(generation)
         pipeline.start()
         self._ran_pipeline = True

@@ -32,6 +32,7 @@ Preset = real.node.StereoDepth.PresetMode
 RVC2_STEREO_MAX_WIDTH = 1280
 DECIMATING_PRESETS = {Preset.DEFAULT, Preset.FACE, Preset.HIGH_DETAIL, Preset.ROBOTICS}   # factor 2 (R6)
 HANG_LIMIT = 60.0
+CLOSE_HOLD_LIMIT = 10.0      # depthai's crash-dump wait is ~9 s
 
 
 class Faults:
@@ -39,7 +40,8 @@ class Faults:
         self.failing_opens = 0
         self.latency = 0.0
         self.hang_next = False
-        self.slow_close = 0.0        # s a close of a lost device takes (crash-dump wait, R8)
+        self.failing_setups = 0      # opens after which reading the camera's features fails (R9)
+        self.hold_close = False      # a close of a lost device waits for release() (crash-dump wait, R8)
 
 
 class Board:
@@ -60,6 +62,9 @@ class Board:
         self.streaming: dict[str, bool] = {}
         self.changed = threading.Condition()          # notified when what flows changes
         self._unhang = threading.Event()
+        self._closing = threading.Event()             # clear while a close is held up
+        self._closing.set()
+        self.close_hold_expired = False
 
     # What a test sees ----------------------------------------------------------------------------
     @property
@@ -88,7 +93,7 @@ class Board:
         self.plugged = False
         if self.device is not None:
             self.device.link_lost()
-        self.release()
+        self._unhang.set()              # a hung call fails now; a held-up close stays held until release()
 
     def replug(self) -> None:
         """Plugged back, on another port: the old DeviceInfo no longer reaches it (R7)."""
@@ -108,6 +113,12 @@ class Board:
 
     def release(self) -> None:
         self._unhang.set()
+        self._closing.set()
+
+    def wait_for_close(self) -> None:
+        """Wait for a held-up close of this board's device; `close_hold_expired` tells that it never came."""
+        if not self._closing.wait(CLOSE_HOLD_LIMIT):
+            self.close_hold_expired = True
 
     def operate(self, opening: bool = False) -> None:
         """A call that reaches the device: slow, hung or failing as injected."""
@@ -241,6 +252,8 @@ class Device:
         board = self.bus.board(info.getDeviceId())
         if board is None:
             raise RuntimeError(f"X_LINK_DEVICE_NOT_FOUND: no device {info.getDeviceId()}")
+        if not board.plugged:
+            board.counts["missing_opens"] += 1     # depthai searches ~10 s for it before giving up (R8)
         board.operate(opening=True)
         if info.name != board.path:
             raise RuntimeError(f"X_LINK_DEVICE_NOT_FOUND: no device at {info.name}")
@@ -262,6 +275,9 @@ class Device:
 
     def getConnectedCameraFeatures(self) -> list:
         self._alive()
+        if self.board.faults.failing_setups > 0:
+            self.board.faults.failing_setups -= 1
+            raise RuntimeError("X_LINK_ERROR: reading the camera's features failed (injected)")
         return self.board.features()
 
     def getAvailableStereoPairs(self) -> list:
@@ -281,13 +297,14 @@ class Device:
         self.max_reconnection_attempts = attempts
 
     def isClosed(self) -> bool:
-        if self.reconnecting or not self.board.plugged:
-            time.sleep(self.board.faults.slow_close)           # waits on the mutex close holds (R8)
+        self.board.wait_for_close()                   # waits on the mutex a held-up close has (R8)
         return self.closed
 
     def close(self) -> None:
-        if not self.board.plugged:
-            time.sleep(self.board.faults.slow_close)
+        self.board.wait_for_close()
+        self._shut()
+
+    def _shut(self) -> None:
         if self.closed:
             return
         self.closed = True
@@ -297,12 +314,16 @@ class Device:
             self.board.booted, self.board.device = False, None
 
     def link_lost(self) -> None:
-        """The cable was pulled. With reconnection off the device closes and its queues with it; with
-        depthai's default it keeps trying, looking open while no frame comes (R3)."""
+        """The cable was pulled. With reconnection off the device closes and its queues with it, its close
+        maybe held up by the crash-dump wait; with depthai's default it keeps trying, looking open while no
+        frame comes (R3)."""
         if self.max_reconnection_attempts > 0:
             self.reconnecting = True
             return
-        self.close()
+        if self.board.faults.hold_close:
+            self.board.faults.hold_close = False
+            self.board._closing.clear()
+        self._shut()
 
     def reconnected_by_itself(self) -> None:
         """depthai's own reconnect: the same pipeline runs again, on the controls the sensors boot with."""

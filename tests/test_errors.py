@@ -2,7 +2,6 @@ import asyncio
 
 import pytest
 
-from actors.simulated.device import SimBackend
 from service.app import create_app
 from service.inputs import FLEET
 from conftest import activate, assert_error, stream_url, wait_until
@@ -62,9 +61,9 @@ async def test_a_bug_is_a_500_with_a_request_id_and_no_traceback(client, mxid, m
 
 
 @pytest.fixture
-async def slow_client(aiohttp_client):
+async def slow_client(aiohttp_client, make_backend):
     """Two cameras, a long device deadline and a mailbox of one."""
-    backend = SimBackend(["oak-d", "oak-1"])
+    backend = make_backend(["oak-d", "oak-1"])
     app = create_app(backend, device_timeout=5, mailbox_size=1)
     client = await aiohttp_client(app)
     await asyncio.sleep(0.05)
@@ -121,8 +120,8 @@ async def test_a_device_that_does_not_answer_is_504_and_the_camera_recovers(clie
     assert all(a.reconnects == 0 for m, a in fleet.actors.items() if m != cam)   # the others never noticed
 
 
-async def test_a_command_in_hand_when_the_camera_stops_is_answered(aiohttp_client):
-    backend = SimBackend(["oak-1"])
+async def test_a_command_in_hand_when_the_camera_stops_is_answered(aiohttp_client, make_backend):
+    backend = make_backend(["oak-1"])
     app = create_app(backend, device_timeout=0.5)
     client = await aiohttp_client(app)
     device = backend.devices[0]

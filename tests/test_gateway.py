@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from actors.simulated.device import SimBackend
 from service.app import create_app
 from service.config import parse
-from conftest import MODELS, assert_error, stream_url
+from conftest import assert_error, stream_url
 from test_cli import COMMAND, free_port, start, stop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,8 +55,8 @@ def test_ready_and_watchdog_reach_the_notify_socket(tmp_path):
 
 
 @pytest.fixture
-async def guarded(aiohttp_client, tmp_path):
-    app = create_app(SimBackend(MODELS), tokens=["s3cret", "other-token"], cors_origins=["https://fleet.example"])
+async def guarded(aiohttp_client, tmp_path, backend):
+    app = create_app(backend, tokens=["s3cret", "other-token"], cors_origins=["https://fleet.example"])
     return await aiohttp_client(app)
 
 
@@ -92,8 +91,8 @@ async def test_cors_only_for_listed_origins(guarded, client):
     assert "Access-Control-Allow-Origin" not in resp.headers
 
 
-async def test_a_body_over_the_configured_limit_is_413(aiohttp_client, mxid):
-    client = await aiohttp_client(create_app(SimBackend(MODELS), max_body=100))
+async def test_a_body_over_the_configured_limit_is_413(aiohttp_client, mxid, backend):
+    client = await aiohttp_client(create_app(backend, max_body=100))
     body = {"contrast": 1, "pad": "x" * 200}
     await assert_error(await client.post(stream_url(mxid("oak-1"), "CAM_A", "control"), json=body), 413)
 

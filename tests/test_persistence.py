@@ -2,22 +2,21 @@
 import json
 import logging
 
-from actors.simulated.device import SimBackend
 from actors.simulated.models import mxid_for
 from service.app import create_app
 from service.inputs import FLEET
 from conftest import MODELS, activate, stream_url, wait_until
 
 
-async def start(aiohttp_client, state_dir, models=MODELS):
-    backend = SimBackend(models)
+async def start(aiohttp_client, make_backend, state_dir, models=MODELS):
+    backend = make_backend(models)
     client = await aiohttp_client(create_app(backend, state_dir=state_dir, device_timeout=0.5, max_backoff=0.1))
     await wait_until(lambda: all(a.status == "connected" for a in client.app[FLEET].actors.values()))
     return client, backend
 
 
-async def test_the_state_is_restored_after_a_restart(aiohttp_client, tmp_path):
-    client, _ = await start(aiohttp_client, tmp_path)
+async def test_the_state_is_restored_after_a_restart(aiohttp_client, make_backend, tmp_path):
+    client, _ = await start(aiohttp_client, make_backend, tmp_path)
     cam = mxid_for("oak-d", 0)
     await client.post(stream_url(cam, "CAM_A", "config"), json={"resolution": "THE_4_K", "fps": 20})
     await activate(client, cam, "CAM_A")
@@ -27,7 +26,7 @@ async def test_the_state_is_restored_after_a_restart(aiohttp_client, tmp_path):
     await client.post(stream_url(cam, "CAM_C", "control"), json={"brightness": -3})     # inactive, kept too
     await client.close()
 
-    client, backend = await start(aiohttp_client, tmp_path)
+    client, backend = await start(aiohttp_client, make_backend, tmp_path)
     streams = await (await client.get(f"/cameras/{cam}/streams/")).json()
     assert [s["name"] for s in streams if s["active"]] == ["CAM_A", "DEPTH_B_C"]
     assert (await (await client.get(stream_url(cam, "CAM_A", "config"))).json())["resolution"] == "THE_4_K"
@@ -48,13 +47,13 @@ async def test_a_write_is_on_disk_when_its_reply_arrives(client, state_dir, mxid
     assert not list(state_dir.glob("*.tmp"))
 
 
-async def test_a_corrupt_or_foreign_state_file_is_set_aside(aiohttp_client, tmp_path, caplog):
+async def test_a_corrupt_or_foreign_state_file_is_set_aside(aiohttp_client, tmp_path, caplog, make_backend):
     cam, other = mxid_for("oak-1", 0), mxid_for("oak-d", 0)
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / f"{cam}.json").write_text('{"version": 1, "streams": {"CAM_A": {"act')
     (tmp_path / f"{other}.json").write_text('{"version": 99, "streams": {}}')
     with caplog.at_level(logging.ERROR):
-        client, _ = await start(aiohttp_client, tmp_path, ["oak-1", "oak-d"])
+        client, _ = await start(aiohttp_client, make_backend, tmp_path, ["oak-1", "oak-d"])
     assert "unusable" in caplog.text and "set aside" in caplog.text and "unknown version" in caplog.text
     assert len(list(tmp_path.glob("*.unreadable-*"))) == 2
     assert (await (await client.get(f"/cameras/{cam}/streams/")).json()) == [{"name": "CAM_A", "active": False}]
@@ -62,9 +61,10 @@ async def test_a_corrupt_or_foreign_state_file_is_set_aside(aiohttp_client, tmp_
     assert json.loads((tmp_path / f"{cam}.json").read_text())["streams"]["CAM_A"]["active"] is True
 
 
-async def test_saved_values_the_camera_cannot_do_fall_back_to_defaults(aiohttp_client, tmp_path, caplog):
+async def test_saved_values_the_camera_cannot_do_fall_back_to_defaults(aiohttp_client, tmp_path, caplog,
+                                                                    make_backend):
     cam = mxid_for("oak-1", 0)
-    client, _ = await start(aiohttp_client, tmp_path, ["oak-1"])
+    client, _ = await start(aiohttp_client, make_backend, tmp_path, ["oak-1"])
     await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 5})
     await client.close()
     saved = json.loads((tmp_path / f"{cam}.json").read_text())
@@ -72,7 +72,7 @@ async def test_saved_values_the_camera_cannot_do_fall_back_to_defaults(aiohttp_c
     saved["streams"]["CAM_Z"] = saved["streams"]["CAM_A"]
     (tmp_path / f"{cam}.json").write_text(json.dumps(saved))
     with caplog.at_level(logging.WARNING):
-        client, _ = await start(aiohttp_client, tmp_path, ["oak-1"])
+        client, _ = await start(aiohttp_client, make_backend, tmp_path, ["oak-1"])
     assert "does not fit" in caplog.text and "CAM_Z" in caplog.text
     assert (await (await client.get(stream_url(cam, "CAM_A", "config"))).json())["resolution"] == "THE_1080_P"
 

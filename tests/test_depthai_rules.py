@@ -1,0 +1,217 @@
+"""Each rule of DEPTHAI-CONTRACT.md, kept by the DepthAI backend on the stand-in: every test here fails when the
+backend stops keeping its rule."""
+import asyncio
+import io
+import threading
+
+import numpy as np
+import pytest
+import simplejpeg
+from aiohttp.test_utils import TestServer
+from PIL import Image
+
+from conftest import MODELS, StandinBackend, activate, assert_error, stream_url, wait_until
+from service.app import create_app
+from service.inputs import FLEET
+from service.metrics import RUNNER_OPTIONS
+from actors.simulated.device import SimBackend
+from actors.simulated.models import mxid_for
+
+OAK_D, OAK_1, OAK_D_LR = mxid_for("oak-d", 0), mxid_for("oak-1", 0), mxid_for("oak-d-lr", 0)
+
+
+async def serve(aiohttp_client, backend, **options):
+    options = {"device_timeout": 1.0, "max_backoff": 0.1, "discovery_interval": 0.05, **options}
+    server = TestServer(create_app(backend, **options))
+    await server.start_server(**RUNNER_OPTIONS)
+    client = await aiohttp_client(server)
+    await wait_until(lambda: len(client.app[FLEET].actors) == len(backend.devices)
+                     and all(a.status == "connected" for a in client.app[FLEET].actors.values()))
+    return client
+
+
+@pytest.fixture
+async def standin():
+    backend = StandinBackend(MODELS)
+    yield backend
+    for board in backend.devices:
+        board.release()
+
+
+@pytest.fixture
+async def client(aiohttp_client, standin):
+    return await serve(aiohttp_client, standin)
+
+
+def actor(client, mxid):
+    return client.app[FLEET].get(mxid)
+
+
+async def test_r1_r11_switching_streams_opens_no_device_and_builds_no_pipeline(client, standin):
+    board = standin.device(OAK_D)
+    opens, pipelines = board.counts["opens"], board.counts["pipelines"]
+    for _ in range(3):
+        await activate(client, OAK_D, "CAM_A")
+        await activate(client, OAK_D, "DEPTH_B_C")
+        assert set(board.running) == {"CAM_A", "DEPTH_B_C"}
+        for stream in ("CAM_A", "DEPTH_B_C"):
+            assert (await client.delete(stream_url(OAK_D, stream))).status == 204
+        assert board.running == {} and not any(board.streaming.values())     # sensors stopped (R11)
+    assert actor(client, OAK_D).status == "connected" and actor(client, OAK_D).reconnects == 0
+    assert (board.counts["opens"], board.counts["pipelines"]) == (opens, pipelines)
+    assert board.counts["gate"] >= 12 and board.counts["streaming"] >= 6
+
+
+async def test_r1_a_config_change_rebuilds_on_a_freshly_opened_device(client, standin):
+    board = standin.device(OAK_D)
+    await activate(client, OAK_D, "CAM_B")
+    opens, pipelines = board.counts["opens"], board.counts["pipelines"]
+    resp = await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"resolution": "THE_400_P"})
+    assert resp.status == 200, await resp.text()
+    assert board.counts["opens"] == opens + 1 and board.counts["pipelines"] == pipelines + 1
+    assert board.running["CAM_B"].config["resolution"] == "THE_400_P"
+    assert actor(client, OAK_D).status == "connected" and actor(client, OAK_D).reconnects == 0
+    assert (await client.get(stream_url(OAK_D, "CAM_B", "still"))).status == 200
+
+
+async def test_r2_a_closed_queue_is_a_lost_device_that_recovers(aiohttp_client, standin):
+    client = await serve(aiohttp_client, standin, discovery_interval=30)       # no health round meanwhile
+    board = standin.device(OAK_1)
+    await activate(client, OAK_1, "CAM_A")
+    errors = []
+    threading.excepthook, hook = (lambda args: errors.append(args)), threading.excepthook
+    try:
+        board.device.close()           # depthai closed the device: its queues raise QueueException
+        # The write meets the closed queue: the camera is lost, the write kept for its return (not a 500).
+        assert (await client.post(stream_url(OAK_1, "CAM_A", "control"), json={"contrast": 3})).status == 200
+        await wait_until(lambda: actor(client, OAK_1).reconnects == 1 and actor(client, OAK_1).status == "connected")
+        assert board.sensor_controls["CAM_A"]["contrast"] == 3
+    finally:
+        threading.excepthook = hook
+    assert errors == []                # no reader thread died with a traceback
+
+
+async def test_r3_a_camera_back_from_a_pulled_cable_runs_the_controls_the_api_shows(client, standin):
+    board = standin.device(OAK_1)
+    await activate(client, OAK_1, "CAM_A")
+    await client.post(stream_url(OAK_1, "CAM_A", "control"), json={"contrast": 4})
+    board.unplug()
+    await wait_until(lambda: actor(client, OAK_1).status == "disconnected")
+    board.replug()
+    await wait_until(lambda: actor(client, OAK_1).status == "connected")
+    assert board.sensor_controls["CAM_A"]["contrast"] == 4 and actor(client, OAK_1).reconnects == 1
+
+
+async def test_r4_an_fps_below_the_sensor_minimum_is_422_before_anything_is_kept(client, standin, state_dir):
+    before = await (await client.get(stream_url(OAK_D, "CAM_B", "config"))).json()
+    error = await assert_error(await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"fps": 1.0}), 422,
+                               "not_supported")
+    assert "2 to 120" in " ".join(error["fields"]["fps"])
+    assert await (await client.get(stream_url(OAK_D, "CAM_B", "config"))).json() == before
+
+
+async def test_r4_a_configuration_the_camera_refuses_to_build_is_a_request_error(client, standin):
+    board = standin.device(OAK_D)
+    features = board.features
+
+    def stricter():            # a camera whose firmware wants at least 5 fps at 640x400
+        found = features()
+        for config in found[1].configs + found[2].configs:
+            config.minFps = 5.0
+        return found
+    board.features = stricter
+    await activate(client, OAK_D, "CAM_A")
+    assert (await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"resolution": "THE_400_P", "fps": 3})).status == 200
+    error = await assert_error(await client.post(stream_url(OAK_D, "CAM_B")), 422, "not_supported")
+    assert "Invalid sensor FPS" in error["message"]
+    streams = await (await client.get(f"/cameras/{OAK_D}/streams/")).json()
+    assert [s["name"] for s in streams if s["active"]] == ["CAM_A"]
+    assert actor(client, OAK_D).status == "connected" and set(board.running) == {"CAM_A"}
+    assert (await client.get(stream_url(OAK_D, "CAM_A", "still"))).status == 200
+
+
+@pytest.mark.parametrize("stream", ["DEPTH_B_C", "DEPTH_B_A", "DEPTH_A_C"])
+async def test_r5_oak_d_lr_depth_runs_at_most_1280_wide(client, standin, stream):
+    await activate(client, OAK_D_LR, stream)
+    resp = await client.get(stream_url(OAK_D_LR, stream, "still"), params={"format": "png", "depth_mm": "true"})
+    assert resp.status == 200
+    assert Image.open(io.BytesIO(await resp.read())).size == (1280, 800)
+    assert standin.device(OAK_D_LR).sensor_configs["CAM_B" if "B" in stream else "CAM_A"]["resolution"] == "THE_1200_P"
+
+
+async def test_r6_depth_comes_out_at_the_configured_size(client):
+    for resolution, size in (("THE_720_P", (1280, 720)), ("THE_400_P", (640, 400))):
+        await client.post(stream_url(OAK_D, "DEPTH_B_C", "config"), json={"resolution": resolution})
+        await activate(client, OAK_D, "DEPTH_B_C")
+        resp = await client.get(stream_url(OAK_D, "DEPTH_B_C", "still"), params={"format": "png", "depth_mm": "true"})
+        assert Image.open(io.BytesIO(await resp.read())).size == size
+
+
+async def test_r7_a_camera_on_another_port_comes_back(client, standin):
+    board = standin.device(OAK_D)
+    first = board.path
+    board.unplug()
+    await wait_until(lambda: actor(client, OAK_D).status == "disconnected")
+    board.replug()
+    assert board.path != first
+    await wait_until(lambda: actor(client, OAK_D).status == "connected")
+
+
+async def test_r8_a_lost_camera_that_is_slow_to_close_holds_up_nobody(client, standin):
+    board = standin.device(OAK_D)
+    board.faults.hold_close = True          # closing the lost device waits, as depthai's crash-dump wait does
+    board.unplug()
+    await wait_until(lambda: actor(client, OAK_D).status == "disconnected")
+    try:
+        for path in ("/healthz", "/cameras/", f"/cameras/{OAK_1}/streams/CAM_A/control"):
+            resp = await asyncio.wait_for(client.get(path), 2)
+            assert resp.status == 200
+        await activate(client, OAK_1, "CAM_A")
+        assert not board.close_hold_expired        # all of it answered while the close was still held up
+    finally:
+        board.release()
+    await wait_until(lambda: actor(client, OAK_D).status == "disconnected" and board.counts["missing_opens"] == 0)
+
+
+async def test_r8_a_missing_camera_is_never_opened(client, standin):
+    board = standin.device(OAK_1)
+    board.unplug()
+    await wait_until(lambda: actor(client, OAK_1).status == "disconnected")
+    await wait_until(lambda: "not among the available" in (actor(client, OAK_1).last_error or ""))
+    assert board.counts["missing_opens"] == 0
+
+
+async def test_r9_a_set_up_that_fails_after_opening_closes_the_device(aiohttp_client):
+    backend = StandinBackend(["oak-1"])
+    backend.devices[0].faults.failing_setups = 1
+    client = await serve(aiohttp_client, backend)       # found on a later round: the device was closed again
+    assert [c["mxid"] for c in await (await client.get("/cameras/")).json()] == [OAK_1]
+    assert backend.devices[0].counts["opens"] == 2
+
+
+async def test_r10_an_autofocus_trigger_runs_once(client, standin):
+    board = standin.device(OAK_1)
+    await activate(client, OAK_1, "CAM_A")
+    body = {"focus": {"auto_focus_mode": "AUTO", "auto_focus_trigger": True}}
+    assert (await client.post(stream_url(OAK_1, "CAM_A", "control"), json=body)).status == 200
+    assert board.counts["af_triggers"] == 1
+    await client.post(stream_url(OAK_1, "CAM_A", "control"), json={"contrast": 2})
+    board.unplug()
+    await wait_until(lambda: actor(client, OAK_1).status == "disconnected")
+    board.replug()
+    await wait_until(lambda: actor(client, OAK_1).status == "connected")
+    assert board.sensor_controls["CAM_A"]["contrast"] == 2 and board.counts["af_triggers"] == 1
+    assert (await client.post(stream_url(OAK_1, "CAM_A", "control"), json=body)).status == 200
+    assert board.counts["af_triggers"] == 2         # asked again: runs again
+
+
+async def test_r12_padded_frames_give_the_simulators_picture(aiohttp_client, standin):
+    stills = []
+    for backend in (SimBackend(["oak-1"]), StandinBackend(["oak-1"])):
+        client = await serve(aiohttp_client, backend)
+        await activate(client, OAK_1, "CAM_A")
+        await client.post(stream_url(OAK_1, "CAM_A", "config"), json={"resolution": "THE_1080_P"})
+        resp = await client.get(stream_url(OAK_1, "CAM_A", "still"))
+        stills.append(simplejpeg.decode_jpeg(await resp.read()).astype(int)[:1000])    # above the live marker
+    assert stills[0].shape == stills[1].shape == (1000, 1920, 3)
+    assert np.abs(stills[0] - stills[1]).mean() < 2
