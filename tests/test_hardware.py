@@ -41,3 +41,105 @@ async def test_scenario_on_a_real_camera(camera):
         break
     assert (await client.delete(stream_url(mxid, sensor))).status == 204
     await assert_error(await client.get(stream_url(mxid, sensor, "still")), 409, "stream_inactive")
+
+
+class Counting:
+    """depthai itself, counting the devices opened (the backend takes the module it drives)."""
+
+    def __init__(self):
+        import depthai
+        self.opens = 0
+        counter = self
+
+        class Device(depthai.Device):
+            def __init__(self, *args, **kwargs):
+                counter.opens += 1
+                super().__init__(*args, **kwargs)
+        self.Device = Device
+
+    def __getattr__(self, name):
+        import depthai
+        return getattr(depthai, name)
+
+
+@pytest.fixture
+async def counted(aiohttp_client):
+    dai = Counting()
+    client = await aiohttp_client(create_app(DepthAIBackend(dai), device_timeout=20))
+    cameras = await (await client.get("/cameras/")).json()
+    if not cameras:
+        pytest.skip("no OAK device found (dai.Device.getAllAvailableDevices() is empty)")
+    return client, cameras[0], dai
+
+
+def rss_kb() -> int:
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1])
+
+
+async def test_switching_a_stream_does_not_reopen_the_camera_and_leaks_nothing(counted):
+    import threading
+    client, cam, dai = counted
+    mxid, sensor = cam["mxid"], cam["sensors"][0]["socket"]
+    assert (await client.post(stream_url(mxid, sensor))).status == 204          # the pipeline is built
+    assert (await client.delete(stream_url(mxid, sensor))).status == 204
+    opens, threads, rss = dai.opens, threading.active_count(), rss_kb()
+    for _ in range(200):
+        assert (await client.post(stream_url(mxid, sensor))).status == 204
+        assert (await client.delete(stream_url(mxid, sensor))).status == 204
+    assert dai.opens == opens
+    assert threading.active_count() <= threads
+    print(f"200 cycles: RSS {rss} -> {rss_kb()} kB")
+    assert rss_kb() < rss + 20_000
+
+
+async def test_depth_size_and_fps_bounds_are_the_cameras(counted):
+    import io
+    from PIL import Image
+    client, cam, _ = counted
+    mxid = cam["mxid"]
+    if not cam["stereo_pairs"]:
+        pytest.skip("this camera has no stereo pair")
+    depth = cam["stereo_pairs"][0]["stream"]
+    config = await (await client.get(stream_url(mxid, depth, "config"))).json()
+    assert (await client.post(stream_url(mxid, depth))).status == 204
+    resp = await client.get(stream_url(mxid, depth, "still"), params={"format": "png", "depth_mm": "true"})
+    size = Image.open(io.BytesIO(await resp.read())).size
+    from actors.model import MONO_RESOLUTIONS
+    assert size == MONO_RESOLUTIONS[config["resolution"]]
+    error = await assert_error(await client.post(stream_url(mxid, depth, "config"), json={"fps": 0.5}), 422)
+    print("fps bounds as the camera reports them:", error["fields"]["fps"])
+
+
+async def test_a_replug_brings_the_camera_back(counted):
+    """Run with OAK_TEST_REPLUG=1 and unplug, then replug the camera (any port) when asked."""
+    import asyncio
+    import os
+    from conftest import wait_until
+    from service.inputs import FLEET
+    if os.environ.get("OAK_TEST_REPLUG") != "1":
+        pytest.skip("set OAK_TEST_REPLUG=1 to unplug and replug the camera by hand")
+    client, cam, _ = counted
+    actor = client.app[FLEET].get(cam["mxid"])
+    print("\nunplug the camera now, then plug it back in")
+    await wait_until(lambda: actor.status == "disconnected", timeout=60)
+    await wait_until(lambda: actor.status == "connected", timeout=60)
+    assert actor.reconnects == 1
+    await asyncio.sleep(0)
+
+
+def test_the_sensor_table_matches_the_camera():
+    """The simulator's and the stand-in's sensor table (actors/sensors.py) against what a camera reports."""
+    import depthai
+    from actors.depthai_convert import sensor_from_features
+    from actors.sensors import AR0234, IMX378, OV9282
+    infos = depthai.Device.getAllAvailableDevices()
+    if not infos:
+        pytest.skip("no OAK device found (dai.Device.getAllAvailableDevices() is empty)")
+    table = {s["name"]: s["modes"] for s in (IMX378, OV9282, AR0234)}
+    with depthai.Device(infos[0]) as device:
+        for features in device.getConnectedCameraFeatures():
+            sensor = sensor_from_features(features)
+            if sensor.name in table:
+                # Every mode the table offers must be one the camera runs, with the same fps range.
+                wrong = set(table[sensor.name]) - set(sensor.modes)
+                assert not wrong, f"{sensor.name}: the camera has {sensor.modes}, the table says {sorted(wrong, key=str)}"
