@@ -24,6 +24,7 @@ import numpy as np
 
 from actors.model import COLOR, COLOR_RESOLUTIONS, MONO_RESOLUTIONS, default_control, depth_stream_name, streams_of
 from actors.simulated import scene
+from actors.simulated.device import Faults as SimFaults
 from actors.simulated.models import camera_info
 
 QueueException = real.MessageQueue.QueueException
@@ -35,11 +36,9 @@ HANG_LIMIT = 60.0
 CLOSE_HOLD_LIMIT = 10.0      # depthai's crash-dump wait is ~9 s
 
 
-class Faults:
+class Faults(SimFaults):
     def __init__(self):
-        self.failing_opens = 0
-        self.latency = 0.0
-        self.hang_next = False
+        super().__init__()
         self.failing_setups = 0      # opens after which reading the camera's features fails (R9)
         self.hold_close = False      # a close of a lost device waits for release() (crash-dump wait, R8)
 
@@ -103,13 +102,8 @@ class Board:
             self.device.reconnected_by_itself()
         self.release()
 
-    def inject(self, *, failing_opens=None, latency=None, hang_next=None) -> None:
-        if failing_opens is not None:
-            self.faults.failing_opens = failing_opens
-        if latency is not None:
-            self.faults.latency = latency
-        if hang_next is not None:
-            self.faults.hang_next = hang_next
+    def inject(self, **faults) -> None:
+        self.faults.inject(**faults)
 
     def release(self) -> None:
         self._unhang.set()

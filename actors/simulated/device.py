@@ -86,6 +86,13 @@ class Faults:
         self.latency = 0.0
         self.hang_next = False
 
+    def inject(self, *, failing_opens: int | None = None, latency: float | None = None,
+               hang_next: bool | None = None) -> None:
+        """Set the faults given; None leaves one as it is."""
+        for name, value in (("failing_opens", failing_opens), ("latency", latency), ("hang_next", hang_next)):
+            if value is not None:
+                setattr(self, name, value)
+
 
 class SimDevice(Device):
     HANG_LIMIT = 60.0    # a hung operation gives up after this long, so threads do not pile up
@@ -116,12 +123,7 @@ class SimDevice(Device):
     def inject(self, *, failing_opens: int | None = None, latency: float | None = None,
                hang_next: bool | None = None) -> None:
         with self._lock:
-            if failing_opens is not None:
-                self.faults.failing_opens = failing_opens
-            if latency is not None:
-                self.faults.latency = latency
-            if hang_next is not None:
-                self.faults.hang_next = hang_next
+            self.faults.inject(failing_opens=failing_opens, latency=latency, hang_next=hang_next)
 
     def release(self) -> None:
         """Let a hung operation go on."""
