@@ -5,7 +5,7 @@ camera: the sensor's resolutions, frame rates, sizes and autofocus.
 """
 from __future__ import annotations
 
-from .model import OTHER, StreamSpec
+from .model import COLOR, OTHER, StreamSpec
 
 SIZE_FIELDS = ("still_size", "preview_size", "video_size")
 
@@ -51,6 +51,9 @@ def merge_config(stream: StreamSpec, current: dict, changes: dict) -> dict:
             w, h = merged[name]
             if not (0 < w <= width and 0 < h <= height):
                 errors[name] = [f"must be from 1x1 up to the resolution, {width}x{height}."]
+            elif stream.config_kind == COLOR and (w % 2 or h % 2):
+                # YUV 4:2:0 has one colour sample per 2x2 pixels: odd sizes cannot be encoded.
+                errors[name] = [f"a colour stream's sizes must be even; {w}x{h} is not."]
     if "sensor_crop" in merged and not errors:
         # The crop window is as large as the larger of the still and video sizes and must lie inside the frame.
         win_w = max(merged["still_size"][0], merged["video_size"][0])

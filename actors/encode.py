@@ -35,8 +35,23 @@ def _yuv_to_image(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> Image.Image:
     return Image.fromarray(np.dstack((y, up(u), up(v))), "YCbCr").convert("RGB")
 
 
+def check_planes(frame: Frame) -> None:
+    """ValueError unless the planes are what the C encoders read: 8-bit, C-contiguous, and for YUV 4:2:0 an
+    even-sized Y plane with chroma planes of half its size (libjpeg reads whole 2x2 blocks, and past an odd
+    plane's end)."""
+    planes = frame.planes
+    if frame.format == YUV420:
+        (h, w), chroma = planes[0].shape, ((planes[0].shape[0] + 1) // 2, (planes[0].shape[1] + 1) // 2)
+        if h % 2 or w % 2 or any(p.shape != chroma for p in planes[1:]):
+            raise ValueError(f"a YUV 4:2:0 frame must be even-sized with half-size chroma; got "
+                             f"{[p.shape for p in planes]}")
+    if frame.format in (YUV420, GRAY8) and any(p.dtype != np.uint8 or not p.flags.c_contiguous for p in planes):
+        raise ValueError("frame planes must be contiguous 8-bit arrays")
+
+
 def encode(frame: Frame, fmt: str, depth_mm: bool = False, quality: int = JPEG_QUALITY) -> bytes:
     """The frame as a `fmt` file. Depth is an 8-bit picture, or with `depth_mm` a 16-bit PNG in millimetres."""
+    check_planes(frame)
     if frame.format == DEPTH16:
         if depth_mm:
             return _png(Image.fromarray(frame.planes[0].astype(np.uint16)))   # mode I;16

@@ -19,7 +19,7 @@ import simplejpeg
 from PIL import Image, ImageDraw, ImageFont
 
 from .actor import CONNECTED, CameraActor
-from .encode import depth_to_gray
+from .encode import check_planes, depth_to_gray
 from .errors import DeviceError, DeviceTimeout
 from .frames import DEPTH16, Frame
 
@@ -42,6 +42,7 @@ def _scale(plane: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def encode_video(frame: Frame, params: VideoParams) -> bytes:
     """One video frame as JPEG, scaled to the requested width (worker thread)."""
+    check_planes(frame)
     planes = (depth_to_gray(frame.planes[0]),) if frame.format == DEPTH16 else frame.planes
     if params.width and params.width < frame.width:
         width = params.width & ~1

@@ -12,9 +12,10 @@ def _fps() -> StrictFloat:
         "description": "Frames per second; the sensor's range for the resolution applies (a 422 says it)."})
 
 
-def _size(what: str) -> fields.List:
+def _size(what: str, even: bool = False) -> fields.List:
+    rule = "; both even (YUV 4:2:0 has one colour sample per 2x2 pixels)" if even else ""
     return pair(StrictInteger(validate=validate.Range(min=1)), required=True,
-                metadata={"description": f"{what} as [width, height], no larger than the resolution"})
+                metadata={"description": f"{what} as [width, height], no larger than the resolution{rule}"})
 
 
 def _enum(table) -> fields.String:
@@ -26,9 +27,9 @@ def _enum(table) -> fields.String:
 class ColorCameraConfigSchema(Schema):
     """Config of a colour sensor. When only the resolution changes, sizes that were the whole frame follow it."""
     resolution = _enum(COLOR_RESOLUTIONS)
-    still_size = _size("Size of still images")
-    preview_size = _size("Size of the preview output")
-    video_size = _size("Size of the video output")
+    still_size = _size("Size of still images", even=True)
+    preview_size = _size("Size of the preview output", even=True)
+    video_size = _size("Size of the video output", even=True)
     sensor_crop = pair(StrictFloat(validate=validate.Range(0.0, 1.0)), required=True, metadata={
         "description": "Top-left corner [x, y] of the crop window, as fractions of the frame; the window "
                        "(the larger of still and video size) must fit inside the frame"})
