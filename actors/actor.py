@@ -190,7 +190,9 @@ class CameraActor:
             await asyncio.get_running_loop().run_in_executor(self._saver, self.store.write, self.mxid, content)
         except OSError as exc:
             log.error("camera %s: saving the state failed: %s", self.mxid, exc)
-            raise StateNotSaved(f"the change reached camera {self.mxid} but could not be saved: {exc}") from None
+            # The reason without the file's path: a client has no business knowing the gateway's layout.
+            reason = exc.strerror or type(exc).__name__
+            raise StateNotSaved(f"the change reached camera {self.mxid} but could not be saved: {reason}") from None
 
     def _reconcile(self, target: CameraState, triggers: frozenset = frozenset()) -> None:
         """Worker thread: make the device run `target`: configure when the active streams or their configs

@@ -17,6 +17,7 @@ from marshmallow import ValidationError
 
 from schemas.config import CONFIG_SCHEMAS      # saved values are checked as requests are
 from schemas.control import SensorControlSchema
+from schemas.state import SavedStreamSchema, StateFileSchema
 
 from .capabilities import CapabilityError, merge_config, merge_control
 from .model import CameraState, StreamSpec, StreamState, initial_state
@@ -29,7 +30,7 @@ VERSION = 1
 class StateStore:
     def __init__(self, directory: Path):
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)     # the state is the operator's alone
 
     def path(self, mxid: str) -> Path:
         return self.directory / f"{mxid}.json"
@@ -46,7 +47,7 @@ class StateStore:
         """Blocking: replace the camera's file so that it survives a crash or power loss once this returns."""
         target = self.path(mxid)
         temporary = target.with_suffix(".json.tmp")
-        with open(temporary, "wb") as f:
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
@@ -62,14 +63,14 @@ class StateStore:
         state = initial_state(specs)
         target = self.path(mxid)
         try:
-            document = json.loads(target.read_text())
+            document = json.loads(target.read_bytes())
             if not isinstance(document, dict) or document.get("version") != VERSION:
                 raise ValueError(f"unknown version {document.get('version') if isinstance(document, dict) else '?'}")
-            saved = document["streams"]
-            revision = int(document.get("revision", 0))
+            document = StateFileSchema().load(document, unknown="exclude")
+            saved, revision = document["streams"], document["revision"]
         except FileNotFoundError:
             return state
-        except (ValueError, KeyError, TypeError, OSError) as exc:
+        except (ValueError, ValidationError, RecursionError, OSError) as exc:    # whatever the file holds
             aside = target.with_name(f"{target.name}.unreadable-{int(time.time())}")
             os.replace(target, aside)
             log.error("camera %s: state file %s is unusable (%s); set aside as %s, starting from defaults",
@@ -83,9 +84,10 @@ class StateStore:
                 continue
             default = streams[name]
             try:
+                entry = SavedStreamSchema().load(entry)
                 config = CONFIG_SCHEMAS[spec.config_kind]().load(entry["config"])
                 control = SensorControlSchema().load(entry["control"])
-                streams[name] = StreamState(bool(entry["active"]), merge_config(spec, dict(default.config), config),
+                streams[name] = StreamState(entry["active"], merge_config(spec, dict(default.config), config),
                                             merge_control(spec, dict(default.control), control))
             except (ValidationError, CapabilityError, KeyError, TypeError) as exc:
                 log.warning("camera %s: saved %s does not fit the camera (%s); using defaults", mxid, name, exc)

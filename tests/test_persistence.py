@@ -2,6 +2,8 @@
 import json
 import logging
 
+import pytest
+
 from actors.simulated.models import mxid_for
 from service.app import create_app
 from service.inputs import FLEET
@@ -82,6 +84,27 @@ async def test_a_write_that_cannot_be_saved_is_503_and_retrying_saves_it(client,
     (state_dir / f"{cam}.json.tmp").mkdir()        # the temporary file cannot be created
     resp = await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 2})
     assert resp.status == 503 and (await resp.json())["error"]["code"] == "state_not_saved"
+    assert str(state_dir) not in (await resp.json())["error"]["message"]      # no path of the gateway's
     (state_dir / f"{cam}.json.tmp").rmdir()
     assert (await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 2})).status == 200
     assert json.loads((state_dir / f"{cam}.json").read_text())["streams"]["CAM_A"]["control"]["contrast"] == 2
+    assert (state_dir.stat().st_mode & 0o777, (state_dir / f"{cam}.json").stat().st_mode & 0o777) == (0o700, 0o600)
+
+
+@pytest.mark.parametrize("content", [
+    '{"version": 1, "streams": []}', '{"version": 1, "streams": "CAM_A"}', '{"version": 1, "streams": null}',
+    '{"version": 1, "revision": 1e400, "streams": {}}', '{"version": 1, "revision": -3, "streams": {}}',
+    "[" * 100000 + "]" * 100000, '{"version": 1, "streams": {"CAM_A": []}}',
+    '{"version": 1, "streams": {"CAM_A": {"active": "false", "config": {}, "control": {}}}}',
+    '{"version": 1, "streams": {"CAM_A": {"active": true, "config": {"fps": "x"}, "control": 7}}}',
+    '"just a string"', '\xff\xfe', '{"version": true, "streams": {}}',
+])
+async def test_whatever_a_state_file_holds_the_service_starts_from_defaults(aiohttp_client, tmp_path, make_backend,
+                                                                            content):
+    cam = mxid_for("oak-1", 0)
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / f"{cam}.json").write_text(content, errors="surrogateescape")
+    client, _ = await start(aiohttp_client, make_backend, tmp_path, ["oak-1"])
+    assert (await (await client.get(f"/cameras/{cam}/streams/")).json()) == [{"name": "CAM_A", "active": False}]
+    assert (await (await client.get(stream_url(cam, "CAM_A", "config"))).json())["fps"] == 30
+    assert (await client.post(stream_url(cam, "CAM_A"))).status == 204
