@@ -12,7 +12,7 @@ from actors.store import StateStore
 
 from . import cameras, health, metrics, openapi, security, sim, streams, video
 from .errors import error_middleware
-from .logs import add_request_id
+from .logs import add_request_id, quiet_bad_requests
 from .inputs import FLEET
 
 MAX_BODY = 64 * 1024     # config and control bodies are a few hundred bytes
@@ -43,9 +43,10 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     """The application; with `state_dir` each camera's desired state is saved there and restored, with
     `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call."""
     # Outermost first: admission gives the request its id and checks its token before anything else runs.
-    # Request metrics come from the runner (metrics.RUNNER_OPTIONS), not from a middleware.
+    # Request metrics come from the runner (metrics.runner_options), not from a middleware.
     middlewares = [security.admission_middleware(tokens or []), error_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=max_body)
+    quiet_bad_requests()
     app.on_response_prepare.append(add_request_id)
     if cors_origins:
         security.setup_cors(app, cors_origins)

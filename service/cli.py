@@ -37,7 +37,7 @@ async def serve(args, tokens: list[str]) -> None:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(args.tls_cert, args.tls_key)
     # On SIGTERM/SIGINT: stop accepting, give in-flight requests a few seconds, then close every device.
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE, **metrics.RUNNER_OPTIONS)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE, **metrics.runner_options(app))
     await runner.setup()           # runs on_startup: the backend is up and cameras were looked for
     await web.TCPSite(runner, args.host, args.port, ssl_context=tls).start()
     stop = asyncio.Event()

@@ -18,6 +18,7 @@ from schemas.camera import CAMERA_STATES
 from . import openapi
 from .inputs import METRICS
 
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -67,8 +68,7 @@ class _Live:
         latency = HistogramMetricFamily("http_request_duration_seconds", "HTTP request latency by route and method",
                                         labels=["route", "method"])
         for (route, method), stats in list(self.routes.items()):
-            resource = route.resource
-            name = resource.canonical if resource is not None else "(no route)"
+            name = route.resource.canonical if route is not None else "(no route)"
             for status, count in list(stats.statuses.items()):
                 requests.add_metric([name, method, str(status)], count)
             bounds = [str(b) for b in LATENCY_BUCKETS] + ["+Inf"]
@@ -110,18 +110,22 @@ class _Live:
 
 class RequestMetrics(AbstractAccessLogger):
     """Counts every request into /metrics as aiohttp finishes it: aiohttp's access-log hook gives the route,
-    the final status and the time taken, with no middleware on the request's path."""
+    the final status and the time taken, with no middleware on the request's path. aiohttp makes one logger a
+    connection, and a request it could not parse has no app: `runner_options` binds the class to its app's
+    table."""
 
-    _routes: dict | None = None       # the app's RouteStats, found on the first request (one app a server)
+    _routes: dict | None = None       # the app's RouteStats
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         routes = self._routes
         if routes is None:
-            metrics = request.app.get(METRICS)
-            if metrics is None:
-                return
-            routes = self._routes = metrics.routes
-        key = (request.match_info.route, request.method)
+            return
+        # Labels from a bounded set: the route template (never the path), a known method or OTHER. A request
+        # aiohttp could not parse has no match_info and counts under "(no route)".
+        match_info = getattr(request, "_match_info", None)
+        route = match_info.route if match_info is not None and match_info.route.resource is not None else None
+        method = request.method if request.method in METHODS else "OTHER"
+        key = (route, method)
         stats = routes.get(key)
         if stats is None:
             stats = routes[key] = RouteStats()
@@ -132,7 +136,11 @@ class RequestMetrics(AbstractAccessLogger):
         return True
 
 
-# How the application must be served for RequestMetrics to see its requests.
+def runner_options(app: web.Application) -> dict:
+    """How the application must be served for its requests to reach /metrics (the runner's access log)."""
+    metrics = app.get(METRICS)
+    logger = type("RequestMetrics", (RequestMetrics,), {"_routes": metrics.routes if metrics else None})
+    return {"access_log_class": logger, "access_log": logging.getLogger("oak-camera-service.access")}
 RUNNER_OPTIONS = {"access_log_class": RequestMetrics, "access_log": logging.getLogger("oak-camera-service.access")}
 
 

@@ -13,7 +13,7 @@ from actors.simulated.device import SimBackend
 from actors.simulated.models import mxid_for
 from service.app import create_app
 from service.inputs import FLEET
-from service.metrics import RUNNER_OPTIONS
+from service.metrics import runner_options
 from standin import Bus
 
 MODELS = ["oak-d", "oak-1", "oak-d-lr", "oak-d-pro"]
@@ -88,7 +88,7 @@ def state_dir(tmp_path):
 async def client(aiohttp_client, backend, state_dir):
     app = create_app(backend, state_dir=state_dir, device_timeout=0.5, max_backoff=0.1, discovery_interval=0.05)
     server = TestServer(app)
-    await server.start_server(**RUNNER_OPTIONS)       # served as the command serves it, request metrics on
+    await server.start_server(**runner_options(app))       # served as the command serves it, request metrics on
     client = await aiohttp_client(server)
     fleet = app[FLEET]
     await wait_until(lambda: all(a.status == "connected" for a in fleet.actors.values()))

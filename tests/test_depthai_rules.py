@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import MODELS, StandinBackend, activate, assert_error, stream_url, wait_until
 from service.app import create_app
 from service.inputs import FLEET
-from service.metrics import RUNNER_OPTIONS
+from service.metrics import runner_options
 from actors.simulated.device import SimBackend
 from actors.simulated.models import mxid_for
 
@@ -22,8 +22,9 @@ OAK_D, OAK_1, OAK_D_LR = mxid_for("oak-d", 0), mxid_for("oak-1", 0), mxid_for("o
 
 async def serve(aiohttp_client, backend, **options):
     options = {"device_timeout": 1.0, "max_backoff": 0.1, "discovery_interval": 0.05, **options}
-    server = TestServer(create_app(backend, **options))
-    await server.start_server(**RUNNER_OPTIONS)
+    app = create_app(backend, **options)
+    server = TestServer(app)
+    await server.start_server(**runner_options(app))
     client = await aiohttp_client(server)
     await wait_until(lambda: len(client.app[FLEET].actors) == len(backend.devices)
                      and all(a.status == "connected" for a in client.app[FLEET].actors.values()))

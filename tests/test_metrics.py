@@ -47,3 +47,34 @@ async def test_health_and_readiness(client):
     assert (await client.get("/healthz")).status == 200
     resp = await client.get("/readyz")
     assert resp.status == 200 and (await resp.json())["status"] == "ready"
+
+
+async def test_requests_without_a_route_add_no_series(client):
+    await scrape(client)
+    for i in range(200):
+        assert (await client.get(f"/nope/{i}")).status == 404
+        assert (await client.request("PUT", "/cameras/")).status == 405
+        await client.request(f"X{i}", "/cameras/")
+    samples = await scrape(client)
+    routes = {dict(labels)["route"] for (name, labels) in samples if name == "http_requests_total"}
+    methods = {dict(labels)["method"] for (name, labels) in samples if name == "http_requests_total"}
+    assert len(routes) <= 3 and len(methods) <= 4, (routes, methods)
+    assert value(samples, "http_requests_total", route="(no route)", method="GET", status="404") == 200
+    assert value(samples, "http_requests_total", route="(no route)", method="PUT", status="405") == 200
+
+
+async def test_malformed_http_is_counted_and_logs_no_traceback(client, caplog):
+    import asyncio
+    host, port = client.server.host, client.server.port
+    for raw in (b"GET /healthz HTTP/1.1\r\nX-Bad: a\x00b\r\n\r\n", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n",
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n"):
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(raw)
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 5)
+        assert status.split()[1].startswith(b"4"), status
+        writer.close()
+    samples = await scrape(client)
+    assert sum(v for (name, labels), v in samples.items()
+               if name == "http_requests_total" and dict(labels)["status"] in ("400", "414", "431")) >= 3
+    assert "Traceback" not in caplog.text and "AssertionError" not in caplog.text
