@@ -40,7 +40,13 @@ class StrictQueryInteger(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class StillQuerySchema(Schema):
+class TokenQuerySchema(Schema):
+    """The access token in the query, for clients that cannot set a header (<img> and <video> tags)."""
+    access_token = fields.String(load_only=True, metadata={
+        "description": "With tokens on: the token, for clients that cannot send an Authorization header"})
+
+
+class StillQuerySchema(TokenQuerySchema):
     @pre_load
     def _empty_is_null(self, data, **kwargs):
         """`format=` (empty) means no format given, as null does in the seed."""
@@ -54,7 +60,7 @@ class StillQuerySchema(Schema):
                        "lighter. Implies png; with format=jpeg it is a 422.", "default": False})
 
 
-class VideoQuerySchema(Schema):
+class VideoQuerySchema(TokenQuerySchema):
     fps = fields.Float(validate=validate.Range(min=0, min_inclusive=False, max=120), metadata={
         "description": "At most this many frames a second (default: the stream's rate; more is capped to it)"})
     quality = StrictQueryInteger(load_default=80, validate=validate.Range(1, 100), metadata={

@@ -5,6 +5,8 @@ import json
 import time
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from marshmallow import Schema, ValidationError
 
 from actors.actor import CameraActor
@@ -68,11 +70,18 @@ def _reject_constant(name: str):
 
 async def json_object(request: web.Request) -> dict:
     """The body as a JSON object; anything else is a 422. Over the size limit aiohttp answers 413."""
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except (HttpProcessingError, RequestPayloadError) as exc:     # a body its Content-Encoding does not decode
+        # aiohttp cannot read past such a body: the connection ends with this answer.
+        raise ApiError(400, "bad_request", f"the body could not be decoded: {exc}",
+                       headers={"Connection": "close"}) from None
     try:
         body = json.loads(raw, parse_constant=_reject_constant) if raw.strip() else None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(422, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(422, "invalid_json", "the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_json", "the body must be a JSON object")
     return body

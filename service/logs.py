@@ -55,14 +55,16 @@ def setup(level: str, fmt: str) -> None:
 
 
 class _BadRequests(logging.Filter):
-    """aiohttp logs every request it cannot parse (a NUL in a header, a line too long, an unknown method) as an
-    error with a traceback: a client's mistake, not ours. One warning line instead."""
+    """aiohttp logs every request it cannot parse (a NUL in a header, a line too long, an unknown method, a body
+    its Content-Encoding does not decode) as an error with a traceback: a client's mistake, not ours. One
+    warning line instead."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from aiohttp.http_exceptions import HttpProcessingError
+        from aiohttp.web_protocol import RequestPayloadError
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, HttpProcessingError):
-            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {exc.message or exc}"
+        if isinstance(exc, (HttpProcessingError, RequestPayloadError)):
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {getattr(exc, 'message', '') or exc}"
             record.args, record.exc_info, record.exc_text = (), None, None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True

@@ -8,7 +8,7 @@ from aiohttp import web
 from .errors import error_response
 from .logs import REQUEST_ID, new_request_id
 
-OPEN_PATHS = frozenset({"/healthz"})     # what a load balancer or systemd probes without a token
+OPEN_PATHS = frozenset({"/healthz", "/healthz/", "/readyz", "/readyz/"})   # what a load balancer probes without a token
 
 
 def admission_middleware(tokens: list[str]):
@@ -28,7 +28,7 @@ def admission_middleware(tokens: list[str]):
             given = header[7:].strip()
         else:
             given = request.query.get("access_token", "")
-        given_bytes, matched = given.encode(), False
+        given_bytes, matched = given.encode("utf-8", "surrogateescape"), False     # any bytes a client sent
         for secret in secrets:        # every token is compared: the time taken tells nothing of which matched
             matched |= hmac.compare_digest(given_bytes, secret)
         if matched or request.path in OPEN_PATHS or request.method == "OPTIONS":

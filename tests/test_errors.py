@@ -134,3 +134,39 @@ async def test_a_command_in_hand_when_the_camera_stops_is_answered(aiohttp_clien
         await assert_error(await asyncio.wait_for(pending, 5), 503, "camera_unavailable")
     finally:
         device.release()
+
+
+async def test_hostile_bodies_are_4xx_in_the_error_shape(client, mxid, caplog):
+    import gzip
+    url = stream_url(mxid("oak-1"), "CAM_A", "control")
+    deep = "[" * 1000 + "]" * 1000
+    for depth in (980, 1000, 30000):
+        body = '{"contrast": ' + "[" * depth + "]" * depth + "}"
+        await assert_error(await client.post(url, data=body, headers={"Content-Type": "application/json"}), 422)
+    resp = await client.post(url, data=b"not gzip at all", headers={"Content-Encoding": "gzip",
+                                                                     "Content-Type": "application/json"})
+    await assert_error(resp, 400, "bad_request")
+    resp = await client.post(url, data=gzip.compress(b'{"contrast": 3}'),
+                             headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert resp.status == 200 and (await resp.json())["contrast"] == 3
+    assert deep and "Traceback" not in caplog.text
+
+
+async def test_a_client_that_hangs_up_mid_body_is_no_error(client, mxid, caplog):
+    import asyncio
+    host, port = client.server.host, client.server.port
+    reader, writer = await asyncio.open_connection(host, port)
+    path = stream_url(mxid("oak-1"), "CAM_A", "control")
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 1000\r\n\r\n{\"contrast\":".encode())
+    await writer.drain()
+    server = client.server.runner.server
+    await wait_until(lambda: len(server.connections) == 1)
+    import socket
+    import struct
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.close()                                                # a reset, as a pulled cable or a killed client
+    await wait_until(lambda: not server.connections)              # the service saw the client go
+    resp = await client.get(path)
+    assert (await resp.json())["contrast"] == 0
+    assert "ERROR" not in [r.levelname for r in caplog.records], caplog.text

@@ -12,7 +12,8 @@ import pytest
 
 from service.app import create_app
 from service.config import parse
-from conftest import assert_error, stream_url
+from service.inputs import FLEET
+from conftest import assert_error, stream_url, wait_until
 from test_cli import COMMAND, free_port, start, stop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +74,18 @@ async def test_tokens_missing_wrong_and_right(guarded, mxid):
     assert (await guarded.get("/healthz")).status == 200
     await assert_error(await guarded.get("/metrics"), 401)
     await assert_error(await guarded.get("/api/docs/swagger.json"), 401)
+
+
+async def test_the_query_token_works_where_it_is_meant_for(guarded, mxid):
+    cam, token = mxid("oak-1"), {"access_token": "s3cret"}
+    await wait_until(lambda: guarded.app[FLEET].get(cam) is not None and guarded.app[FLEET].get(cam).status == "connected")
+    assert (await guarded.post(stream_url(cam, "CAM_A"), params=token)).status == 204
+    resp = await guarded.get(stream_url(cam, "CAM_A", "still"), params={**token, "format": "png"})
+    assert resp.status == 200 and resp.content_type == "image/png"
+    resp = await guarded.get(stream_url(cam, "CAM_A", "video"), params={**token, "width": "320"})
+    assert resp.status == 200 and resp.content_type == "multipart/x-mixed-replace"
+    resp.close()
+    await assert_error(await guarded.get(stream_url(cam, "CAM_A", "still"), params={"access_token": "nope"}), 401)
 
 
 async def test_cors_only_for_listed_origins(guarded, client):
@@ -164,3 +177,11 @@ def test_json_logs_carry_the_request_id(tmp_path):
     assert all({"time", "level", "logger", "message", "request_id"} <= set(line) for line in lines)
     about = [line for line in lines if "activated" in line["message"]]
     assert about and about[0]["request_id"] == "fleet-42"
+
+
+async def test_odd_tokens_and_probes(guarded):
+    for header in ("Bearer \xff", "Bearer \u00e9t\u00e9", "Bearer " + "x" * 5000):
+        await assert_error(await guarded.get("/cameras/", headers={"Authorization": header.encode().decode("latin-1")}),
+                           401, "unauthorized")
+    for path in ("/healthz", "/healthz/", "/readyz", "/readyz/"):       # a load balancer probes without a token
+        assert (await guarded.get(path)).status == 200, path
