@@ -35,6 +35,11 @@ class VideoParams:
     quality: int = 80
     width: int | None = None        # scale down to this width (height follows); None: full size
 
+    def describe(self) -> str:
+        """The parameters as a viewer is told them (the X-Video-Params header)."""
+        fps = "stream" if self.fps is None else f"{self.fps:g}"
+        return f"fps={fps}; quality={self.quality}; width={self.width or 'full'}"
+
 
 def _scale(plane: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(plane).resize((width, height), Image.Resampling.BILINEAR))
@@ -98,17 +103,21 @@ class Viewer:
 @dataclass
 class StreamStats:
     """What the video of one stream did, over the service's life (for /metrics)."""
-    frames: int = 0            # frames taken from the device
+    frames: int = 0            # the stream's frames taken by its feeds (each frame once)
     dropped: int = 0           # frames skipped for a lower requested rate
     encodes: int = 0           # JPEGs made (live and "no signal")
-    fps: float = 0.0           # frames taken a second, recently
+    fps: float = 0.0           # the stream's frames a second, recently
     _last: float = 0.0
+    _sequence: int = -1
 
-    def took_frame(self) -> None:
+    def took_frame(self, sequence: int) -> None:
+        """A feed took frame `sequence`; the feeds of one stream read the same frames, each counts once."""
+        if self._sequence - 1000 < sequence <= self._sequence:      # seen (a restart starts far below)
+            return
         now = time.monotonic()
         if self._last:
-            self.fps = 0.9 * self.fps + 0.1 / max(now - self._last, 1e-3)
-        self.frames, self._last = self.frames + 1, now
+            self.fps = 0.9 * self.fps + 0.1 * max(1, sequence - self._sequence) / max(now - self._last, 1e-3)
+        self.frames, self._last, self._sequence = self.frames + 1, now, sequence
 
 
 class VideoFeed:
@@ -148,7 +157,7 @@ class VideoFeed:
                     after = -1
                     continue
                 after = frame.sequence
-                self.stats.took_frame()
+                self.stats.took_frame(frame.sequence)
                 if self.params.fps:          # a lower rate: skip frames until the next one is due
                     now = time.monotonic()
                     if now < next_due:
@@ -174,10 +183,19 @@ class VideoFeed:
         await asyncio.sleep(NO_SIGNAL_PERIOD)
 
 
-class VideoHub:
-    """Every running feed, keyed by camera, stream and parameters."""
 
-    def __init__(self, encoders: int = 2, readers: int = 64):
+def _distance(a: VideoParams, b: VideoParams) -> float:
+    """How far apart two sets of parameters are, each over its range (None: the stream's own)."""
+    return (abs((a.width or 8000) - (b.width or 8000)) / 8000 + abs((a.fps or 120) - (b.fps or 120)) / 120
+            + abs(a.quality - b.quality) / 100)
+
+
+class VideoHub:
+    """Every running feed, keyed by camera, stream and parameters; at most `max_feeds` a stream, since each
+    reads and encodes on its own: a viewer asking for one more combination joins the nearest feed."""
+
+    def __init__(self, encoders: int = 2, readers: int = 64, max_feeds: int = 4):
+        self.max_feeds = max_feeds
         self.encoders = ThreadPoolExecutor(encoders, thread_name_prefix="video-encode")
         self.readers = ThreadPoolExecutor(readers, thread_name_prefix="video-read")
         self.feeds: dict[tuple, VideoFeed] = {}
@@ -193,7 +211,11 @@ class VideoHub:
         key = (actor.mxid, stream, params)
         feed = self.feeds.get(key)
         if feed is None:
-            feed = self.feeds[key] = VideoFeed(self, actor, stream, params)
+            running = [f for (m, s, _), f in self.feeds.items() if (m, s) == (actor.mxid, stream)]
+            if len(running) >= self.max_feeds:
+                feed = min(running, key=lambda f: _distance(f.params, params))
+            else:
+                feed = self.feeds[key] = VideoFeed(self, actor, stream, params)
         viewer = Viewer()
         feed.viewers.add(viewer)
         return feed, viewer

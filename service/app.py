@@ -39,7 +39,7 @@ def _routes(app: web.Application, modules) -> None:
 def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size: int = 128,
                device_timeout: float = 10.0, max_backoff: float = 30.0, discovery_interval: float = 2.0,
                max_body: int = MAX_BODY, tokens: list[str] | None = None, cors_origins: list[str] | None = None,
-               with_metrics: bool = True) -> web.Application:
+               with_metrics: bool = True, max_feeds: int = 4) -> web.Application:
     """The application; with `state_dir` each camera's desired state is saved there and restored, with
     `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call."""
     # Outermost first: admission gives the request its id and checks its token before anything else runs.
@@ -57,7 +57,7 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     app[health.READY] = False
     modules = (streams, cameras, video, health) + ((sim,) if sim.enabled(backend) else ())
     _routes(app, modules + ((metrics,) if with_metrics else ()))
-    video.setup(app)
+    video.setup(app, max_feeds)
     if with_metrics:
         app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO])
     openapi.setup(app, version=metadata.version("oak-camera-service"))

@@ -105,6 +105,8 @@ OPTIONS = (
            "came back", "SECONDS"),
     Option("--mailbox-size", _positive(int), 128, "commands that may wait for one camera; more are answered 503",
            "N"),
+    Option("--max-feeds", _positive(int), 4, "live video parameter sets (fps, quality, width) one stream runs at "
+           "once, each a reader and an encoder; a viewer asking for another joins the nearest", "N"),
     Option("--max-body", _positive(int), 64 * 1024, "largest request body in bytes; larger ones are answered 413",
            "BYTES"),
     Option("--token-file", _readable_file, None, "file of bearer tokens, one per line (blank lines and lines "

@@ -26,7 +26,9 @@ _video_query = VideoQuerySchema()
                   "OpenCV show it. Each frame is encoded once per set of parameters however many clients "
                   "watch; a slow client skips frames. While the camera is disconnected the response goes on "
                   "with a 'no signal' picture about once a second; deactivating the stream ends it. Depth "
-                  "streams show their 8-bit picture (nearer is lighter).",
+                  "streams show their 8-bit picture (nearer is lighter). A stream runs at most --max-feeds "
+                  "sets of parameters at once; a viewer asking for another gets the nearest running one, and "
+                  "the X-Video-Params header says which (fps, quality, width).",
       responses={200: {"description": "An endless multipart stream of JPEG images",
                        "content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}":
                                    {"schema": {"type": "string", "format": "binary"}}}},
@@ -50,7 +52,7 @@ async def video(request: web.Request) -> web.StreamResponse:
                          quality=query["quality"], width=query.get("width"))
     feed, viewer = request.app[VIDEO].watch(actor, name, params)
     response = web.StreamResponse(headers={
-        "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}", "X-Video-Params": feed.params.describe(),
         "Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache"})
     try:
         await response.prepare(request)
@@ -76,8 +78,8 @@ def add_routes(add) -> None:
     add("GET", "/cameras/{mxid}/streams/{stream_name}/video", video)
 
 
-def setup(app: web.Application) -> None:
-    app[VIDEO] = VideoHub()
+def setup(app: web.Application, max_feeds: int = 4) -> None:
+    app[VIDEO] = VideoHub(max_feeds=max_feeds)
     app.router.add_get("/", page)
 
     async def close(_app):

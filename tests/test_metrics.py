@@ -78,3 +78,16 @@ async def test_malformed_http_is_counted_and_logs_no_traceback(client, caplog):
     assert sum(v for (name, labels), v in samples.items()
                if name == "http_requests_total" and dict(labels)["status"] in ("400", "414", "431")) >= 3
     assert "Traceback" not in caplog.text and "AssertionError" not in caplog.text
+
+
+async def test_stream_fps_is_the_streams_however_many_feeds_read_it(client, mxid):
+    cam = mxid("oak-1")
+    await client.post(stream_url(cam, "CAM_A", "config"), json={"fps": 10})
+    await activate(client, cam, "CAM_A")
+    responses = [await watch(client, cam, "CAM_A", quality=str(q), width="160") for q in (50, 60, 70, 80)]
+    for resp in responses:
+        await frames(resp, 12)
+    fps = value(await scrape(client), "stream_fps", mxid=cam, stream="CAM_A")
+    assert 5 < fps < 15, fps
+    for resp in responses:
+        resp.close()

@@ -178,3 +178,41 @@ async def test_the_page_lists_cameras_and_is_plain_html(client):
     assert resp.status == 200 and resp.content_type == "text/html"
     text = await resp.text()
     assert "/cameras/" in text and "video" in text and "<script" in text
+
+
+async def test_a_viewer_that_hangs_up_is_let_go_whatever_its_rate(client, mxid):
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    hub = client.app[VIDEO]
+    host, port = client.server.host, client.server.port
+    writers = []
+    for i in range(10):                  # each asks for a frame every few hours, then hangs up
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET {stream_url(cam, 'CAM_A', 'video')}?fps=0.000{i + 1} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await writer.drain()
+        assert b"200" in await reader.readline()
+        writers.append(writer)
+    await wait_until(lambda: hub.viewers_of(cam, "CAM_A") == 10)
+    for writer in writers:
+        writer.close()
+    await wait_until(lambda: hub.viewers_of(cam, "CAM_A") == 0 and not hub.feeds, timeout=5)
+
+
+async def test_feeds_per_stream_are_capped_and_a_viewer_is_told_what_it_got(client, mxid):
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    hub = client.app[VIDEO]
+    responses = []
+    for quality in range(50, 60):
+        resp = await watch(client, cam, "CAM_A", quality=str(quality), width="320")
+        responses.append((quality, resp))
+    assert len(hub.feeds) == 4                           # --max-feeds' default
+    for quality, resp in responses:
+        got = dict(part.split("=") for part in resp.headers["X-Video-Params"].split("; "))
+        assert got["width"] == "320" and int(got["quality"]) in (50, 51, 52, 53)
+        if quality <= 53:
+            assert int(got["quality"]) == quality
+        else:
+            assert int(got["quality"]) == 53                 # the nearest feed there is
+        assert len(await frames(resp, 1)) == 1
+        resp.close()
