@@ -14,6 +14,7 @@ from aiohttp import web
 from . import logs, metrics, systemd
 from .app import create_app
 from .config import parse, read_tokens
+from .limits import cap_connections
 
 log = logging.getLogger("oak-camera-service")
 SHUTDOWN_GRACE = 5.0    # seconds in-flight requests get to finish on shutdown
@@ -39,6 +40,7 @@ async def serve(args, tokens: list[str]) -> None:
     # On SIGTERM/SIGINT: stop accepting, give in-flight requests a few seconds, then close every device.
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE, **metrics.runner_options(app))
     await runner.setup()           # runs on_startup: the backend is up and cameras were looked for
+    cap_connections(runner.server, args.max_connections)
     await web.TCPSite(runner, args.host, args.port, ssl_context=tls).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -31,7 +31,8 @@ def test_the_unit_passes_systemd_analyze_verify(tmp_path):
     assert result.returncode == 0, result.stderr
     for setting in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "StateDirectory=oak-camera-service",
                     "DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes", "NoNewPrivileges=yes",
-                    "PrivateTmp=yes", "DeviceAllow=char-usb_device", "EnvironmentFile=-/etc/oak-camera-service/env"):
+                    "PrivateTmp=yes", "DeviceAllow=char-usb_device", "EnvironmentFile=-/etc/oak-camera-service/env",
+                    "LimitNOFILE="):
         assert setting in unit
 
 
@@ -185,3 +186,19 @@ async def test_odd_tokens_and_probes(guarded):
                            401, "unauthorized")
     for path in ("/healthz", "/healthz/", "/readyz", "/readyz/"):       # a load balancer probes without a token
         assert (await guarded.get(path)).status == 200, path
+
+
+async def test_connections_beyond_the_cap_are_answered_503_at_once(client):
+    import asyncio
+    from service.limits import cap_connections
+    server = client.server.runner.server
+    cap_connections(server, len(server.connections) + 3)
+    host, port = client.server.host, client.server.port
+    idle = [await asyncio.open_connection(host, port) for _ in range(3)]       # slow clients that send nothing
+    reader, writer = await asyncio.open_connection(host, port)
+    answer = await asyncio.wait_for(reader.read(), 5)
+    assert answer.startswith(b"HTTP/1.1 503") and b'"too_many_connections"' in answer
+    for _, w in idle:
+        w.close()
+    await wait_until(lambda: len(server.connections) <= 1)
+    assert (await client.get("/healthz")).status == 200

@@ -1,0 +1,24 @@
+"""A cap on concurrent connections: past it a new connection is answered 503 at once and closed, so that
+slow or idle clients (slowloris) cannot take every file descriptor and leave the others unanswered."""
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+_BODY = json.dumps({"error": {"status": 503, "code": "too_many_connections",
+                              "message": "the service has as many connections as it takes; try again"}}).encode()
+BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+        b"Connection: close\r\nContent-Length: " + str(len(_BODY)).encode() + b"\r\n\r\n" + _BODY)
+
+
+def cap_connections(server: web.Server, limit: int) -> None:
+    """Answer connections beyond `limit` with 503 (the server is the runner's, after setup)."""
+    made = server.connection_made
+
+    def connection_made(handler, transport) -> None:
+        made(handler, transport)
+        if len(server.connections) > limit:
+            transport.write(BUSY)
+            transport.close()
+    server.connection_made = connection_made
