@@ -9,6 +9,7 @@ from .fields import StrictFloat, StrictInteger, pair
 
 def _fps() -> StrictFloat:
     return StrictFloat(required=True, validate=validate.Range(min=0, min_inclusive=False), metadata={
+        "exclusiveMinimum": True,
         "description": "Frames per second; the sensor's range for the resolution applies (a 422 says it)."})
 
 

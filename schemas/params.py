@@ -11,13 +11,22 @@ MXID_PATTERN = r"^[A-Z0-9]+$"
 STREAM_PATTERN = r"^(CAM_[A-H]|DEPTH_[A-H]_[A-H])$"
 
 
+class FullMatch(validate.Regexp):
+    """A pattern the whole value must match: `$` alone also matches before a final newline ("ABC\n")."""
+
+    def __call__(self, value):
+        if not isinstance(value, str) or self.regex.fullmatch(value) is None:
+            raise validate.ValidationError(self._format_error(value))
+        return value
+
+
 class CameraPathSchema(Schema):
-    mxid = fields.String(required=True, validate=validate.Regexp(MXID_PATTERN),
+    mxid = fields.String(required=True, validate=FullMatch(MXID_PATTERN),
                          metadata={"description": "The camera's mxid, pattern [A-Z0-9]+"})
 
 
 class StreamPathSchema(CameraPathSchema):
-    stream_name = fields.String(required=True, validate=validate.Regexp(STREAM_PATTERN), metadata={
+    stream_name = fields.String(required=True, validate=FullMatch(STREAM_PATTERN), metadata={
         "description": "CAM_X for the sensor on socket X, DEPTH_X_Y for depth from the stereo pair X-Y"})
 
 
@@ -62,6 +71,7 @@ class StillQuerySchema(TokenQuerySchema):
 
 class VideoQuerySchema(TokenQuerySchema):
     fps = fields.Float(validate=validate.Range(min=0, min_inclusive=False, max=120), metadata={
+        "exclusiveMinimum": True,
         "description": "At most this many frames a second (default: the stream's rate; more is capped to it)"})
     quality = StrictQueryInteger(load_default=80, validate=validate.Range(1, 100), metadata={
         "description": "JPEG quality, 1 to 100", "default": 80})

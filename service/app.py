@@ -20,13 +20,16 @@ MAX_BODY = 64 * 1024     # config and control bodies are a few hundred bytes
 
 def _routes(app: web.Application, modules) -> None:
     """Each module's routes, and their twins with or without the trailing slash, with no redirect (a redirect
-    loses a POST body in many clients). Only the documented paths appear in the spec: the twins' handlers
-    carry no docs. The router tries resources in order, so the busiest come first and the twins last."""
+    loses a POST body in many clients), and HEAD beside every GET but the endless video. Only the documented
+    paths appear in the spec: the twins' handlers carry no docs. The router tries resources in order, so the busiest come first and the twins last."""
     twins = []
 
     def add(method: str, path: str, handler) -> None:
         app.router.add_route(method, path, handler)
-        twins.append((method, path[:-1] if path.endswith("/") else path + "/", handler))
+        twin = path[:-1] if path.endswith("/") else path + "/"
+        twins.append((method, twin, handler))
+        if method == "GET" and not path.endswith("/video"):     # HEAD as GET without the body (probes, caches)
+            twins.extend([("HEAD", path, handler), ("HEAD", twin, handler)])
 
     for module in modules:
         module.add_routes(add)

@@ -170,3 +170,16 @@ async def test_a_client_that_hangs_up_mid_body_is_no_error(client, mxid, caplog)
     resp = await client.get(path)
     assert (await resp.json())["contrast"] == 0
     assert "ERROR" not in [r.levelname for r in caplog.records], caplog.text
+
+
+async def test_small_contract_holes(client, mxid):
+    cam = mxid("oak-1")
+    await assert_error(await client.get(f"/cameras/{cam}%0A/"), 422, "validation_error")
+    await assert_error(await client.get(f"/cameras/{cam}/streams/CAM_A%0A/config"), 422, "validation_error")
+    for path in ("/healthz", "/readyz", "/cameras/", f"/cameras/{cam}/streams/CAM_A/control"):
+        resp = await client.head(path)
+        assert resp.status == 200 and await resp.read() == b"", path
+    spec = await (await client.get("/api/docs/swagger.json")).json()
+    video = spec["paths"]["/cameras/{mxid}/streams/{stream_name}/video"]["get"]["parameters"]
+    fps = next(p for p in video if p["name"] == "fps")["schema"]
+    assert fps["minimum"] == 0 and fps["exclusiveMinimum"] is True
