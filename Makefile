@@ -5,7 +5,7 @@ SIM     ?= oak-d,oak-d-pro,oak-1,oak-d-lr
 HOST    ?= 127.0.0.1
 PORT    ?= 8080
 
-.PHONY: run test test-hardware bench bench-api bench-still bench-video bench-middleware bench-soak bench-activation
+.PHONY: run test test-hardware bench bench-api bench-still bench-video bench-middleware bench-soak bench-activation bench-abuse
 
 $(VENV)/.run: setup.cfg pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,7 +25,7 @@ test: $(VENV)/.test              ## the test suite
 test-hardware: $(VENV)/.test     ## the API scenario against a real OAK camera (skips when none is attached)
 	$(PY) -m pytest -m hardware -rs
 
-bench: bench-api bench-still bench-video bench-middleware bench-soak bench-activation  ## every benchmark; needs wrk (apt-get install wrk)
+bench: bench-api bench-still bench-video bench-middleware bench-soak bench-activation bench-abuse  ## every benchmark; needs wrk (apt-get install wrk)
 
 bench-api: $(VENV)/.test
 	$(PY) bench/api.py
@@ -44,3 +44,6 @@ bench-middleware: $(VENV)/.test
 
 bench-activation: $(VENV)/.test
 	$(PY) bench/activation.py
+
+bench-abuse: $(VENV)/.test
+	$(PY) bench/abuse.py

@@ -93,11 +93,17 @@ class Viewer:
         self._ended = True
         self._ready.set()
 
-    async def next(self) -> bytes | None:
-        """The newest JPEG not yet taken, or None once the video has ended."""
-        await self._ready.wait()
+    async def next(self, timeout: float | None = None) -> bytes | None:
+        """The newest JPEG not yet taken, None once the video has ended, or WAITING after `timeout`."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except asyncio.TimeoutError:
+            return WAITING
         self._ready.clear()
         return None if self._ended else self._latest
+
+
+WAITING = b""          # no new frame yet: time for the viewer to see whether its client is still there
 
 
 @dataclass

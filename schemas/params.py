@@ -75,6 +75,9 @@ class VideoQuerySchema(TokenQuerySchema):
         "description": "At most this many frames a second (default: the stream's rate; more is capped to it)"})
     quality = StrictQueryInteger(load_default=80, validate=validate.Range(1, 100), metadata={
         "description": "JPEG quality, 1 to 100", "default": 80})
+    frames = StrictQueryInteger(validate=validate.Range(1, 1_000_000), metadata={
+        "description": "End the response after this many frames (default: it goes on while the stream is "
+                       "active)"})
     width = StrictQueryInteger(validate=validate.Range(16, 8000), metadata={
         "description": "Scale the picture down to this width in pixels, keeping its aspect (default: full "
                        "size; at most the stream's width)"})

@@ -1,5 +1,7 @@
-"""A cap on concurrent connections: past it a new connection is answered 503 at once and closed, so that
-slow or idle clients (slowloris) cannot take every file descriptor and leave the others unanswered."""
+"""A cap on concurrent connections, so that slow or idle clients (slowloris) cannot take every file descriptor
+and leave the others unanswered: past the cap the oldest connection that has no request in progress (idle,
+or still sending its headers) is closed to make room; when every connection is busy, the new one is answered
+503 at once."""
 from __future__ import annotations
 
 import json
@@ -19,6 +21,10 @@ def cap_connections(server: web.Server, limit: int) -> None:
     def connection_made(handler, transport) -> None:
         made(handler, transport)
         if len(server.connections) > limit:
-            transport.write(BUSY)
-            transport.close()
+            idle = next((h for h in server.connections if h is not handler and h._current_request is None), None)
+            if idle is not None:
+                idle.force_close()
+            else:
+                transport.write(BUSY)
+                transport.close()
     server.connection_made = connection_made

@@ -8,7 +8,7 @@ from aiohttp_apigami import docs, match_info_schema, querystring_schema
 
 from actors.actor import CONNECTED
 from actors.errors import CameraUnavailable, StreamInactive
-from actors.video import VideoHub, VideoParams
+from actors.video import WAITING, VideoHub, VideoParams
 from schemas.params import StreamPathSchema, VideoQuerySchema
 
 from . import openapi
@@ -19,6 +19,7 @@ VIDEO = web.AppKey("video", VideoHub)
 BOUNDARY = "frame"
 PAGE = Path(__file__).parent / "static" / "index.html"
 _video_query = VideoQuerySchema()
+ALIVE_CHECK = 1.0        # s between looks at whether a viewer waiting for its next frame is still connected
 
 
 @docs(tags=["streams"], summary="Watch Live Video",
@@ -56,7 +57,13 @@ async def video(request: web.Request) -> web.StreamResponse:
         "Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache"})
     try:
         await response.prepare(request)
-        while (jpeg := await viewer.next()) is not None:
+        left = query.get("frames", -1)
+        while left != 0 and (jpeg := await viewer.next(ALIVE_CHECK)) is not None:
+            if jpeg is WAITING:           # a client that hung up is noticed whatever rate it asked for
+                if request.transport is None or request.transport.is_closing():
+                    break
+                continue
+            left -= 1
             await response.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
                                  .encode())
             await response.write(jpeg)

@@ -13,7 +13,7 @@ import pytest
 from service.app import create_app
 from service.config import parse
 from service.inputs import FLEET
-from conftest import assert_error, stream_url, wait_until
+from conftest import activate, assert_error, stream_url, wait_until
 from test_cli import COMMAND, free_port, start, stop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,17 +188,25 @@ async def test_odd_tokens_and_probes(guarded):
         assert (await guarded.get(path)).status == 200, path
 
 
-async def test_connections_beyond_the_cap_are_answered_503_at_once(client):
+async def test_past_the_connection_cap_idle_connections_make_room_and_busy_ones_get_503(client, mxid):
     import asyncio
     from service.limits import cap_connections
     server = client.server.runner.server
-    cap_connections(server, len(server.connections) + 3)
     host, port = client.server.host, client.server.port
+    await wait_until(lambda: not server.connections)
+    cap_connections(server, 3)
     idle = [await asyncio.open_connection(host, port) for _ in range(3)]       # slow clients that send nothing
+    await wait_until(lambda: len(server.connections) == 3)
+    assert (await client.get("/healthz")).status == 200                        # the oldest idle one made room
+    assert await asyncio.wait_for(idle[0][0].read(), 5) == b""                 # closed
+    for _, writer in idle:
+        writer.close()
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    busy = [await client.get(stream_url(cam, "CAM_A", "video")) for _ in range(3)]      # requests in progress
+    await wait_until(lambda: len(server.connections) == 3)
     reader, writer = await asyncio.open_connection(host, port)
     answer = await asyncio.wait_for(reader.read(), 5)
     assert answer.startswith(b"HTTP/1.1 503") and b'"too_many_connections"' in answer
-    for _, w in idle:
-        w.close()
-    await wait_until(lambda: len(server.connections) <= 1)
-    assert (await client.get("/healthz")).status == 200
+    for resp in busy:
+        resp.close()

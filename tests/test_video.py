@@ -216,3 +216,11 @@ async def test_feeds_per_stream_are_capped_and_a_viewer_is_told_what_it_got(clie
             assert int(got["quality"]) == 53                 # the nearest feed there is
         assert len(await frames(resp, 1)) == 1
         resp.close()
+
+
+async def test_a_viewer_can_ask_for_a_number_of_frames(client, mxid):
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    resp = await watch(client, cam, "CAM_A", frames="3", width="320")
+    body = await asyncio.wait_for(resp.read(), 10)
+    assert body.count(b"Content-Type: image/jpeg") == 3 and body.endswith(b"--frame--\r\n")
