@@ -20,6 +20,7 @@ from .store import StateStore
 log = logging.getLogger(__name__)
 
 BOOTING, CONNECTED, DISCONNECTED = "booting", "connected", "disconnected"
+ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="still-encode")     # stills of every camera, both cores
 
 
 class CameraActor:
@@ -135,11 +136,10 @@ class CameraActor:
         if not self.state.streams[message.stream].active:
             raise StreamInactive(f"{message.stream} is not active; activate it first")
         self._require_connected()
-        return await self._call(self._capture_encoded, message)
-
-    def _capture_encoded(self, message: Capture) -> bytes:
-        """Worker thread."""
-        return encode(self.device.capture(message.stream), message.format, message.depth_mm)
+        frame = await self._call(self.device.capture, message.stream)
+        # Encoding is not device time: a slow CPU must not look like a hung camera.
+        return await asyncio.get_running_loop().run_in_executor(ENCODERS, encode, frame, message.format,
+                                                                message.depth_mm)
 
     async def _write(self, batch: list) -> None:
         state, done = self.state, []

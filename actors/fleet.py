@@ -22,6 +22,7 @@ class Fleet:
         self.store = store
         self.discovery_timeout = discovery_timeout
         self._looking: asyncio.Future | None = None
+        self._discovering = asyncio.Lock()
         self.interval = interval
         self.actor_options = actor_options
         self.actors: dict[str, CameraActor] = {}
@@ -37,6 +38,11 @@ class Fleet:
         await asyncio.gather(*(actor.stop() for actor in self.actors.values()))
 
     async def discover(self) -> None:
+        """Single flight: whoever calls (the discovery loop, a replug, a refresh), one actor per mxid."""
+        async with self._discovering:
+            await self._discover()
+
+    async def _discover(self) -> None:
         # depthai's search or a device's boot can hang: the loop goes on, and a search still running is not
         # started again.
         if self._looking is None or self._looking.done():

@@ -52,8 +52,8 @@ class UpdateControl:
 class Capture:
     """A still of an active stream, taken after the messages before it were applied, as an image file.
 
-    It is encoded on the camera's worker thread right after capture, while the frame is still in the
-    processor's cache; the event loop and the other cameras go on meanwhile.
+    The frame is taken within the device deadline, then encoded on the still encoders (not device time); the
+    event loop and the other cameras go on meanwhile.
     """
     stream: str
     format: str = "jpeg"

@@ -132,3 +132,22 @@ async def test_a_camera_search_that_hangs_does_not_hold_up_the_service(aiohttp_c
         assert len(await (await client.get("/cameras/")).json()) == 1
     finally:
         backend.released.set()
+
+
+async def test_discoveries_at_once_start_one_actor_a_camera(client, backend, mxid, monkeypatch):
+    import asyncio
+    from actors.actor import CameraActor
+    fleet = client.app[FLEET]
+    started = []
+    start = CameraActor.start
+
+    async def counted(self):
+        started.append(self.mxid)
+        await start(self)
+    monkeypatch.setattr(CameraActor, "start", counted)
+    cam = mxid("oak-1")
+    actor = fleet.actors.pop(cam)              # as if it had never been seen
+    await actor.stop()
+    backend.device(cam).release()
+    await asyncio.gather(*(fleet.discover() for _ in range(4)))
+    assert started.count(cam) == 1 and fleet.get(cam) is not None

@@ -105,3 +105,20 @@ async def test_depth_mm_on_a_sensor_stream_is_422(client, mxid):
 
 async def test_still_of_an_inactive_stream_is_409(client, mxid):
     await assert_error(await still(client, mxid("oak-d"), "CAM_A"), 409, "stream_inactive")
+
+
+async def test_a_slow_encode_is_not_a_hung_device(client, mxid, monkeypatch):
+    import time as clock
+    from actors import actor as actor_module
+    from service.inputs import FLEET
+    encode = actor_module.encode
+
+    def slow(*args, **kwargs):          # a 12 MP PNG on a slow gateway: longer than the device deadline (0.5 s)
+        clock.sleep(0.8)
+        return encode(*args, **kwargs)
+    monkeypatch.setattr(actor_module, "encode", slow)
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    resp = await client.get(stream_url(cam, "CAM_A", "still"))
+    assert resp.status == 200 and resp.content_type == "image/jpeg"
+    assert client.app[FLEET].get(cam).status == "connected" and client.app[FLEET].get(cam).reconnects == 0
