@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -43,6 +44,7 @@ class CameraActor:
         self.status_since = time.time()
         self.last_error: str | None = None
         self.reconnects = 0
+        self.reconnect_due: float | None = None     # loop time of the next reconnect attempt, while waiting
         self.timeout = timeout
         self.max_backoff = max_backoff
         self._applied: CameraState | None = None      # what the device runs; None when unknown
@@ -74,7 +76,8 @@ class CameraActor:
         except Exception as exc:  # noqa: BLE001 (closing is best effort)
             log.warning("camera %s: closing failed: %s", self.mxid, exc)
         self._executor.shutdown(wait=False)
-        self._saver.shutdown(wait=True)
+        # A save in progress finishes (the file stays whole), off the loop.
+        await asyncio.get_running_loop().run_in_executor(None, lambda: self._saver.shutdown(wait=True))
 
     def wake(self) -> None:
         """Try to reconnect now instead of waiting out the backoff (the device was seen again)."""
@@ -153,10 +156,14 @@ class CameraActor:
                 _settle(future, error=exc)
         if not done:
             return
-        saving = asyncio.ensure_future(self._save(state))     # the disk and the device work at the same time
         # An autofocus trigger is an action: sent with the update that asks for it, never again (R10).
         triggers = {m.stream for m, f in batch if isinstance(m, UpdateControl) and not f.done()
                     and (m.changes.get("focus") or {}).get("auto_focus_trigger")}
+        if state is self.state and not triggers:         # nothing changes: nothing to save or to send
+            for future, _ in done:
+                _settle(future, result=state)
+            return
+        saving = asyncio.ensure_future(self._save(state) if state is not self.state else asyncio.sleep(0))
         try:
             if self.status == CONNECTED:
                 try:
@@ -216,7 +223,13 @@ class CameraActor:
     def _require_connected(self) -> None:
         if self.status != CONNECTED:
             detail = f": {self.last_error}" if self.last_error else ""
-            raise CameraUnavailable(f"camera {self.mxid} is {self.status}{detail}")
+            raise CameraUnavailable(f"camera {self.mxid} is {self.status}{detail}", retry_after=self.retry_after())
+
+    def retry_after(self) -> int:
+        """Whole seconds until the next reconnect attempt is due (at least 1)."""
+        if self.reconnect_due is None:
+            return 1
+        return max(1, math.ceil(self.reconnect_due - asyncio.get_running_loop().time()))
 
     async def _call(self, fn, *args):
         """Run a blocking device call on the worker thread with a deadline; a failure starts recovery."""
@@ -276,10 +289,12 @@ class CameraActor:
                 self._set_status(DISCONNECTED)           # _call noted the device's error as last_error
             except ConfigRejected as exc:
                 self._set_status(DISCONNECTED, str(exc))
+            self.reconnect_due = asyncio.get_running_loop().time() + delay
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)
             except asyncio.TimeoutError:
                 pass
+            self.reconnect_due = None
             delay = min(delay * 2, self.max_backoff)
 
 

@@ -184,6 +184,9 @@ class CameraState:
     streams: Mapping[str, StreamState] = field(default_factory=dict)
 
     def with_stream(self, name: str, **changes) -> "CameraState":
+        """The state with these changes to one stream; this very state when they change nothing."""
+        if all(getattr(self.streams[name], k) == v for k, v in changes.items()):
+            return self
         streams = dict(self.streams)
         streams[name] = replace(streams[name], **changes)
         return CameraState(self.revision + 1, MappingProxyType(streams))

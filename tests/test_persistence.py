@@ -1,4 +1,5 @@
 """Desired state survives restarts: saved before the reply, restored on start."""
+import asyncio
 import json
 import logging
 
@@ -108,3 +109,53 @@ async def test_whatever_a_state_file_holds_the_service_starts_from_defaults(aioh
     assert (await (await client.get(f"/cameras/{cam}/streams/")).json()) == [{"name": "CAM_A", "active": False}]
     assert (await (await client.get(stream_url(cam, "CAM_A", "config"))).json())["fps"] == 30
     assert (await client.post(stream_url(cam, "CAM_A"))).status == 204
+
+
+async def test_a_write_that_changes_nothing_is_answered_without_a_save(client, mxid, monkeypatch):
+    from actors.store import StateStore
+    cam = mxid("oak-1")
+    first = await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 4})
+    writes = []
+    write = StateStore.write
+    monkeypatch.setattr(StateStore, "write", lambda self, *a: (writes.append(a), write(self, *a)))
+    again = await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 4})
+    assert again.status == 200 and again.headers["X-State-Revision"] == first.headers["X-State-Revision"]
+    config = await client.post(stream_url(cam, "CAM_A", "config"), json={"fps": 30})
+    assert config.status == 200 and config.headers["X-State-Revision"] == first.headers["X-State-Revision"]
+    off = await client.delete(stream_url(cam, "CAM_A"))
+    assert off.status == 204 and off.headers["X-State-Revision"] == first.headers["X-State-Revision"]
+    assert writes == []
+    assert (await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 5})).status == 200
+    assert len(writes) == 1
+
+
+async def test_retry_after_says_when_the_next_reconnect_is_due(aiohttp_client, make_backend, tmp_path):
+    backend = make_backend(["oak-1"])
+    client = await aiohttp_client(create_app(backend, device_timeout=0.5, max_backoff=8, discovery_interval=30))
+    cam = mxid_for("oak-1", 0)
+    actor = client.app[FLEET].get(cam)
+    await wait_until(lambda: actor is not None and actor.status == "connected")
+    backend.device(cam).unplug()
+    await wait_until(lambda: (actor.check(), actor.status == "disconnected")[1])      # as the discovery loop does
+    await wait_until(lambda: actor.reconnect_due is not None and actor.reconnect_due - asyncio.get_running_loop().time() > 3,
+                     timeout=15)
+    resp = await client.post(stream_url(cam, "CAM_A"))
+    assert resp.status == 503 and int(resp.headers["Retry-After"]) > 2
+
+
+async def test_stopping_a_camera_does_not_block_the_loop_on_a_slow_save(client, mxid, monkeypatch):
+    import threading
+    from actors.store import StateStore
+    cam = mxid("oak-1")
+    held, expired = threading.Event(), []
+    write = StateStore.write
+    monkeypatch.setattr(StateStore, "write", lambda self, *a: (held.wait(5) or expired.append(1), write(self, *a)))
+    pending = asyncio.create_task(client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 2}))
+    await asyncio.sleep(0.1)
+    stopping = asyncio.create_task(client.app[FLEET].get(cam).stop())
+    await asyncio.sleep(0.1)
+    assert (await asyncio.wait_for(client.get("/healthz"), 2)).status == 200      # the loop still answers
+    assert not expired                                      # and did so while the save was still held up
+    held.set()
+    await stopping
+    await pending
