@@ -183,7 +183,14 @@ class CameraActor:
             with contextlib.suppress(StateNotSaved):
                 await self._save(self.state)
             raise
-        await saving
+        try:
+            await saving
+        except StateNotSaved:
+            # The device runs the writes, the file and the API do not: put the device back.
+            if self.status == CONNECTED and self._applied is state:
+                with contextlib.suppress(Exception):
+                    await self._call(self._reconcile, self.state)
+            raise
         self.state = state
         for future, result in done:
             _settle(future, result=result)

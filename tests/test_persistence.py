@@ -159,3 +159,17 @@ async def test_stopping_a_camera_does_not_block_the_loop_on_a_slow_save(client, 
     held.set()
     await stopping
     await pending
+
+
+async def test_a_write_that_cannot_be_saved_leaves_the_device_as_the_api_says(client, backend, state_dir, mxid):
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 1})
+    (state_dir / f"{cam}.json.tmp").mkdir()
+    resp = await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 7})
+    assert resp.status == 503
+    assert (await (await client.get(stream_url(cam, "CAM_A", "control"))).json())["contrast"] == 1
+    assert backend.device(cam).sensor_controls["CAM_A"]["contrast"] == 1          # put back
+    resp = await client.post(stream_url(cam, "CAM_A", "config"), json={"fps": 20})
+    assert resp.status == 503
+    assert backend.device(cam).running["CAM_A"].config["fps"] == 30
