@@ -7,9 +7,10 @@ import numpy as np
 import simplejpeg
 from PIL import Image
 
+from schemas.facts import FORMATS  # noqa: F401 (re-exported)
+
 from .frames import DEPTH16, GRAY8, YUV420, Frame
 
-FORMATS = ("jpeg", "png")
 JPEG_QUALITY = 85
 # Depth pictures map this range (millimetres) linearly onto 255 (near) .. 1 (far); 0 means no measurement.
 DEPTH_NEAR_MM, DEPTH_FAR_MM = 200, 10000

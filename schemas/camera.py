@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from actors.model import COLOR, MONO, OTHER
+from .facts import COLOR, MONO, OTHER
 
 CAMERA_STATES = ("booting", "connected", "disconnected")
 

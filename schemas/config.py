@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from actors.model import COLOR, COLOR_RESOLUTIONS, MONO, MONO_RESOLUTIONS, OTHER
+from .facts import COLOR, COLOR_RESOLUTIONS, MONO, MONO_RESOLUTIONS, OTHER
 
 from .fields import StrictFloat, StrictInteger, pair
 

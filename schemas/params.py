@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, pre_load, validate
 
-from actors.encode import FORMATS
+from .facts import FORMATS
 
 from .fields import StrictBoolean
 
