@@ -48,6 +48,7 @@ class CameraActor:
         self.timeout = timeout
         self.max_backoff = max_backoff
         self._applied: CameraState | None = None      # what the device runs; None when unknown
+        self._epoch = 0                               # bumped by every loss: what a late worker call saw is void
         self._mailbox: asyncio.Queue = asyncio.Queue(mailbox_size)
         self._executor = self._new_executor()
         self._saver = ThreadPoolExecutor(1, thread_name_prefix=f"save-{self.mxid}")   # apart from a stuck device
@@ -211,6 +212,7 @@ class CameraActor:
     def _reconcile(self, target: CameraState, triggers: frozenset = frozenset()) -> None:
         """Worker thread: make the device run `target`: configure when the active streams or their configs
         change, else send the controls that changed. Streams in `triggers` get their autofocus trigger."""
+        epoch = self._epoch
         have, self._applied = self._applied, None
         want = target.active_streams()
         running = have.active_streams() if have is not None else None
@@ -221,7 +223,8 @@ class CameraActor:
             for name, stream in want.items():
                 if stream.control != running[name].control or name in triggers:
                     self.device.set_control(name, _for_device(stream.control, name in triggers))
-        self._applied = target
+        if epoch == self._epoch:          # a call that outlived a loss must not vouch for the reopened device
+            self._applied = target
 
     # Device calls and recovery -------------------------------------------------------------------
     def _new_executor(self) -> ThreadPoolExecutor:
@@ -261,6 +264,7 @@ class CameraActor:
         if self.status == CONNECTED:
             log.warning("camera %s lost: %s", self.mxid, error)
         self._set_status(DISCONNECTED, error)
+        self._epoch += 1
         self._applied = None
         self._recover_soon()
 

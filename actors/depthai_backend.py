@@ -45,10 +45,12 @@ def _xlink(fn):
     QueueException (R2): both are a DeviceError, and the device is then known to be lost."""
     @wraps(fn)
     def call(self, *args, **kwargs):
+        generation = self._generation
         try:
             return fn(self, *args, **kwargs)
         except (RuntimeError, QueueException) as exc:
-            self._lost.set()
+            if generation == self._generation:      # a call from before a reopen says nothing of the new one
+                self._lost.set()
             raise DeviceError(str(exc) or type(exc).__name__) from exc
     return call
 
@@ -267,45 +269,50 @@ class DepthAIDevice(Device):
 
     def _switch(self, desired: Mapping, active: set[str], generation: int) -> None:
         """Open the gates of the active streams and close the rest; start the sensors that feed an active
-        stream and stop the others (R11). A stream switched on answers once its first frame has arrived."""
-        dai = self._dai
-        turned_on = [n for n in active if not self._streams[n].is_open]
-        feeding = {s for n in active for s in self._streams[n].sockets}
+        stream and stop the others (R11). A stream switched on answers once its first frame has arrived.
+        Works on the pipeline it started with and looks at the generation before each message, so a call
+        released after its deadline never drives a pipeline that a reopen built."""
+        dai, streams, controls, streaming = self._dai, self._streams, self._controls, self._streaming
+        turned_on = [n for n in active if not streams[n].is_open]
+        feeding = {s for n in active for s in streams[n].sockets}
+
+        def send(queue, message) -> None:
+            self._check(generation)
+            queue.send(message)
         for name in turned_on:
-            self._send_control(self._streams[name], desired[name].control)
-        for name, stream in self._streams.items():
+            message = control_to_dai(desired[name].control)
+            for socket in streams[name].sockets:
+                send(controls[socket], message)
+        for name, stream in streams.items():
             if stream.is_open and name not in active:
                 stream.is_open = False
-                stream.gate.send(dai.GateControl.closeGate())
-        for socket, queue in self._controls.items():
+                send(stream.gate, dai.GateControl.closeGate())
+        for socket, queue in controls.items():
             want = socket in feeding
-            if self._streaming.get(socket) != want:
+            if streaming.get(socket) != want:
                 message = dai.CameraControl()
                 message.setStartStreaming() if want else message.setStopStreaming()
-                queue.send(message)
-                self._streaming[socket] = want
+                send(queue, message)
+                streaming[socket] = want
         marks = {}
         for name in turned_on:
-            stream = self._streams[name]
+            stream = streams[name]
             marks[name] = stream.slot.sequence
             stream.is_open = True
-            stream.gate.send(dai.GateControl.openGate())
+            send(stream.gate, dai.GateControl.openGate())
         for name in turned_on:
-            self._streams[name].wait(marks[name], FIRST_FRAME_TIMEOUT, name)
+            streams[name].wait(marks[name], FIRST_FRAME_TIMEOUT, name)
             self._check(generation)
 
     def _check(self, generation: int) -> None:
         if generation != self._generation:
             raise DeviceError("the device was reopened while this call was held up")
 
-    def _send_control(self, stream: _Stream, control: dict) -> None:
-        message = control_to_dai(control)
-        for socket in stream.sockets:
-            self._controls[socket].send(message)
-
     @_xlink
     def set_control(self, stream: str, control: dict) -> None:
-        self._send_control(self._stream(stream), control)
+        message, controls = control_to_dai(control), self._controls
+        for socket in self._stream(stream).sockets:
+            controls[socket].send(message)
 
     @_xlink
     def capture(self, stream: str) -> Frame:

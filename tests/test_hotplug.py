@@ -1,4 +1,6 @@
 """Cameras that go away and come back: the state a client set is kept and restored."""
+import pytest
+
 from conftest import activate, assert_error, stream_url, wait_until
 from service.inputs import FLEET
 
@@ -151,3 +153,21 @@ async def test_discoveries_at_once_start_one_actor_a_camera(client, backend, mxi
     backend.device(cam).release()
     await asyncio.gather(*(fleet.discover() for _ in range(4)))
     assert started.count(cam) == 1 and fleet.get(cam) is not None
+
+
+@pytest.mark.parametrize("release_after", [0.0, 0.05, 0.3])
+async def test_a_call_released_after_its_deadline_cannot_leave_the_camera_running_nothing(client, backend, mxid,
+                                                                                          release_after):
+    import asyncio
+    cam = mxid("oak-d")
+    actor = client.app[FLEET].get(cam)
+    device = backend.device(cam)
+    device.inject(hang_next=True)
+    await assert_error(await client.post(stream_url(cam, "CAM_A")), 504, "device_timeout")
+    await asyncio.sleep(release_after)
+    device.release()                              # the abandoned call goes on, late
+    await wait_until(lambda: actor.status == "connected")
+    await activate(client, cam, "CAM_B")
+    await wait_until(lambda: set(device.running) == {"CAM_B"})
+    resp = await client.get(stream_url(cam, "CAM_B", "still"))
+    assert resp.status == 200
