@@ -124,6 +124,8 @@ class _Stream:
 
     def wait(self, after: int, timeout: float, what: str) -> tuple[int, object]:
         got = self.slot.wait_after(after, timeout)
+        if got is None and self.slot.closed:
+            raise DeviceError(f"{what} stopped")         # a rebuild or a close: its readers learn at once
         if got is None:
             raise DeviceTimeout(f"{what} delivered no frame within {timeout:g} s")
         return got
@@ -163,8 +165,10 @@ class DepthAIDevice(Device):
 
     @_xlink
     def open(self) -> None:
-        if self.healthy():
-            return
+        if not self.healthy():
+            self._reopen()
+
+    def _reopen(self) -> None:
         self._generation += 1
         self.close()
         # A camera moved to another port or address is only found under its new DeviceInfo (R7); one that is
@@ -186,6 +190,7 @@ class DepthAIDevice(Device):
     def _stop_pipeline(self) -> None:
         for stream in self._streams.values():
             stream.stopped.set()
+            stream.slot.close()
         pipeline, self._pipeline = self._pipeline, None
         self._streams, self._controls, self._streaming = {}, {}, {}
         if pipeline is not None:
@@ -206,9 +211,7 @@ class DepthAIDevice(Device):
     def _rebuild(self, desired: Mapping, generation: int) -> int:
         """Build and start a pipeline holding `plan(desired)`, all gates closed; the generation it runs in."""
         if self._ran_pipeline:                 # a new pipeline needs a freshly opened device (R1)
-            self._stop_pipeline()
-            self._lost.set()
-            self.open()
+            self._reopen()
             generation = self._generation
         dai, device = self._dai, self._device
         if device is None:

@@ -42,6 +42,7 @@ class FrameSlot:
         self._changed = threading.Condition()
         self._item = None
         self._sequence = -1
+        self._closed = False
 
     @property
     def sequence(self) -> int:
@@ -52,10 +53,22 @@ class FrameSlot:
             self._item, self._sequence = item, self._sequence + 1
             self._changed.notify_all()
 
+    def close(self) -> None:
+        """No item will come: wake every reader (wait_after then answers None at once)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def wait_after(self, sequence: int, timeout: float):
-        """Blocking: (sequence, item) of the first item published after `sequence`, or None on timeout."""
+        """Blocking: (sequence, item) of the first item published after `sequence`, or None on timeout or once
+        the slot is closed."""
         with self._changed:
             sequence = min(sequence, self._sequence)     # a reader from before a restart waits for the next
-            if self._changed.wait_for(lambda: self._sequence > sequence, timeout):
+            if self._changed.wait_for(lambda: self._sequence > sequence or self._closed, timeout) \
+                    and self._sequence > sequence:
                 return self._sequence, self._item
             return None

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 NO_SIGNAL_PERIOD = 1.0      # seconds between "no signal" pictures
 FRAME_TIMEOUT = 2.0         # seconds a feed waits for a frame before it shows "no signal"
+RESTART_POLL = 0.02         # seconds between looks for the first frame of a stream that restarted
 
 
 @dataclass(frozen=True)
@@ -145,24 +146,29 @@ class VideoFeed:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        after, next_due = -1, 0.0
+        after, next_due, last_frame = -1, 0.0, time.monotonic()
         try:
             while self.viewers:
                 if not self.actor.state.streams[self.stream].active:
                     break
                 if self.actor.status != CONNECTED:
                     await self._show_no_signal()
-                    after = -1
+                    after, last_frame = -1, time.monotonic()
                     continue
                 try:
                     frame = await loop.run_in_executor(self.hub.readers, self.actor.device.next_frame,
                                                        self.stream, after, FRAME_TIMEOUT)
                 except (DeviceError, DeviceTimeout):
-                    if self.actor.state.streams[self.stream].active and self.viewers:
+                    # A stream that restarts (a config change, a rebuild) is not a lost camera: viewers keep
+                    # the last frame until the new stream's first, and see "no signal" only after
+                    # FRAME_TIMEOUT without a frame.
+                    if time.monotonic() - last_frame < FRAME_TIMEOUT:
+                        await asyncio.sleep(RESTART_POLL)
+                    elif self.actor.state.streams[self.stream].active and self.viewers:
                         await self._show_no_signal()
                     after = -1
                     continue
-                after = frame.sequence
+                after, last_frame = frame.sequence, time.monotonic()
                 self.stats.took_frame(frame.sequence)
                 if self.params.fps:          # a lower rate: skip frames until the next one is due
                     now = time.monotonic()

@@ -224,3 +224,17 @@ async def test_a_viewer_can_ask_for_a_number_of_frames(client, mxid):
     resp = await watch(client, cam, "CAM_A", frames="3", width="320")
     body = await asyncio.wait_for(resp.read(), 10)
     assert body.count(b"Content-Type: image/jpeg") == 3 and body.endswith(b"--frame--\r\n")
+
+
+async def test_a_stream_restart_keeps_its_viewers_without_no_signal(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    resp = await watch(client, cam, "CAM_A", width="320")
+    await frames(resp, 3)
+    for fps in (25, 20):            # each a restart of the stream (a rebuild on a camera)
+        assert (await client.post(stream_url(cam, "CAM_A", "config"), json={"fps": fps})).status == 200
+        got = await frames(resp, 15)
+        assert len(got) == 15
+        assert not [j for _, j in got if simplejpeg.decode_jpeg_header(j)[2] == "Gray"], "NO SIGNAL shown"
+        assert max(b - a for (a, _), (b, _) in zip(got, got[1:])) < 1.0
+    resp.close()
