@@ -173,3 +173,24 @@ async def test_a_write_that_cannot_be_saved_leaves_the_device_as_the_api_says(cl
     resp = await client.post(stream_url(cam, "CAM_A", "config"), json={"fps": 20})
     assert resp.status == 503
     assert backend.device(cam).running["CAM_A"].config["fps"] == 30
+
+
+def test_a_save_syncs_the_file_before_the_rename_and_the_directory_after(tmp_path, monkeypatch):
+    import os
+    import stat
+    from actors.store import StateStore
+    calls = []
+    fsync, replace = os.fsync, os.replace
+
+    def recorded_fsync(fd):
+        calls.append(("fsync", "dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"))
+        fsync(fd)
+
+    def recorded_replace(a, b):
+        calls.append(("rename", os.path.basename(b)))
+        replace(a, b)
+    monkeypatch.setattr(os, "fsync", recorded_fsync)
+    monkeypatch.setattr(os, "replace", recorded_replace)
+    StateStore(tmp_path).write("ABC", b'{"version": 1}')
+    assert calls == [("fsync", "file"), ("rename", "ABC.json"), ("fsync", "dir")]
+    assert (tmp_path / "ABC.json").read_bytes() == b'{"version": 1}'
