@@ -5,17 +5,17 @@ from marshmallow import Schema, fields, validate
 
 from .facts import COLOR, COLOR_RESOLUTIONS, MONO, MONO_RESOLUTIONS, OTHER
 
-from .fields import StrictFloat, StrictInteger, pair
+from .fields import LaxFloat, LaxInteger, pair
 
-def _fps() -> StrictFloat:
-    return StrictFloat(required=True, validate=validate.Range(min=0, min_inclusive=False), metadata={
+def _fps() -> LaxFloat:
+    return LaxFloat(required=True, validate=validate.Range(min=0, min_inclusive=False), metadata={
         "exclusiveMinimum": True,
         "description": "Frames per second; the sensor's range for the resolution applies (a 422 says it)."})
 
 
 def _size(what: str, even: bool = False) -> fields.List:
     rule = "; both even (YUV 4:2:0 has one colour sample per 2x2 pixels)" if even else ""
-    return pair(StrictInteger(validate=validate.Range(min=1)), required=True,
+    return pair(LaxInteger(validate=validate.Range(min=1)), required=True,
                 metadata={"description": f"{what} as [width, height], no larger than the resolution{rule}"})
 
 
@@ -31,7 +31,7 @@ class ColorCameraConfigSchema(Schema):
     still_size = _size("Size of still images", even=True)
     preview_size = _size("Size of the preview output", even=True)
     video_size = _size("Size of the video output", even=True)
-    sensor_crop = pair(StrictFloat(validate=validate.Range(0.0, 1.0)), required=True, metadata={
+    sensor_crop = pair(LaxFloat(validate=validate.Range(0.0, 1.0)), required=True, metadata={
         "description": "Top-left corner [x, y] of the crop window, as fractions of the frame; the window "
                        "(the larger of still and video size) must fit inside the frame"})
     fps = _fps()

@@ -3,24 +3,24 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .fields import StrictBoolean, StrictFloat, StrictInteger
+from .fields import LaxBoolean, LaxFloat, LaxInteger
 
 WHITE_BALANCE_MODES = ("AUTO", "CLOUDY_DAYLIGHT", "DAYLIGHT", "FLUORESCENT", "INCANDESCENT", "OFF", "SHADE",
                        "TWILIGHT", "WARM_FLUORESCENT")
 FOCUS_MODES = ("OFF", "AUTO", "MACRO", "CONTINUOUS_VIDEO", "CONTINUOUS_PICTURE", "EDOF")
 
 
-def _int(low: int, high: int, about: str = "", **kwargs) -> StrictInteger:
-    return StrictInteger(required=True, validate=validate.Range(low, high),
+def _int(low: int, high: int, about: str = "", **kwargs) -> LaxInteger:
+    return LaxInteger(required=True, validate=validate.Range(low, high),
                          metadata={"description": f"{about}Value must be between {low} and {high}".strip()}, **kwargs)
 
 
 class FocusSchema(Schema):
     auto_focus_mode = fields.String(required=True, validate=validate.OneOf(FOCUS_MODES),
                                     metadata={"default": "CONTINUOUS_VIDEO"})
-    auto_focus_trigger = StrictBoolean(required=True, metadata={
+    auto_focus_trigger = LaxBoolean(required=True, metadata={
         "default": False, "description": "true starts one autofocus run (with auto_focus_mode AUTO or MACRO)"})
-    lens_position = StrictFloat(required=True, validate=validate.Range(0.0, 1.0), metadata={
+    lens_position = LaxFloat(required=True, validate=validate.Range(0.0, 1.0), metadata={
         "default": 0.0, "description": "Lens position with auto_focus_mode OFF: 0.0 (far) to 1.0 (near)"})
 
 
@@ -32,16 +32,16 @@ class SensorControlSchema(Schema):
     exposure_time = _int(1, 33000, "Exposure time in microseconds. Ignored if auto_exposure_enable is set to "
                                    "true. ")
     sensitivity_iso = _int(100, 5000)
-    auto_exposure_enable = StrictBoolean(required=True)
+    auto_exposure_enable = LaxBoolean(required=True)
     auto_exposure_compensation = _int(-9, 9)
     auto_exposure_limit = _int(1, 33000, "Maximum exposure time limit for auto-exposure in microseconds. ")
-    auto_exposure_lock = StrictBoolean(required=True)
+    auto_exposure_lock = LaxBoolean(required=True)
     contrast = _int(-10, 10)
     brightness = _int(-10, 10)
     saturation = _int(-10, 10)
     chroma_denoise = _int(0, 4)
     luma_denoise = _int(0, 4)
-    auto_whitebalance_lock = StrictBoolean(required=True)
+    auto_whitebalance_lock = LaxBoolean(required=True)
     auto_whitebalance_mode = fields.String(required=True, validate=validate.OneOf(WHITE_BALANCE_MODES),
                                            metadata={"default": "AUTO",
                                                      "description": "OFF uses manual_whitebalance"})

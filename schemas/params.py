@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, pre_load, validate
 
 from .facts import FORMATS
 
-from .fields import StrictBoolean
+from .fields import LaxBoolean
 
 MXID_PATTERN = r"^[A-Z0-9]+$"
 STREAM_PATTERN = r"^(CAM_[A-H]|DEPTH_[A-H]_[A-H])$"
@@ -30,7 +30,7 @@ class StreamPathSchema(CameraPathSchema):
         "description": "CAM_X for the sensor on socket X, DEPTH_X_Y for depth from the stereo pair X-Y"})
 
 
-class QueryBoolean(StrictBoolean):
+class QueryBoolean(LaxBoolean):
     """A boolean in a query string: true/false (also 1/0)."""
 
     def _deserialize(self, value, attr, data, **kwargs):

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .fields import StrictBoolean, StrictInteger
+from .fields import LaxBoolean, LaxInteger
 
 
 class FaultsSchema(Schema):
-    failing_opens = StrictInteger(validate=validate.Range(0, 1000), metadata={
+    failing_opens = LaxInteger(validate=validate.Range(0, 1000), metadata={
         "description": "How many of the camera's next opens (connects) fail"})
-    latency_ms = StrictInteger(validate=validate.Range(0, 60000), metadata={
+    latency_ms = LaxInteger(validate=validate.Range(0, 60000), metadata={
         "description": "Delay added to each of the camera's operations from now on, in milliseconds"})
-    hang_next = StrictBoolean(metadata={
+    hang_next = LaxBoolean(metadata={
         "description": "true makes the camera's next operation hang: it is answered 504 at the device deadline "
                        "and the camera is reopened; the hung call ends on unplug, replug, or after 60 s"})
 

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .fields import StrictBoolean, StrictInteger
+from .fields import LaxBoolean, LaxInteger
 
 
 class SavedStreamSchema(Schema):
-    active = StrictBoolean(required=True)
+    active = LaxBoolean(required=True)
     config = fields.Dict(keys=fields.String(), required=True)
     control = fields.Dict(keys=fields.String(), required=True)
 
 
 class StateFileSchema(Schema):
-    version = StrictInteger(required=True)
+    version = LaxInteger(required=True)
     mxid = fields.String()
-    revision = StrictInteger(load_default=0, validate=validate.Range(min=0))
+    revision = LaxInteger(load_default=0, validate=validate.Range(min=0))
     streams = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)

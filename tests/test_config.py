@@ -59,11 +59,11 @@ async def test_what_the_sensor_cannot_do_is_422_saying_what_it_can(client, mxid,
 
 @pytest.mark.parametrize("stream, body, field", [
     ("CAM_A", {"resolution": "THE_1080P"}, "resolution"),
-    ("CAM_A", {"fps": "30"}, "fps"),
+    ("CAM_A", {"fps": "thirty"}, "fps"),
     ("CAM_A", {"fps": True}, "fps"),
     ("CAM_A", {"fps": 0}, "fps"),
     ("CAM_A", {"still_size": [1920]}, "still_size"),
-    ("CAM_A", {"still_size": [1920.0, 1080]}, "still_size"),
+    ("CAM_A", {"still_size": [1919.5, 1080]}, "still_size"),
     ("CAM_A", {"still_size": "1920x1080"}, "still_size"),
     ("CAM_A", {"sensor_crop": [1.5, 0]}, "sensor_crop"),
     ("CAM_A", {"exposure": 5}, "exposure"),
@@ -102,3 +102,11 @@ async def test_depth_config_applies_to_both_sensors_of_the_pair(client, backend,
     await activate(client, cam, "DEPTH_B_C")
     configs = backend.device(cam).sensor_configs
     assert configs["CAM_B"] == configs["CAM_C"] == {"resolution": "THE_800_P", "fps": 60}
+
+
+async def test_numbers_as_strings_and_integral_floats_are_taken(client, mxid):
+    cam = mxid("oak-d")
+    resp = await client.post(stream_url(cam, "CAM_A", "config"), json={"fps": "15", "still_size": [1280.0, "720"]})
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body["fps"] == 15 and body["still_size"] == [1280, 720]

@@ -53,17 +53,19 @@ async def test_partial_update_answers_the_whole_control(client, mxid):
 
 @pytest.mark.parametrize("body, field", [
     ({"exposure_time": 0}, "exposure_time"), ({"exposure_time": 33001}, "exposure_time"),
-    ({"exposure_time": "5"}, "exposure_time"), ({"exposure_time": 5.0}, "exposure_time"),
+    ({"exposure_time": "5.5"}, "exposure_time"), ({"exposure_time": 5.5}, "exposure_time"),
+    ({"exposure_time": "five"}, "exposure_time"), ({"exposure_time": "NaN"}, "exposure_time"),
+    ({"exposure_time": "0"}, "exposure_time"),
     ({"exposure_time": True}, "exposure_time"), ({"sensitivity_iso": 99}, "sensitivity_iso"),
-    ({"sensitivity_iso": 5001}, "sensitivity_iso"), ({"auto_exposure_enable": 1}, "auto_exposure_enable"),
-    ({"auto_exposure_enable": "true"}, "auto_exposure_enable"),
+    ({"sensitivity_iso": 5001}, "sensitivity_iso"), ({"auto_exposure_enable": 2}, "auto_exposure_enable"),
+    ({"auto_exposure_enable": "maybe"}, "auto_exposure_enable"), ({"contrast": True}, "contrast"),
     ({"auto_exposure_compensation": -10}, "auto_exposure_compensation"),
     ({"auto_exposure_limit": -1}, "auto_exposure_limit"), ({"contrast": 11}, "contrast"),
     ({"brightness": -11}, "brightness"), ({"saturation": None}, "saturation"), ({"chroma_denoise": 5}, "chroma_denoise"),
     ({"luma_denoise": -1}, "luma_denoise"), ({"auto_whitebalance_mode": "auto"}, "auto_whitebalance_mode"),
     ({"manual_whitebalance": 999}, "manual_whitebalance"), ({"manual_whitebalance": 12001}, "manual_whitebalance"),
     ({"focus": {"lens_position": 1.5}}, "focus"), ({"focus": {"auto_focus_mode": "FAST"}}, "focus"),
-    ({"focus": {"auto_focus_trigger": 0}}, "focus"), ({"focus": {"zoom": 1}}, "focus"), ({"focus": 3}, "focus"),
+    ({"focus": {"auto_focus_trigger": 3}}, "focus"), ({"focus": {"zoom": 1}}, "focus"), ({"focus": 3}, "focus"),
     ({"shutter": 5}, "shutter"),
 ])
 async def test_bad_values_are_422_per_field_and_change_nothing(client, mxid, body, field):
@@ -186,3 +188,19 @@ async def test_concurrent_updates_leave_the_last_acknowledged_state(client, mxid
     assert int(resp.headers["X-State-Revision"]) == max(revisions)
     # Each reply holds its own value: replies were not mixed up between requests.
     assert sorted(body["exposure_time"] for _, _, body in results) == list(range(100, 200))
+
+
+@pytest.mark.parametrize("body, expected", [
+    ({"exposure_time": "5000"}, {"exposure_time": 5000}), ({"exposure_time": 5000.0}, {"exposure_time": 5000}),
+    ({"exposure_time": "5000.0"}, {"exposure_time": 5000}), ({"contrast": "-3"}, {"contrast": -3}),
+    ({"auto_exposure_enable": "false"}, {"auto_exposure_enable": False}),
+    ({"auto_exposure_enable": 0}, {"auto_exposure_enable": False}),
+    ({"auto_whitebalance_lock": "on"}, {"auto_whitebalance_lock": True}),
+    ({"focus": {"lens_position": "0.5"}}, {"focus": {"lens_position": 0.5}}),
+])
+async def test_numbers_and_booleans_as_the_original_api_took_them(client, mxid, body, expected):
+    cam = mxid("oak-d")
+    answer = await post_control(client, cam, "CAM_A", body)
+    for key, value in expected.items():
+        got = answer[key] if not isinstance(value, dict) else {k: answer[key][k] for k in value}
+        assert got == value and type(got) is type(value)

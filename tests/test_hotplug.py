@@ -95,7 +95,7 @@ async def test_a_hung_operation_is_504_and_the_camera_is_usable_afterwards(clien
 
 async def test_fault_bodies_are_validated(client, mxid):
     cam = mxid("oak-1")
-    for body in ({"failing_opens": -1}, {"latency_ms": "5"}, {"hang_next": 1}, {"explode": True}):
+    for body in ({"failing_opens": -1}, {"latency_ms": "five"}, {"hang_next": 2}, {"explode": True}):
         await assert_error(await client.post(f"/sim/cameras/{cam}/faults", json=body), 422, "validation_error")
     await assert_error(await client.post("/sim/cameras/ABC/unplug"), 404, "camera_not_found")
     await assert_error(await client.post("/sim/cameras/abc/unplug"), 422, "validation_error")
