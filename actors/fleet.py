@@ -6,7 +6,7 @@ import logging
 
 from .actor import CameraActor
 from .backend import Backend
-from .model import streams_of
+from .model import initial_state, streams_of
 from .store import StateStore
 
 log = logging.getLogger(__name__)
@@ -17,10 +17,11 @@ class Fleet:
     that is seen again is reconnected at once, and a connected one whose device went away is marked lost."""
 
     def __init__(self, backend: Backend, *, store: StateStore | None = None, interval: float = 2.0,
-                 discovery_timeout: float = 30.0, **actor_options):
+                 discovery_timeout: float = 30.0, initial_streams: str = "none", **actor_options):
         self.backend = backend
         self.store = store
         self.discovery_timeout = discovery_timeout
+        self.initial_streams = initial_streams      # for a camera with no saved state
         self._looking: asyncio.Future | None = None
         self._discovering = asyncio.Lock()
         self.interval = interval
@@ -55,9 +56,11 @@ class Fleet:
         for device in found:
             actor = self.actors.get(device.info.mxid)
             if actor is None:
-                state = None
+                specs = streams_of(device.info)
                 if self.store is not None:
-                    state = await asyncio.to_thread(self.store.load, device.info.mxid, streams_of(device.info))
+                    state = await asyncio.to_thread(self.store.load, device.info.mxid, specs, self.initial_streams)
+                else:
+                    state = initial_state(specs, self.initial_streams)
                 actor = CameraActor(device, state=state, store=self.store, **self.actor_options)
                 self.actors[actor.mxid] = actor
                 await actor.start()

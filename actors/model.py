@@ -181,7 +181,13 @@ class CameraState:
         return {n: s for n, s in self.streams.items() if s.active}
 
 
-def initial_state(streams: Mapping[str, StreamSpec]) -> CameraState:
+INITIAL_STREAMS = ("sensors", "none")
+
+
+def initial_state(streams: Mapping[str, StreamSpec], initial_streams: str = "none") -> CameraState:
+    """The state of a camera with nothing saved: defaults, and with "sensors" its sensor streams (CAM_*) active,
+    as the original API started every camera."""
     return CameraState(0, MappingProxyType({
-        name: StreamState(False, default_config(spec), default_control(spec)) for name, spec in streams.items()
+        name: StreamState(initial_streams == "sensors" and spec.kind != DEPTH, default_config(spec),
+                          default_control(spec)) for name, spec in streams.items()
     }))

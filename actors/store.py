@@ -58,9 +58,9 @@ class StateStore:
         finally:
             os.close(directory)
 
-    def load(self, mxid: str, specs: dict[str, StreamSpec]) -> CameraState:
-        """Blocking: the saved state of a camera, or its defaults."""
-        state = initial_state(specs)
+    def load(self, mxid: str, specs: dict[str, StreamSpec], initial_streams: str = "none") -> CameraState:
+        """Blocking: the saved state of a camera, or its defaults (`initial_streams` says which are active)."""
+        state = initial_state(specs, initial_streams)
         target = self.path(mxid)
         try:
             document = json.loads(target.read_bytes())

@@ -81,3 +81,8 @@ class VideoQuerySchema(TokenQuerySchema):
     width = StrictQueryInteger(validate=validate.Range(16, 8000), metadata={
         "description": "Scale the picture down to this width in pixels, keeping its aspect (default: full "
                        "size; at most the stream's width)"})
+
+
+class RefreshQuerySchema(TokenQuerySchema):
+    boot = QueryBoolean(load_default=False, metadata={
+        "description": "Accepted for the original API's clients; cameras found are always booted"})

@@ -42,7 +42,7 @@ def _routes(app: web.Application, modules) -> None:
 def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size: int = 128,
                device_timeout: float = 10.0, max_backoff: float = 30.0, discovery_interval: float = 2.0,
                max_body: int = MAX_BODY, tokens: list[str] | None = None, cors_origins: list[str] | None = None,
-               with_metrics: bool = True, max_feeds: int = 4) -> web.Application:
+               with_metrics: bool = True, max_feeds: int = 4, initial_streams: str = "none") -> web.Application:
     """The application; with `state_dir` each camera's desired state is saved there and restored, with
     `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call."""
     # Outermost first: admission gives the request its id and checks its token before anything else runs.
@@ -54,8 +54,8 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     if cors_origins:
         security.setup_cors(app, cors_origins)
     store = StateStore(state_dir) if state_dir is not None else None
-    fleet = Fleet(backend, store=store, interval=discovery_interval, mailbox_size=mailbox_size,
-                  timeout=device_timeout, max_backoff=max_backoff)
+    fleet = Fleet(backend, store=store, interval=discovery_interval, initial_streams=initial_streams,
+                  mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
     app[health.READY] = False
     modules = (streams, cameras, video, health) + ((sim,) if sim.enabled(backend) else ())

@@ -32,7 +32,8 @@ async def serve(args, tokens: list[str]) -> None:
     app = create_app(make_backend(args), state_dir=args.state_dir, mailbox_size=args.mailbox_size,
                      device_timeout=args.device_timeout, discovery_interval=args.discovery_interval,
                      max_body=args.max_body, tokens=tokens, cors_origins=args.cors_origins,
-                     with_metrics=args.metrics == "on", max_feeds=args.max_feeds)
+                     with_metrics=args.metrics == "on", max_feeds=args.max_feeds,
+                     initial_streams=args.initial_streams)
     tls = None
     if args.tls_cert:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -107,6 +107,8 @@ OPTIONS = (
            "N"),
     Option("--max-feeds", _positive(int), 4, "live video parameter sets (fps, quality, width) one stream runs at "
            "once, each a reader and an encoder; a viewer asking for another joins the nearest", "N"),
+    Option("--initial-streams", _choice("sensors", "none"), "sensors", "what a camera with no saved state starts "
+           "with: its sensor streams (CAM_*) active, as the original API did, or none", "sensors|none"),
     Option("--max-connections", _positive(int), 1024, "concurrent client connections; a connection beyond them "
            "is answered 503 at once (keep it under the open-file limit, LimitNOFILE in the unit)", "N"),
     Option("--max-body", _positive(int), 64 * 1024, "largest request body in bytes; larger ones are answered 413",

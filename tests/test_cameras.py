@@ -58,3 +58,19 @@ async def test_wrong_method_is_json_405(client):
     resp = await client.put("/cameras/")
     await assert_error(resp, 405, "method_not_allowed")
     assert "GET" in resp.headers["Allow"]
+
+
+async def test_refresh_looks_for_cameras_now_and_answers_the_list(aiohttp_client, backend, mxid):
+    from service.app import create_app
+    from service.inputs import FLEET
+    client = await aiohttp_client(create_app(backend, discovery_interval=60))     # no discovery round meanwhile
+    fleet, cam = client.app[FLEET], mxid("oak-1")
+    actor = fleet.actors.pop(cam)             # as if it had just been plugged in
+    await actor.stop()
+    backend.device(cam).release()
+    assert cam not in [c["mxid"] for c in await (await client.get("/cameras")).json()]
+    resp = await client.post("/cameras/refresh")
+    assert resp.status == 200 and cam in [c["mxid"] for c in await resp.json()]
+    for path in ("/cameras/refresh/", "/cameras/refresh?boot=true"):
+        assert (await client.post(path)).status == 200
+    assert (await client.post("/cameras/refresh?boot=maybe")).status == 422

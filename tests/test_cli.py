@@ -89,3 +89,33 @@ def test_a_signal_finishes_requests_in_flight_and_exits_0(tmp_path, sig):
     assert proc.wait(10) == 0 and time.monotonic() - started < 8
     out = proc.stdout.read()
     assert "stopped" in out and "Traceback" not in out
+
+
+def test_cameras_stream_from_the_start_unless_told_otherwise(tmp_path):
+    import json
+    import urllib.request
+    from actors.simulated.models import mxid_for
+    cam = mxid_for("oak-d", 0)
+    for args, active in (((), ["CAM_A", "CAM_B", "CAM_C"]), (("--initial-streams", "none"), [])):
+        state = tmp_path / "-".join(args or ("default",))
+        proc, base, _ = start("--simulate", "oak-d", *args, state_dir=state)
+        try:
+            streams = json.loads(urllib.request.urlopen(f"{base}/cameras/{cam}/streams", timeout=10).read())
+            assert [s["name"] for s in streams if s["active"]] == active
+            if active:                      # a still without activating anything, as Studio takes it
+                still = urllib.request.urlopen(f"{base}/cameras/{cam}/streams/CAM_A/still", timeout=10)
+                assert still.status == 200 and still.headers["Content-Type"] == "image/jpeg"
+        finally:
+            stop(proc)
+    # Saved state wins: a camera whose streams were switched off starts with them off.
+    proc, base, _ = start("--simulate", "oak-d", state_dir=tmp_path / "saved")
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{base}/cameras/{cam}/streams/CAM_A", method="DELETE"))
+    finally:
+        stop(proc)
+    proc, base, _ = start("--simulate", "oak-d", state_dir=tmp_path / "saved")
+    try:
+        streams = json.loads(urllib.request.urlopen(f"{base}/cameras/{cam}/streams", timeout=10).read())
+        assert [s["name"] for s in streams if s["active"]] == ["CAM_B", "CAM_C"]
+    finally:
+        stop(proc)

@@ -183,3 +183,11 @@ async def test_small_contract_holes(client, mxid):
     video = spec["paths"]["/cameras/{mxid}/streams/{stream_name}/video"]["get"]["parameters"]
     fps = next(p for p in video if p["name"] == "fps")["schema"]
     assert fps["minimum"] == 0 and fps["exclusiveMinimum"] is True
+
+
+async def test_a_fixed_path_allows_only_its_own_methods(client):
+    resp = await client.get("/cameras/refresh")
+    assert resp.status in (405, 422)
+    resp = await client.options("/cameras/refresh")
+    await assert_error(resp, 405, "method_not_allowed")
+    assert resp.headers["Allow"] == "POST"

@@ -12,7 +12,7 @@ async def test_every_route_is_documented_once_with_its_errors(client):
     assert doc["openapi"].startswith("3.")
     ops = {(path, method) for path, item in doc["paths"].items() for method in item}
     assert ops == {
-        ("/cameras/", "get"), ("/cameras/{mxid}/", "get"), ("/cameras/{mxid}/streams/", "get"),
+        ("/cameras/", "get"), ("/cameras/refresh", "post"), ("/cameras/{mxid}/", "get"), ("/cameras/{mxid}/streams/", "get"),
         ("/cameras/{mxid}/streams/{stream_name}/", "post"), ("/cameras/{mxid}/streams/{stream_name}/", "delete"),
         ("/cameras/{mxid}/streams/{stream_name}/config", "get"),
         ("/cameras/{mxid}/streams/{stream_name}/config", "post"),
