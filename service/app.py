@@ -63,7 +63,7 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     video.setup(app, max_feeds)
     if with_metrics:
         app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO])
-    openapi.setup(app, version=metadata.version("oak-camera-service"))
+    openapi.setup(app, version=metadata.version("oak-camera-service"), tokens=bool(tokens))
 
     async def start(_app):
         await fleet.start()

@@ -1,4 +1,5 @@
-"""OpenAPI pieces shared by the handlers' decorators: error responses and one-of-three config shapes."""
+"""OpenAPI pieces shared by the handlers' decorators: error responses, the three config shapes, the revision
+header, and the security schemes."""
 from __future__ import annotations
 
 import copy
@@ -11,6 +12,7 @@ from schemas.config import CONFIG_SCHEMAS
 from schemas.errors import ErrorSchema
 
 ERROR_WHEN = {
+    401: "A valid token is required (with --token-file): `Authorization: Bearer <token>` or ?access_token=",
     404: "No such camera, no such stream on this camera (the message lists its streams)",
     409: "The stream is not active",
     413: "The body is larger than the limit",
@@ -29,9 +31,11 @@ def errors(*statuses: int) -> dict:
     return out
 
 
-def one_of_configs(partial: bool = False) -> dict:
+def any_of_configs(partial: bool = False) -> dict:
+    """The three config shapes. anyOf, not oneOf: a partial body such as {"fps": 10} fits all three, and a
+    validator must accept it; which shape applies depends on the stream (a 422 says so)."""
     schemas = [cls(partial=True) if partial else cls for cls in CONFIG_SCHEMAS.values()]
-    return {"content": {"application/json": {"schema": {"oneOf": schemas}}}}
+    return {"content": {"application/json": {"schema": {"anyOf": schemas}}}}
 
 
 REVISION_HEADER = {"X-State-Revision": {
@@ -44,7 +48,28 @@ REVISION_HEADER = {"X-State-Revision": {
 _PRISTINE: dict = {}
 
 
-def setup(app: web.Application, version: str) -> None:
+OPEN = {"/healthz", "/readyz"}       # what a probe reaches without a token
+
+
+def _security(spec: dict, tokens: bool) -> None:
+    """Bearer tokens (or ?access_token= for <img> and <video> tags) on every operation but the probes: required
+    when the service runs with tokens, optional otherwise."""
+    spec.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer"},
+        "access_token": {"type": "apiKey", "in": "query", "name": "access_token"}}
+    required = [{"bearer": []}, {"access_token": []}]
+    for path, item in spec["paths"].items():
+        if path in OPEN:
+            continue
+        for operation in item.values():
+            operation["security"] = required if tokens else [{}, *required]
+            if tokens:
+                operation["responses"]["401"] = {
+                    "description": ERROR_WHEN[401], "content": {"application/json": {"schema": {
+                        "$ref": "#/components/schemas/Error"}}}}
+
+
+def setup(app: web.Application, version: str, tokens: bool = False) -> None:
     for route in app.router.routes():
         if hasattr(route.handler, API_SPEC_ATTR):
             original = _PRISTINE.setdefault(route.handler, copy.deepcopy(getattr(route.handler, API_SPEC_ATTR)))
@@ -59,3 +84,9 @@ def setup(app: web.Application, version: str) -> None:
     for item in spec["paths"].values():
         for operation in item.values():
             operation.pop("produces", None)
+    _security(spec, tokens)
+    # The docs, as every other path, with and without the trailing slash (no redirect).
+    for route in list(app.router.routes()):
+        path = route.resource.canonical if route.resource is not None else ""
+        if route.method == "GET" and path in ("/api/docs", "/api/docs/swagger.json"):
+            app.router.add_get(path + "/", route.handler)

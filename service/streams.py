@@ -81,17 +81,28 @@ async def list_streams(request: web.Request) -> web.Response:
     return web.json_response([{"name": n, "active": s.active} for n, s in actor.state.streams.items()])
 
 
+@docs(tags=TAG, summary="Get Stream", description="The stream's name and whether it is active.",
+      responses=openapi.errors(404, 422))
+@match_info_schema(StreamPathSchema)
+@response_schema(StreamSchema, 200)
+async def get_stream(request: web.Request) -> web.Response:
+    actor, name = stream(request)
+    return web.json_response({"name": name, "active": actor.state.streams[name].active})
+
+
 @docs(tags=TAG, summary="Activate Stream",
       description="Idempotent. Activation wins: every active stream sharing a sensor with this one is "
                   "deactivated (activating DEPTH_B_C deactivates CAM_B and CAM_C, and the reverse).",
-      responses={204: {"description": "The stream is active"}, **openapi.errors(404, 422, 503, 504)})
+      responses={204: {"description": "The stream is active", "headers": openapi.REVISION_HEADER},
+                 **openapi.errors(404, 422, 503, 504)})
 @match_info_schema(StreamPathSchema)
 async def activate(request: web.Request) -> web.Response:
     return await _switch(request, Activate)
 
 
 @docs(tags=TAG, summary="Deactivate Stream", description="Idempotent. Config and control are kept.",
-      responses={204: {"description": "The stream is inactive"}, **openapi.errors(404, 422, 503, 504)})
+      responses={204: {"description": "The stream is inactive", "headers": openapi.REVISION_HEADER},
+                 **openapi.errors(404, 422, 503, 504)})
 @match_info_schema(StreamPathSchema)
 async def deactivate(request: web.Request) -> web.Response:
     return await _switch(request, Deactivate)
@@ -100,7 +111,7 @@ async def deactivate(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="Get Stream Config",
       description="ColorCameraConfig for colour sensors, MonoCameraConfig for mono sensors and depth "
                   "streams, CameraConfig for other sensors.",
-      responses={200: {"description": "The whole config", **openapi.one_of_configs(),
+      responses={200: {"description": "The whole config", **openapi.any_of_configs(),
                        "headers": openapi.REVISION_HEADER}, **openapi.errors(404, 422)})
 @match_info_schema(StreamPathSchema)
 async def get_config(request: web.Request) -> web.Response:
@@ -113,8 +124,8 @@ async def get_config(request: web.Request) -> web.Response:
       description="Any subset of the stream's own config shape; the rest keeps its value. Checked against "
                   "what the sensor can do. On an inactive stream it is kept and used on activation; on an "
                   "active one the stream restarts with it.",
-      requestBody={"required": True, **openapi.one_of_configs(partial=True)},
-      responses={200: {"description": "The whole config after the update", **openapi.one_of_configs(),
+      requestBody={"required": True, **openapi.any_of_configs(partial=True)},
+      responses={200: {"description": "The whole config after the update", **openapi.any_of_configs(),
                        "headers": openapi.REVISION_HEADER}, **openapi.errors(404, 413, 422, 503, 504)})
 @match_info_schema(StreamPathSchema)
 async def update_config(request: web.Request) -> web.Response:
@@ -184,6 +195,7 @@ def add_routes(add) -> None:
     add("GET", one + "config", get_config)
     add("POST", one + "config", update_config)
     add("GET", one + "still", still)
+    add("GET", one, get_stream)
     add("POST", one, activate)
     add("DELETE", one, deactivate)
     add("GET", base, list_streams)

@@ -13,6 +13,7 @@ async def test_every_route_is_documented_once_with_its_errors(client):
     ops = {(path, method) for path, item in doc["paths"].items() for method in item}
     assert ops == {
         ("/cameras/", "get"), ("/cameras/refresh", "post"), ("/cameras/{mxid}/", "get"), ("/cameras/{mxid}/streams/", "get"),
+        ("/cameras/{mxid}/streams/{stream_name}/", "get"),
         ("/cameras/{mxid}/streams/{stream_name}/", "post"), ("/cameras/{mxid}/streams/{stream_name}/", "delete"),
         ("/cameras/{mxid}/streams/{stream_name}/config", "get"),
         ("/cameras/{mxid}/streams/{stream_name}/config", "post"),
@@ -61,3 +62,46 @@ async def test_spec_is_valid_openapi_in_every_app(client, aiohttp_client, backen
     validate(await spec(client))
     other = await aiohttp_client(create_app(backend))       # a second app in the same process
     assert await spec(other) == await spec(client)
+
+
+async def test_partial_config_bodies_validate_against_the_spec(client):
+    from openapi_schema_validator import OAS30Validator
+    doc = await spec(client)
+
+    def validator(schema):            # the spec's own references resolve inside the schema's document
+        return OAS30Validator({**schema, "components": doc["components"]})
+    body = doc["paths"]["/cameras/{mxid}/streams/{stream_name}/config"]["post"]["requestBody"]
+    validator = validator(body["content"]["application/json"]["schema"])
+    for partial in ({"fps": 10}, {"resolution": "THE_720_P"}, {"still_size": [640, 480]}, {}):
+        validator.validate(partial)
+    response = doc["paths"]["/cameras/{mxid}/streams/{stream_name}/config"]["get"]["responses"]["200"]
+    whole = OAS30Validator({**response["content"]["application/json"]["schema"], "components": doc["components"]})
+    for config in ({"resolution": "THE_720_P", "fps": 30.0},
+                   {"resolution": "THE_1080_P", "still_size": [1920, 1080], "preview_size": [300, 300],
+                    "video_size": [1920, 1080], "sensor_crop": [0.0, 0.0], "fps": 30.0}):
+        whole.validate(config)
+
+
+async def test_docs_at_both_slashes_and_a_single_stream(client, mxid):
+    for path in ("/api/docs", "/api/docs/", "/api/docs/swagger.json", "/api/docs/swagger.json/"):
+        assert (await client.get(path)).status == 200, path
+    cam = mxid("oak-1")
+    for path in (f"/cameras/{cam}/streams/CAM_A/", f"/cameras/{cam}/streams/CAM_A"):
+        assert await (await client.get(path)).json() == {"name": "CAM_A", "active": False}
+    doc = await spec(client)
+    activate = doc["paths"]["/cameras/{mxid}/streams/{stream_name}/"]["post"]["responses"]["204"]
+    assert "X-State-Revision" in activate["headers"]
+    assert doc["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
+
+
+async def test_with_tokens_every_protected_operation_documents_401(aiohttp_client, backend):
+    from service.app import create_app
+    guarded = await aiohttp_client(create_app(backend, tokens=["t"]))
+    doc = await (await guarded.get("/api/docs/swagger.json", headers={"Authorization": "Bearer t"})).json()
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if path in ("/healthz", "/readyz"):
+                assert "security" not in operation and "401" not in operation["responses"]
+            else:
+                assert operation["security"] == [{"bearer": []}, {"access_token": []}], (path, method)
+                assert "401" in operation["responses"], (path, method)
