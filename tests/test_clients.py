@@ -36,15 +36,31 @@ async def test_ffmpeg_reads_the_video_and_writes_frames_that_decode(client, mxid
     assert all(simplejpeg.decode_jpeg(f.read_bytes()).shape == (360, 640, 3) for f in files)
 
 
+async def guarded_client(aiohttp_client, backend):
+    from service.app import create_app
+    from service.inputs import FLEET
+    from conftest import wait_until
+    client = await aiohttp_client(create_app(backend, tokens=["s3cret"]))
+    await wait_until(lambda: client.app[FLEET].actors and
+                     all(a.status == "connected" for a in client.app[FLEET].actors.values()))
+    return client
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)")
-async def test_the_page_shows_live_video_in_chromium(client, mxid, tmp_path):
+@pytest.mark.parametrize("tokens", [False, True])
+async def test_the_page_shows_live_video_in_chromium(client, aiohttp_client, backend, mxid, tmp_path, tokens):
     cam = mxid("oak-1")
-    await activate(client, cam, "CAM_A")
+    page = "/"
+    if tokens:                          # opened as /?access_token=…, which it passes to every call and video
+        client, page = await guarded_client(aiohttp_client, backend), "/?access_token=s3cret"
+        assert (await client.post(stream_url(cam, "CAM_A"), headers={"Authorization": "Bearer s3cret"})).status == 204
+    else:
+        await activate(client, cam, "CAM_A")
     shot = tmp_path / "page.png"
     code, out = await run(CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
                           f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1600",
-                          "--virtual-time-budget=4000", f"--screenshot={shot}", str(client.make_url("/")))
+                          "--virtual-time-budget=4000", f"--screenshot={shot}", str(client.make_url(page)))
     assert shot.exists(), out
     image = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     # The live picture is a test card: its saturated colour bars appear nowhere else on the page.
