@@ -43,8 +43,14 @@ async def test_still_size_and_crop_are_honoured(client, mxid):
     await client.post(stream_url(cam, "CAM_A", "config"),
                       json={"still_size": [640, 480], "video_size": [640, 480], "sensor_crop": [0.5, 0.25]})
     await activate(client, cam, "CAM_A")
-    image = simplejpeg.decode_jpeg(await (await still(client, cam, "CAM_A")).read())
+    image = simplejpeg.decode_jpeg(await (await still(client, cam, "CAM_A")).read()).astype(int)
     assert image.shape == (480, 640, 3)
+    # The window is the full frame's pixels at (0.5, 0.25) of 1920x1080: x 960, y 270.
+    await client.post(stream_url(cam, "CAM_A", "config"),
+                      json={"still_size": [1920, 1080], "video_size": [1920, 1080], "sensor_crop": [0, 0]})
+    full = simplejpeg.decode_jpeg(await (await still(client, cam, "CAM_A")).read()).astype(int)
+    assert np.abs(full[270:270 + 480, 960:960 + 640] - image).mean() < 3
+    assert np.abs(full[:480, :640] - image).mean() > 10                 # and not some other part of it
 
 
 async def test_mono_still_is_greyscale(client, mxid):
