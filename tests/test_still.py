@@ -128,3 +128,18 @@ async def test_a_slow_encode_is_not_a_hung_device(client, mxid, monkeypatch):
     resp = await client.get(stream_url(cam, "CAM_A", "still"))
     assert resp.status == 200 and resp.content_type == "image/jpeg"
     assert client.app[FLEET].get(cam).status == "connected" and client.app[FLEET].get(cam).reconnects == 0
+
+
+async def test_a_still_is_a_frame_taken_after_the_request(client, mxid):
+    import time
+    cam = mxid("oak-1")
+    await client.post(stream_url(cam, "CAM_A", "config"), json={"fps": 5})
+    await activate(client, cam, "CAM_A")
+    took = []
+    for _ in range(5):
+        started = time.monotonic()
+        assert (await still(client, cam, "CAM_A")).status == 200
+        took.append(time.monotonic() - started)
+    # At 5 fps the next frame is 0 to 0.2 s away (0.1 s on average): a still that were the frame already in
+    # hand would come back in a few milliseconds, every time.
+    assert sorted(took)[2] > 0.01, took

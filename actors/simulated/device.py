@@ -184,8 +184,12 @@ class SimDevice(Device):
         self._apply_to_sensors(stream, control)
 
     def capture(self, stream: str) -> Frame:
+        """The first frame taken after the request, as a camera's (it waits for the next frame time)."""
         self._operate()
-        return self._stream(stream).frame()
+        running = self._stream(stream)
+        now = time.monotonic()
+        time.sleep(running.started + (running.sequence_at(now) + 1) / running.config["fps"] - now)
+        return running.frame()
 
     def healthy(self) -> bool:
         return self.plugged
