@@ -1,7 +1,8 @@
 """Still latency of a 1920x1080 colour stream against encoding the same frame with simplejpeg alone.
 
 Rounds alternate: one still over HTTP (a kept-alive connection), then one encode of the same simulated frame
-in this process, so both see the same machine load.
+in this process, so both see the same machine load. A still is the first frame taken after the request, as on
+a camera: the stream runs at 60 fps, so a still waits 8 ms for its frame on average (0 to 16.7 ms).
 """
 import http.client
 import time
@@ -24,6 +25,7 @@ def main():
     assert (frame.width, frame.height) == (1920, 1080)
     with service("oak-d") as base:
         mxid = call("GET", f"{base}/cameras/")[0]["mxid"]
+        call("POST", f"{base}/cameras/{mxid}/streams/CAM_A/config", {"fps": 60})
         call("POST", f"{base}/cameras/{mxid}/streams/CAM_A/")
         url = urlparse(f"{base}/cameras/{mxid}/streams/CAM_A/still")
         conn = http.client.HTTPConnection(url.hostname, url.port)
