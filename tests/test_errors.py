@@ -4,7 +4,7 @@ import pytest
 
 from service.app import create_app
 from service.inputs import FLEET
-from conftest import activate, assert_error, stream_url, wait_until
+from conftest import activate, assert_error, device_timeout, stream_url, wait_until
 
 BAD_BODIES = [
     (b"", "invalid_json"), (b"   ", "invalid_json"), (b"not json", "invalid_json"), (b"{", "invalid_json"),
@@ -122,7 +122,7 @@ async def test_a_device_that_does_not_answer_is_504_and_the_camera_recovers(clie
 
 async def test_a_command_in_hand_when_the_camera_stops_is_answered(aiohttp_client, make_backend):
     backend = make_backend(["oak-1"])
-    app = create_app(backend, device_timeout=0.5)
+    app = create_app(backend, device_timeout=device_timeout(backend))
     client = await aiohttp_client(app)
     device = backend.devices[0]
     await wait_until(lambda: app[FLEET].get(device.info.mxid).status == "connected")

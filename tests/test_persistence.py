@@ -8,12 +8,12 @@ import pytest
 from actors.simulated.models import mxid_for
 from service.app import create_app
 from service.inputs import FLEET
-from conftest import MODELS, activate, stream_url, wait_until
+from conftest import MODELS, activate, device_timeout, stream_url, wait_until
 
 
 async def start(aiohttp_client, make_backend, state_dir, models=MODELS):
     backend = make_backend(models)
-    client = await aiohttp_client(create_app(backend, state_dir=state_dir, device_timeout=0.5, max_backoff=0.1))
+    client = await aiohttp_client(create_app(backend, state_dir=state_dir, device_timeout=device_timeout(backend), max_backoff=0.1))
     await wait_until(lambda: all(a.status == "connected" for a in client.app[FLEET].actors.values()))
     return client, backend
 
@@ -131,7 +131,7 @@ async def test_a_write_that_changes_nothing_is_answered_without_a_save(client, m
 
 async def test_retry_after_says_when_the_next_reconnect_is_due(aiohttp_client, make_backend, tmp_path):
     backend = make_backend(["oak-1"])
-    client = await aiohttp_client(create_app(backend, device_timeout=0.5, max_backoff=8, discovery_interval=30))
+    client = await aiohttp_client(create_app(backend, device_timeout=device_timeout(backend), max_backoff=8, discovery_interval=30))
     cam = mxid_for("oak-1", 0)
     actor = client.app[FLEET].get(cam)
     await wait_until(lambda: actor is not None and actor.status == "connected")

@@ -119,11 +119,11 @@ async def test_a_slow_encode_is_not_a_hung_device(client, mxid, monkeypatch):
     from service.inputs import FLEET
     encode = actor_module.encode
 
-    def slow(*args, **kwargs):          # a 12 MP PNG on a slow gateway: longer than the device deadline (0.5 s)
-        clock.sleep(0.8)
+    def slow(*args, **kwargs):          # a 12 MP PNG on a slow gateway: longer than the device deadline
+        clock.sleep(client.app[FLEET].get(cam).timeout + 0.3)
         return encode(*args, **kwargs)
-    monkeypatch.setattr(actor_module, "encode", slow)
     cam = mxid("oak-1")
+    monkeypatch.setattr(actor_module, "encode", slow)
     await activate(client, cam, "CAM_A")
     resp = await client.get(stream_url(cam, "CAM_A", "still"))
     assert resp.status == 200 and resp.content_type == "image/jpeg"
