@@ -164,15 +164,14 @@ class CameraActor:
             for future, _ in done:
                 _settle(future, result=state)
             return
+        # The disk and the device work at the same time; a write that only triggers autofocus saves nothing.
         saving = asyncio.ensure_future(self._save(state) if state is not self.state else asyncio.sleep(0))
         try:
             if self.status == CONNECTED:
                 try:
                     await self._call(self._reconcile, state, triggers)
                 except ConfigRejected:
-                    # The camera would not build it: put back what it ran, so the device is as the API says.
-                    with contextlib.suppress(Exception):
-                        await self._call(self._reconcile, self.state)
+                    await self._put_back()         # the camera would not build it: back to what it ran
                     raise
                 except CameraUnavailable:
                     # Lost while applying: keep the writes for when the camera returns; an activation failed.
@@ -187,14 +186,19 @@ class CameraActor:
         try:
             await saving
         except StateNotSaved:
-            # The device runs the writes, the file and the API do not: put the device back.
-            if self.status == CONNECTED and self._applied is state:
-                with contextlib.suppress(Exception):
-                    await self._call(self._reconcile, self.state)
+            if self._applied is state:      # the device runs the writes, the file and the API do not
+                await self._put_back()
             raise
         self.state = state
         for future, result in done:
             _settle(future, result=result)
+
+    async def _put_back(self) -> None:
+        """After a write failed: make the device run the state the API reports again (best effort; a device
+        that fails here is lost, and its reopen applies that state)."""
+        if self.status == CONNECTED:
+            with contextlib.suppress(Exception):
+                await self._call(self._reconcile, self.state)
 
     async def _save(self, state: CameraState) -> None:
         """Make the state durable before any of the writes it holds is acknowledged: one fsync a batch."""

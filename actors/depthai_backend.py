@@ -205,11 +205,11 @@ class DepthAIDevice(Device):
         active = {n for n, s in desired.items() if s.active}
         if self._pipeline is None or any(self._streams.get(n) is None or self._streams[n].config != desired[n].config
                                          for n in active):
-            generation = self._rebuild(desired, generation)
-        self._switch(desired, active, generation)
+            self._rebuild(desired, generation)
+        self._switch(desired, active)
 
-    def _rebuild(self, desired: Mapping, generation: int) -> int:
-        """Build and start a pipeline holding `plan(desired)`, all gates closed; the generation it runs in."""
+    def _rebuild(self, desired: Mapping, generation: int) -> None:
+        """Build and start a pipeline holding `plan(desired)`, all gates closed."""
         if self._ran_pipeline:                 # a new pipeline needs a freshly opened device (R1)
             self._reopen()
             generation = self._generation
@@ -237,7 +237,6 @@ class DepthAIDevice(Device):
         self._streaming = {socket: True for socket in controls}        # sensors start streaming
         for name, stream in streams.items():
             stream.start_reading(name, self._lost)
-        return generation
 
     def _build(self, pipeline, holds: dict[str, dict]):
         dai = self._dai
@@ -270,42 +269,37 @@ class DepthAIDevice(Device):
         controls = {socket: camera.inputControl.createInputQueue() for socket, camera in cameras.items()}
         return streams, controls
 
-    def _switch(self, desired: Mapping, active: set[str], generation: int) -> None:
+    def _switch(self, desired: Mapping, active: set[str]) -> None:
         """Open the gates of the active streams and close the rest; start the sensors that feed an active
         stream and stop the others (R11). A stream switched on answers once its first frame has arrived.
-        Works on the pipeline it started with and looks at the generation before each message, so a call
-        released after its deadline never drives a pipeline that a reopen built."""
+        Works on the pipeline it started with: a call released after its deadline only reaches the queues of
+        the device a reopen closed, never those of the new one."""
         dai, streams, controls, streaming = self._dai, self._streams, self._controls, self._streaming
         turned_on = [n for n in active if not streams[n].is_open]
         feeding = {s for n in active for s in streams[n].sockets}
-
-        def send(queue, message) -> None:
-            self._check(generation)
-            queue.send(message)
         for name in turned_on:
             message = control_to_dai(desired[name].control)
             for socket in streams[name].sockets:
-                send(controls[socket], message)
+                controls[socket].send(message)
         for name, stream in streams.items():
             if stream.is_open and name not in active:
                 stream.is_open = False
-                send(stream.gate, dai.GateControl.closeGate())
+                stream.gate.send(dai.GateControl.closeGate())
         for socket, queue in controls.items():
             want = socket in feeding
             if streaming.get(socket) != want:
                 message = dai.CameraControl()
                 message.setStartStreaming() if want else message.setStopStreaming()
-                send(queue, message)
+                queue.send(message)
                 streaming[socket] = want
         marks = {}
         for name in turned_on:
             stream = streams[name]
             marks[name] = stream.slot.sequence
             stream.is_open = True
-            send(stream.gate, dai.GateControl.openGate())
+            stream.gate.send(dai.GateControl.openGate())
         for name in turned_on:
             streams[name].wait(marks[name], FIRST_FRAME_TIMEOUT, name)
-            self._check(generation)
 
     def _check(self, generation: int) -> None:
         if generation != self._generation:

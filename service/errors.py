@@ -61,15 +61,6 @@ def _from_exception(exc: Exception) -> ApiError | None:
     return None
 
 
-def _allow_of_fixed_path(request: web.Request, error: ApiError) -> None:
-    """A fixed path (/cameras/refresh) also matches a templated one (/cameras/{mxid}): Allow lists only the
-    fixed path's own methods."""
-    for resource in request.app.router.resources():
-        if isinstance(resource, web.PlainResource) and resource.canonical == request.path:
-            error.headers = {**(error.headers or {}), "Allow": ",".join(sorted({r.method for r in resource} - {"*"}))}
-            return
-
-
 @web.middleware
 async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     try:
@@ -81,8 +72,6 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         if error is not None:
             if error.status == 404 and error.code == "not_found":
                 error.message = f"no route for {request.method} {request.path}"
-            if error.status == 405:
-                _allow_of_fixed_path(request, error)
             return error_response(error.status, error.code, error.message, fields=error.fields,
                                   headers=error.headers)
         request_id = REQUEST_ID.get()

@@ -420,6 +420,8 @@ class InputQueue:
         if pipeline.device.closed or pipeline.device.reconnecting and not pipeline.device.board.plugged:
             raise QueueException("InputQueue closed")              # R2
         pipeline.device.board.operate()
+        if pipeline.device.closed:                  # closed while the call was held up
+            raise QueueException("InputQueue closed")
         self.node.receive(message)
 
 

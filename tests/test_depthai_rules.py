@@ -216,3 +216,23 @@ async def test_r12_padded_frames_give_the_simulators_picture(aiohttp_client, sta
         stills.append(simplejpeg.decode_jpeg(await resp.read()).astype(int)[:1000])    # above the live marker
     assert stills[0].shape == stills[1].shape == (1000, 1920, 3)
     assert np.abs(stills[0] - stills[1]).mean() < 2
+
+
+async def test_r4_a_camera_that_comes_back_refusing_its_saved_config_says_so(client, standin):
+    board = standin.device(OAK_D)
+    await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"resolution": "THE_400_P", "fps": 30})
+    await activate(client, OAK_D, "CAM_B")
+    features = board.features
+
+    def stricter():            # after a firmware change the camera wants at least 50 fps at 640x400
+        found = features()
+        for config in found[1].configs + found[2].configs:
+            config.minFps = 50.0
+        return found
+    board.features = stricter
+    board.unplug()
+    await wait_until(lambda: actor(client, OAK_D).status == "disconnected")
+    board.replug()
+    await wait_until(lambda: "refused" in (actor(client, OAK_D).last_error or ""))
+    assert actor(client, OAK_D).status == "disconnected"
+    assert (await client.get(f"/cameras/{OAK_D}/")).status == 200          # the service goes on

@@ -171,3 +171,4 @@ async def test_a_call_released_after_its_deadline_cannot_leave_the_camera_runnin
     await wait_until(lambda: set(device.running) == {"CAM_B"})
     resp = await client.get(stream_url(cam, "CAM_B", "still"))
     assert resp.status == 200
+    assert actor.reconnects == 1          # the late call's own failure did not pass for a loss of the new device
