@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from .backend import Device
+from .backend import Device, Output
 from .capabilities import CapabilityError
 from .encode import encode
 from .errors import CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
@@ -24,12 +24,24 @@ BOOTING, CONNECTED, DISCONNECTED = "booting", "connected", "disconnected"
 ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="still-encode")     # stills of every camera, both cores
 
 
+class _Reopen:
+    """The actor's own job: (re)open the device and make it run the desired state."""
+
+
+class _CheckHealth:
+    """The actor's own job: ask the device whether it is still there."""
+
+
 class CameraActor:
     """Owns one camera's desired state and its device.
 
     `state` is the latest published snapshot: handlers read it directly, and it is never older than the last
     acknowledged write. Writes go through the mailbox and apply strictly in arrival order; consecutive
     config/control writes are applied to the device together, each still answered with its own result.
+
+    The actor is the one driver of its device: opening, recovery, health checks, writes and captures are all
+    jobs of its mailbox, run one at a time on its worker thread. Viewers read the streams' outputs, which the
+    device fills on its own; they never call into the device.
     """
 
     def __init__(self, device: Device, *, state: CameraState | None = None, store: StateStore | None = None,
@@ -48,11 +60,12 @@ class CameraActor:
         self.timeout = timeout
         self.max_backoff = max_backoff
         self._applied: CameraState | None = None      # what the device runs; None when unknown
+        self._outputs: dict[str, Output] = {}         # the running streams' outputs, as the device gave them
         self._epoch = 0                               # bumped by every loss: what a late worker call saw is void
         self._mailbox: asyncio.Queue = asyncio.Queue(mailbox_size)
         self._executor = self._new_executor()
         self._saver = ThreadPoolExecutor(1, thread_name_prefix=f"save-{self.mxid}")   # apart from a stuck device
-        self._device_lock = asyncio.Lock()           # held while the device is driven
+        self._health_asked = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._recovery: asyncio.Task | None = None
@@ -85,9 +98,11 @@ class CameraActor:
         self._wake.set()
 
     def check(self) -> None:
-        """Called periodically: notice a device that went away while nobody was using it."""
-        if self.status == CONNECTED and not self.device.healthy():
-            self._lost("device disconnected")
+        """Called periodically: notice a device that went away while nobody was using it (a job of the
+        mailbox, skipped while one is waiting or the mailbox is full: the device is busy then anyway)."""
+        if self.status == CONNECTED and not self._health_asked and not self._mailbox.full():
+            self._health_asked = True
+            self._mailbox.put_nowait((_CheckHealth(), asyncio.get_running_loop().create_future()))
 
     # Asking --------------------------------------------------------------------------------------
     def post(self, message) -> asyncio.Future:
@@ -105,11 +120,16 @@ class CameraActor:
     def mailbox_depth(self) -> int:
         return self._mailbox.qsize()
 
-    def frame_meta(self, stream: str) -> FrameMeta | None:
-        """What the latest frame of an active stream was taken with."""
+    def output(self, stream: str) -> Output | None:
+        """The latest-frame output of an active stream, while the camera is connected."""
         if self.status != CONNECTED or not self.state.streams[stream].active:
             return None
-        return self.device.frame_meta(stream)
+        return self._outputs.get(stream)
+
+    def frame_meta(self, stream: str) -> FrameMeta | None:
+        """What the latest frame of an active stream was taken with."""
+        output = self.output(stream)
+        return output.meta() if output is not None else None
 
     # The loop ------------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -126,15 +146,18 @@ class CameraActor:
                         break
                     batch.append(nxt)
             self._in_hand = batch + [held] if held else batch      # out of the mailbox: stop() answers these
-            async with self._device_lock:
-                try:
-                    if isinstance(item[0], Capture):
-                        _settle(item[1], result=await self._capture(item[0]))
-                    else:
-                        await self._write(batch)
-                except Exception as exc:  # noqa: BLE001 (the error belongs to the request, the loop goes on)
-                    for _, future in batch:
-                        _settle(future, error=exc)
+            try:
+                if isinstance(item[0], Capture):
+                    _settle(item[1], result=await self._capture(item[0]))
+                elif isinstance(item[0], _Reopen):
+                    _settle(item[1], result=await self._reopen())
+                elif isinstance(item[0], _CheckHealth):
+                    await self._check_health()
+                else:
+                    await self._write(batch)
+            except Exception as exc:  # noqa: BLE001 (the error belongs to the request, the loop goes on)
+                for _, future in batch:
+                    _settle(future, error=exc)
 
     async def _capture(self, message: Capture) -> bytes:
         if not self.state.streams[message.stream].active:
@@ -229,6 +252,7 @@ class CameraActor:
                     self.device.set_control(name, _for_device(stream.control, name in triggers))
         if epoch == self._epoch:          # a call that outlived a loss must not vouch for the reopened device
             self._applied = target
+            self._outputs = {name: self.device.output(name) for name in want}
 
     # Device calls and recovery -------------------------------------------------------------------
     def _new_executor(self) -> ThreadPoolExecutor:
@@ -269,7 +293,7 @@ class CameraActor:
             log.warning("camera %s lost: %s", self.mxid, error)
         self._set_status(DISCONNECTED, error)
         self._epoch += 1
-        self._applied = None
+        self._applied, self._outputs = None, {}
         self._recover_soon()
 
     def _set_status(self, status: str, error: str | None = None) -> None:
@@ -284,18 +308,29 @@ class CameraActor:
         if self._recovery is None or self._recovery.done():
             self._recovery = asyncio.create_task(self._recover(), name=f"recover-{self.mxid}")
 
+    async def _check_health(self) -> None:
+        self._health_asked = False
+        if self.status == CONNECTED and not await self._call(self.device.healthy):
+            self._lost("device disconnected")
+
+    async def _reopen(self) -> None:
+        """The reopen job: open the device (closing a lost one first) and apply the desired state as it is
+        now, after every write that came before in the mailbox."""
+        if self.status != BOOTING:      # a device found moments ago is open already; a lost one is reopened
+            await self._call(self.device.close)
+        await self._call(self.device.open)
+        await self._call(self._reconcile, self.state)
+        self._set_status(CONNECTED)
+
     async def _recover(self) -> None:
-        """Open the device with exponential backoff, then apply the desired state."""
+        """Post reopen jobs with exponential backoff until one succeeds."""
         delay, first = 0.25, self.status == BOOTING
         while True:
             self._wake.clear()
+            future = asyncio.get_running_loop().create_future()
+            await self._mailbox.put((_Reopen(), future))     # the actor's own job waits for room, never refused
             try:
-                if not first:      # a device found moments ago is open already; a lost one is reopened
-                    await self._call(self.device.close)
-                await self._call(self.device.open)
-                async with self._device_lock:
-                    await self._call(self._reconcile, self.state)
-                    self._set_status(CONNECTED)
+                await future
                 if not first:
                     self.reconnects += 1
                 log.info("camera %s %s", self.mxid, "ready" if first else "reconnected, state restored")

@@ -35,18 +35,32 @@ class Device(ABC):
         """Blocking: a still frame of an active stream, taken after this call, at the stream's still size."""
 
     @abstractmethod
-    def next_frame(self, stream: str, after: int, timeout: float) -> Frame:
-        """Blocking, on a video thread (not the actor's): the video output's first frame with a sequence
-        number above `after`, waiting for it as needed. DeviceError when the stream or device is gone,
-        DeviceTimeout when no frame came within `timeout`."""
-
-    @abstractmethod
-    def frame_meta(self, stream: str) -> FrameMeta | None:
-        """Not blocking: what the latest frame of an active stream was taken with, if any."""
+    def output(self, stream: str) -> Output | None:
+        """The video output of a running stream (None when it does not run): frames the device delivers on
+        its own, read by any number of viewers without calling into the device."""
 
     def healthy(self) -> bool:
-        """Not blocking: false once the device is known to be gone (polled by the fleet)."""
+        """False once the device is known to be gone (asked by the actor's health job)."""
         return True
+
+
+class Output(ABC):
+    """A stream's latest-frame output: filled by the device (a reader thread on a camera, the clock on the
+    simulator), closed when the stream stops. A slow reader skips frames; nothing queues."""
+
+    @abstractmethod
+    def wait_after(self, sequence: int, timeout: float) -> Frame | None:
+        """Blocking, on a video thread: the first frame with a sequence number above `sequence` (a number from
+        before a restart waits for the next frame), or None on timeout or once the output is closed."""
+
+    @property
+    @abstractmethod
+    def closed(self) -> bool:
+        """The stream stopped: no frame will come from this output again."""
+
+    @abstractmethod
+    def meta(self) -> FrameMeta | None:
+        """Not blocking: what the latest frame was taken with, if any is known."""
 
 
 class Backend(ABC):
@@ -58,7 +72,9 @@ class Backend(ABC):
 class FaultInjection(ABC):
     """A backend whose cameras can be unplugged, replugged and given faults through /sim (the simulator, and
     the DepthAI backend on its test stand-in). `device(mxid)` has unplug(), replug(), inject(), release(),
-    `plugged` and `faults` (failing_opens, latency, hang_next)."""
+    `plugged` and `faults` (failing_opens, latency, hang_next); and, for tests, what the device side runs:
+    `running` (stream name -> an object with its `config`), `sensor_configs` and `sensor_controls` (sensor
+    socket -> the config it last started with, the control last applied to it)."""
 
     @abstractmethod
     def device(self, mxid: str):

@@ -10,7 +10,7 @@ pipeline (R1), a rebuild reopens the device: that is a camera reboot, a gate is 
 Stills and video are encoded on the host from the YUV planes: JPEG and PNG at any quality, and the 8-bit depth
 picture needs the host anyway.
 
-Every method but `healthy` and `frame_meta` runs on the actor's worker thread. A call the actor abandoned
+Every method runs on the actor's worker thread; viewers read a stream's output (`_Stream`) on their own. A call the actor abandoned
 after its deadline may return later: each open starts a new generation, and such a call finds its generation
 gone and leaves the device to the new one.
 """
@@ -25,7 +25,7 @@ from typing import Mapping
 
 import depthai
 
-from .backend import Backend, Device
+from .backend import Backend, Device, Output
 from .depthai_convert import control_to_dai, frame_from_dai, frame_meta, protocol_of, sensor_from_features, \
     stereo_pairs
 from .errors import ConfigRejected, DeviceError, DeviceTimeout
@@ -95,10 +95,11 @@ def sensor_sizes(spec: StreamSpec, config: Mapping) -> dict[str, tuple[int, int]
     return {spec.sensors[0].socket: tuple(size)}
 
 
-@dataclass
-class _Stream:
+@dataclass(eq=False)
+class _Stream(Output):
     """A stream in the pipeline. Its reader thread moves frames from the output queue into a slot that any
-    number of readers (stills, video) wait on, while its gate is open; frames are converted only when taken."""
+    number of readers (stills, video) wait on, while its gate is open; frames are converted only when taken,
+    on the taker's thread."""
     config: dict
     sockets: tuple[str, ...]
     queue: object                                 # the gate's output queue, latest only
@@ -121,6 +122,24 @@ class _Stream:
                 return
             if img is not None and self.is_open:      # a frame that slipped through a closing gate is dropped
                 self.slot.publish(img)
+
+    # Its video output: read by viewers on their own threads; nothing here calls into the device.
+    def wait_after(self, sequence: int, timeout: float) -> Frame | None:
+        got = self.slot.wait_after(sequence, timeout)
+        if got is None:
+            return None
+        frame = frame_from_dai(got[1])
+        return Frame(frame.format, frame.planes, frame.timestamp, got[0], frame.meta)
+
+    @property
+    def closed(self) -> bool:
+        return self.slot.closed
+
+    def meta(self) -> FrameMeta | None:
+        latest = self.slot.wait_after(-1, 0)
+        if latest is None or latest[1].getType() == depthai.ImgFrame.Type.RAW16:
+            return None
+        return frame_meta(latest[1])
 
     def wait(self, after: int, timeout: float, what: str) -> tuple[int, object]:
         got = self.slot.wait_after(after, timeout)
@@ -318,19 +337,9 @@ class DepthAIDevice(Device):
         frame = frame_from_dai(img)
         return crop_still(frame, running.config) if self.specs[stream].kind == COLOR else frame
 
-    @_xlink
-    def next_frame(self, stream: str, after: int, timeout: float) -> Frame:
-        running = self._stream(stream)
-        sequence, img = running.wait(after, timeout, stream)
-        frame = frame_from_dai(img)
-        return Frame(frame.format, frame.planes, frame.timestamp, sequence, frame.meta)
-
-    def frame_meta(self, stream: str) -> FrameMeta | None:
+    def output(self, stream: str) -> Output | None:
         running = self._streams.get(stream)
-        latest = running.slot.wait_after(-1, 0) if running is not None and running.is_open else None
-        if latest is None or latest[1].getType() == self._dai.ImgFrame.Type.RAW16:
-            return None
-        return frame_meta(latest[1])
+        return running if running is not None and running.is_open else None
 
     def _stream(self, name: str) -> _Stream:
         running = self._streams.get(name)

@@ -20,7 +20,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .actor import CONNECTED, CameraActor
 from .encode import check_planes, depth_to_gray
-from .errors import DeviceError, DeviceTimeout
 from .frames import DEPTH16, Frame
 
 log = logging.getLogger(__name__)
@@ -155,10 +154,10 @@ class VideoFeed:
                     await self._show_no_signal()
                     after, last_frame = -1, time.monotonic()
                     continue
-                try:
-                    frame = await loop.run_in_executor(self.hub.readers, self.actor.device.next_frame,
-                                                       self.stream, after, FRAME_TIMEOUT)
-                except (DeviceError, DeviceTimeout):
+                output = self.actor.output(self.stream)
+                frame = None if output is None else await loop.run_in_executor(
+                    self.hub.readers, output.wait_after, after, FRAME_TIMEOUT)
+                if frame is None:
                     # A stream that restarts (a config change, a rebuild) is not a lost camera: viewers keep
                     # the last frame until the new stream's first, and see "no signal" only after
                     # FRAME_TIMEOUT without a frame.

@@ -6,21 +6,36 @@ import time
 
 import numpy as np
 
-from ..backend import Backend, Device, DeviceError, FaultInjection
-from ..errors import DeviceTimeout
+from ..backend import Backend, Device, DeviceError, FaultInjection, Output
 from ..frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta
 from ..model import COLOR, DEPTH, StreamSpec, streams_of
 from . import scene
 from .models import camera_info
 
 
-class SimStream:
-    """One running stream. Frames are made only when asked for, so a stream nobody reads costs nothing."""
+class SimStream(Output):
+    """One running stream, and its video output. Frames are made only when a reader asks, at the times the
+    stream's frame rate sets, so a stream nobody reads costs nothing."""
 
     def __init__(self, spec: StreamSpec, config: dict, control: dict):
         self.spec, self.config, self.control = spec, config, control
         self.started = time.monotonic()
         self._cache: dict[str, tuple] = {}        # output -> (key, planes after the control's lookup tables)
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._stopped.is_set()
+
+    def wait_after(self, sequence: int, timeout: float) -> Frame | None:
+        sequence = min(sequence, self.sequence_at(time.monotonic()))      # a number from before a restart
+        wait = self.started + (sequence + 1) / self.config["fps"] - time.monotonic()
+        if self._stopped.wait(min(max(wait, 0), timeout)) or wait > timeout:
+            return None
+        return self.frame("video")
 
     def meta(self) -> FrameMeta:
         c = self.control
@@ -114,6 +129,8 @@ class SimDevice(Device):
     # Fault injection -----------------------------------------------------------------------------
     def unplug(self) -> None:
         self.plugged = False
+        for stream in self.running.values():     # its outputs stop, as a camera's queues do
+            stream.stop()
         self.release()
 
     def replug(self) -> None:
@@ -161,7 +178,13 @@ class SimDevice(Device):
 
     def close(self) -> None:
         self.is_open = False
-        self.running = {}
+        self._stop_all(self.running)
+
+    def _stop_all(self, streams: dict[str, SimStream], keep: dict[str, SimStream] | None = None) -> None:
+        for name, stream in streams.items():
+            if keep is None or keep.get(name) is not stream:
+                stream.stop()
+        self.running = keep or {}
 
     def configure(self, desired) -> None:
         self._operate()
@@ -176,7 +199,7 @@ class SimDevice(Device):
             for socket in self.specs[name].sockets:
                 self.sensor_configs[socket] = config
             self._apply_to_sensors(name, control)
-        self.running = running
+        self._stop_all(self.running, keep=running)
 
     def set_control(self, stream: str, control: dict) -> None:
         self._operate()
@@ -194,25 +217,8 @@ class SimDevice(Device):
     def healthy(self) -> bool:
         return self.plugged
 
-    def next_frame(self, stream: str, after: int, timeout: float) -> Frame:
-        # Frames are made when asked for: sleep until the next one is due at the stream's frame rate.
-        if not self.plugged:
-            raise DeviceError("X_LINK_ERROR: device disconnected")
-        running = self._stream(stream)
-        after = min(after, running.sequence_at(time.monotonic()))     # the stream may have restarted
-        due = running.started + (after + 1) / running.config["fps"]
-        wait = due - time.monotonic()
-        if wait > timeout:
-            raise DeviceTimeout(f"{stream} has no frame within {timeout:g} s")
-        if wait > 0:
-            time.sleep(wait)
-        if not self.plugged or self.running.get(stream) is not running:
-            raise DeviceError(f"{stream} stopped")
-        return running.frame("video")
-
-    def frame_meta(self, stream: str) -> FrameMeta | None:
-        running = self.running.get(stream)
-        return running.meta() if running is not None else None
+    def output(self, stream: str) -> SimStream | None:
+        return self.running.get(stream)
 
     def _stream(self, name: str) -> SimStream:
         running = self.running.get(name)
