@@ -83,8 +83,11 @@ class CameraActor:
             if task is not None:
                 task.cancel()
         waiting = self._in_hand + [self._mailbox.get_nowait() for _ in range(self._mailbox.qsize())]
-        for _, future in waiting:         # answered ones are skipped by _settle
-            _settle(future, error=CameraUnavailable("the service is shutting down"))
+        for message, future in waiting:         # answered ones are skipped by _settle
+            if isinstance(message, (_Reopen, _CheckHealth)):
+                future.cancel()                   # the actor's own jobs: nobody waits for an answer
+            else:
+                _settle(future, error=CameraUnavailable("the service is shutting down"))
         try:
             await self._call(self.device.close)
         except Exception as exc:  # noqa: BLE001 (closing is best effort)
@@ -310,7 +313,11 @@ class CameraActor:
 
     async def _check_health(self) -> None:
         self._health_asked = False
-        if self.status == CONNECTED and not await self._call(self.device.healthy):
+        try:
+            healthy = self.status != CONNECTED or await self._call(self.device.healthy)
+        except (CameraUnavailable, DeviceTimeout):
+            return                  # _call found the device gone, and marked it lost
+        if not healthy:
             self._lost("device disconnected")
 
     async def _reopen(self) -> None:

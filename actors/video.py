@@ -1,15 +1,17 @@
 """Live video: one feed per stream and set of parameters, encoding each frame once for all of its viewers.
 
-A feed runs only while somebody watches. It takes frames from the device on a reader thread, encodes them
-on a shared pool (both cores), and offers each JPEG to every viewer, who keeps only the latest: a slow viewer
-skips frames and never slows another. While the camera is away, viewers get a "no signal" picture about once
-a second; when the stream is deactivated, their responses end.
+A feed runs only while somebody watches. It takes frames from the stream's output on a reader thread, encodes
+them on a shared pool (both cores) and offers them to every viewer. MJPEG viewers keep only the latest JPEG;
+H.264 viewers (fragmented MP4 over WebSocket) queue a second of fragments at most, and one that falls further
+behind drops them and starts again at the next keyframe: a slow viewer never slows another. While the camera
+is away, viewers get a "no signal" picture about once a second; when the stream is deactivated, video ends.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,7 +22,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .actor import CONNECTED, CameraActor
 from .encode import check_planes, depth_to_gray
-from .frames import DEPTH16, Frame
+from .fmp4 import Fragment, H264Writer
+from .frames import DEPTH16, GRAY8, Frame
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ class VideoParams:
     fps: float | None = None        # at most this many frames a second; None: the stream's rate
     quality: int = 80
     width: int | None = None        # scale down to this width (height follows); None: full size
+    codec: str = "mjpeg"            # or "h264": fragmented MP4, the stream's own size and rate
 
     def describe(self) -> str:
         """The parameters as a viewer is told them (the X-Video-Params header)."""
@@ -66,7 +70,8 @@ def _no_signal_background(width: int, height: int) -> Image.Image:
     return image
 
 
-def no_signal(width: int, height: int, caption: str, quality: int) -> bytes:
+def no_signal(width: int, height: int, caption: str) -> Frame:
+    """The "no signal" picture as a grey frame of the stream's size, for either encoder."""
     image = _no_signal_background(width, height).copy()
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=max(12, height // 12))
@@ -74,23 +79,28 @@ def no_signal(width: int, height: int, caption: str, quality: int) -> bytes:
     draw.text((width / 2, height / 2), "NO SIGNAL", fill=230, font=font, anchor="mm")
     draw.text((width / 2, height / 2 + height // 10), f"{caption}  {time.strftime('%H:%M:%S')}", fill=170,
               font=small, anchor="mm")
-    return simplejpeg.encode_jpeg(np.asarray(image)[:, :, None], quality=quality, colorspace="GRAY")
+    return Frame(GRAY8, (np.ascontiguousarray(np.asarray(image)),), time.monotonic(), -1)
+
+
+# Why a feed ended, as its viewers learn it.
+DEACTIVATED, SHUTDOWN, FAILED = "deactivated", "shutdown", "failed"
 
 
 class Viewer:
-    """One client's place at a feed: the latest JPEG, or the end."""
+    """One MJPEG client's place at a feed: the latest JPEG, or the end."""
 
     def __init__(self):
         self._latest: bytes | None = None
         self._ready = asyncio.Event()
         self._ended = False
+        self.reason = SHUTDOWN
 
     def offer(self, jpeg: bytes) -> None:
         self._latest = jpeg
         self._ready.set()
 
-    def end(self) -> None:
-        self._ended = True
+    def end(self, reason: str = SHUTDOWN) -> None:
+        self._ended, self.reason = True, reason
         self._ready.set()
 
     async def next(self, timeout: float | None = None) -> bytes | None:
@@ -104,6 +114,53 @@ class Viewer:
 
 
 WAITING = b""          # no new frame yet: time for the viewer to see whether its client is still there
+
+
+class StreamViewer(Viewer):
+    """One H.264 client's place at a feed: the initialisation segment, then fragments from a keyframe on. At
+    most MAX_PENDING wait; a client further behind drops them and goes on from the next keyframe."""
+    MAX_PENDING = 30
+
+    def __init__(self):
+        super().__init__()
+        self._pending: deque[bytes] = deque()
+        self._init: bytes | None = None      # the initialisation segment in force
+        self._need_init = False              # it has not reached the queue since it changed
+        self._need_key = True
+        self.dropped = 0
+
+    def offer(self, init: bytes | None, fragments: list[Fragment]) -> None:
+        if init is not None and init is not self._init:        # the first, or the stream changed size
+            self._init, self._need_init, self._need_key = init, True, True
+        for fragment in fragments:
+            if self._need_key and not fragment.keyframe:
+                continue
+            if len(self._pending) >= self.MAX_PENDING:
+                self._need_init = self._need_init or self._init in self._pending     # it was never sent
+                self.dropped += len(self._pending)
+                self._pending.clear()
+                self._need_key = True
+                if not fragment.keyframe:
+                    continue
+            if self._need_init:
+                self._pending.append(self._init)
+                self._need_init = False
+            self._need_key = False
+            self._pending.append(fragment.data)
+        if self._pending:
+            self._ready.set()
+
+    async def next(self, timeout: float | None = None) -> bytes | None:
+        """The next message to send, None once the video has ended, or WAITING after `timeout`."""
+        while not self._pending and not self._ended:
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except asyncio.TimeoutError:
+                return WAITING
+            self._ready.clear()
+        if self._ended:
+            return None
+        return self._pending.popleft()
 
 
 @dataclass
@@ -132,23 +189,41 @@ class VideoFeed:
         self.viewers: set[Viewer] = set()
         self.stats = hub.stats_of(actor.mxid, stream)
         self._size = (640, 360)       # of the latest frame, for the "no signal" picture
+        self._h264: H264Writer | None = None
+        self.keyframe_wanted = False     # a viewer joined: the next frame is a keyframe, so it starts at once
         self.task = asyncio.create_task(self._run(), name=f"video-{actor.mxid}-{stream}")
 
-    def _offer(self, jpeg: bytes) -> None:
-        for viewer in self.viewers:
-            viewer.offer(jpeg)
-
-    async def _encode(self, fn, *args) -> bytes:
-        jpeg = await asyncio.get_running_loop().run_in_executor(self.hub.encoders, fn, *args)
+    async def _show(self, frame: Frame) -> None:
+        """Encode a frame once (on the encoder pool) and offer it to every viewer."""
+        if self.params.codec == "h264":
+            fragments = await asyncio.get_running_loop().run_in_executor(self.hub.encoders, self._encode_h264,
+                                                                         frame)
+            for viewer in self.viewers:
+                viewer.offer(self._h264.init, fragments)
+        else:
+            jpeg = await asyncio.get_running_loop().run_in_executor(self.hub.encoders, encode_video, frame,
+                                                                    self.params)
+            for viewer in self.viewers:
+                viewer.offer(jpeg)
         self.stats.encodes += 1
-        return jpeg
+
+    def _encode_h264(self, frame: Frame) -> list[Fragment]:
+        """Encoder thread: a new size (a config change) starts a new encoder, and viewers a new init segment."""
+        if self._h264 is None or self._h264.size != (frame.width, frame.height):
+            if self._h264 is not None:
+                self._h264.close()
+            self._h264 = H264Writer(frame.width, frame.height, self.actor.state.streams[self.stream].config["fps"])
+        keyframe, self.keyframe_wanted = self.keyframe_wanted, False
+        return self._h264.encode(frame, keyframe)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         after, next_due, last_frame = -1, 0.0, time.monotonic()
+        reason = SHUTDOWN
         try:
             while self.viewers:
                 if not self.actor.state.streams[self.stream].active:
+                    reason = DEACTIVATED
                     break
                 if self.actor.status != CONNECTED:
                     await self._show_no_signal()
@@ -177,20 +252,17 @@ class VideoFeed:
                     interval = 1 / self.params.fps     # keep the average rate, but never catch up in a burst
                     next_due = next_due + interval if next_due + interval > now - interval else now + interval
                 self._size = (frame.width, frame.height)
-                self._offer(await self._encode(encode_video, frame, self.params))
+                await self._show(frame)
         except Exception:  # noqa: BLE001 (a broken feed ends its viewers instead of leaving them hanging)
             log.exception("video of %s %s failed", self.actor.mxid, self.stream)
+            reason = FAILED
         finally:
             for viewer in self.viewers:
-                viewer.end()
+                viewer.end(reason)
             self.hub.forget(self)
 
     async def _show_no_signal(self) -> None:
-        width, height = self._size
-        if self.params.width and self.params.width < width:
-            width, height = self.params.width, round(height * self.params.width / width)
-        self._offer(await self._encode(no_signal, width, height, f"{self.actor.mxid} {self.stream}",
-                                       self.params.quality))
+        await self._show(no_signal(*self._size, f"{self.actor.mxid} {self.stream}"))
         await asyncio.sleep(NO_SIGNAL_PERIOD)
 
 
@@ -222,13 +294,15 @@ class VideoHub:
         key = (actor.mxid, stream, params)
         feed = self.feeds.get(key)
         if feed is None:
-            running = [f for (m, s, _), f in self.feeds.items() if (m, s) == (actor.mxid, stream)]
+            running = [f for (m, s, p), f in self.feeds.items()
+                       if (m, s) == (actor.mxid, stream) and p.codec == params.codec]
             if len(running) >= self.max_feeds:
                 feed = min(running, key=lambda f: _distance(f.params, params))
             else:
                 feed = self.feeds[key] = VideoFeed(self, actor, stream, params)
-        viewer = Viewer()
+        viewer = StreamViewer() if params.codec == "h264" else Viewer()
         feed.viewers.add(viewer)
+        feed.keyframe_wanted = params.codec == "h264"
         return feed, viewer
 
     def leave(self, feed: VideoFeed, viewer: Viewer) -> None:

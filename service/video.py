@@ -1,6 +1,8 @@
-"""Live video as MJPEG (multipart/x-mixed-replace) for browsers, VLC, ffmpeg and OpenCV, and the operator page."""
+"""Live video on one path: MJPEG (multipart/x-mixed-replace) for a plain GET (browsers, VLC, ffmpeg, OpenCV), and
+H.264 in fragmented MP4 over a WebSocket for MediaSource players; and the operator page."""
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -8,7 +10,7 @@ from aiohttp_apigami import docs, match_info_schema, querystring_schema
 
 from actors.actor import CONNECTED
 from actors.errors import CameraUnavailable, StreamInactive
-from actors.video import WAITING, VideoHub, VideoParams
+from actors.video import DEACTIVATED, FAILED, SHUTDOWN, WAITING, VideoHub, VideoParams
 from schemas.params import StreamPathSchema, VideoQuerySchema
 
 from . import openapi
@@ -20,6 +22,9 @@ BOUNDARY = "frame"
 PAGE = Path(__file__).parent / "static" / "index.html"
 _video_query = VideoQuerySchema()
 ALIVE_CHECK = 1.0        # s between looks at whether a viewer waiting for its next frame is still connected
+# How a WebSocket video ends: the stream was deactivated; the service is stopping; the video failed.
+CLOSE_CODES = {DEACTIVATED: (1000, "stream deactivated"), SHUTDOWN: (1001, "service shutting down"),
+               FAILED: (1011, "video failed")}
 
 
 @docs(tags=["streams"], summary="Watch Live Video",
@@ -29,7 +34,15 @@ ALIVE_CHECK = 1.0        # s between looks at whether a viewer waiting for its n
                   "with a 'no signal' picture about once a second; deactivating the stream ends it. Depth "
                   "streams show their 8-bit picture (nearer is lighter). A stream runs at most --max-feeds "
                   "sets of parameters at once; a viewer asking for another gets the nearest running one, and "
-                  "the X-Video-Params header says which (fps, quality, width).",
+                  "the X-Video-Params header says which (fps, quality, width).\n\n"
+                  "A WebSocket upgrade on the same path gets H.264 (Constrained Baseline, "
+                  "`video/mp4; codecs=\"avc1.42E01E\"`) in fragmented MP4 for a MediaSource: the first binary "
+                  "message is the initialisation segment (ftyp + moov), each further one a fragment (moof + "
+                  "mdat) of one frame, starting at a keyframe. The video is the stream's own size and rate "
+                  "(fps, quality and width apply to MJPEG only), encoded once for all viewers; a viewer more "
+                  "than 30 fragments behind skips to the next keyframe. A change of size sends a new "
+                  "initialisation segment. Close codes: 1000 the stream was deactivated, 1001 the service is "
+                  "stopping, 1011 the video failed. An inactive stream refuses the upgrade with the 409 error.",
       responses={200: {"description": "An endless multipart stream of JPEG images",
                        "content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}":
                                    {"schema": {"type": "string", "format": "binary"}}}},
@@ -48,6 +61,8 @@ async def video(request: web.Request) -> web.StreamResponse:
     full_width = state.config.get("video_size", spec.size_of(state.config["resolution"]))[0]
     if query.get("width", 0) > full_width:
         raise validation_error({"width": [f"{name} is {full_width} pixels wide; ask for at most that."]})
+    if web.WebSocketResponse().can_prepare(request).ok:
+        return await _websocket(request, actor, name)
     fps = query.get("fps")
     params = VideoParams(fps=fps if fps is not None and fps < state.config["fps"] else None,
                          quality=query["quality"], width=query.get("width"))
@@ -75,6 +90,33 @@ async def video(request: web.Request) -> web.StreamResponse:
     finally:
         request.app[VIDEO].leave(feed, viewer)
     return response
+
+
+async def _websocket(request: web.Request, actor, name: str) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(compress=False, max_msg_size=4096)     # nothing is expected from the client
+    await ws.prepare(request)
+    feed, viewer = request.app[VIDEO].watch(actor, name, VideoParams(codec="h264"))
+    listening = asyncio.create_task(_until_closed(ws))      # reads the client's close frame (and any message)
+    try:
+        while (message := await viewer.next(ALIVE_CHECK)) is not None:
+            if ws.closed or listening.done():
+                break
+            if message is not WAITING:
+                await ws.send_bytes(message)
+        if not ws.closed:
+            code, reason = CLOSE_CODES[viewer.reason]
+            await ws.close(code=code, message=reason.encode())
+    except ConnectionError:
+        pass                           # the client went away
+    finally:
+        listening.cancel()
+        request.app[VIDEO].leave(feed, viewer)
+    return ws
+
+
+async def _until_closed(ws: web.WebSocketResponse) -> None:
+    async for _ in ws:
+        pass
 
 
 async def page(request: web.Request) -> web.FileResponse:
