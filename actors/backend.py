@@ -5,7 +5,7 @@ from abc import ABC, abstractmethod
 from typing import Mapping
 
 from .errors import DeviceError  # noqa: F401 (backends raise it)
-from .frames import Frame, FrameMeta
+from .frames import EncodedPacket, Frame, FrameMeta
 from .model import CameraInfo, StreamState
 
 
@@ -47,6 +47,13 @@ class Device(ABC):
 class Output(ABC):
     """A stream's latest-frame output: filled by the device (a reader thread on a camera, the clock on the
     simulator), closed when the stream stops. A slow reader skips frames; nothing queues."""
+
+    h264 = False        # whether the device encodes this stream's H.264 itself (then read `encoded_after`)
+
+    def encoded_after(self, sequence: int, timeout: float) -> list[tuple[int, EncodedPacket]] | None:
+        """Blocking, on a video thread: (number, packet) of the camera's H.264 packets after number `sequence`
+        that are still held, or None on timeout or once closed. Only when `h264` is true."""
+        raise NotImplementedError
 
     @abstractmethod
     def wait_after(self, sequence: int, timeout: float) -> Frame | None:

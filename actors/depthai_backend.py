@@ -7,8 +7,9 @@ sensors (R11); deactivating closes the gate and stops the sensors that feed noth
 what the pipeline is made of rebuilds, and since `Pipeline.stop()` closes the device and a device runs one
 pipeline (R1), a rebuild reopens the device: that is a camera reboot, a gate is a message.
 
-Stills and video are encoded on the host from the YUV planes: JPEG and PNG at any quality, and the 8-bit depth
-picture needs the host anyway.
+Stills and MJPEG video are encoded on the host from the YUV planes: JPEG and PNG at any quality and size per
+viewer, and the 8-bit depth picture needs the host anyway. WebSocket H.264 comes from the camera's own
+VideoEncoder for the streams that fit its limits (R13); the host only packs it into fragmented MP4.
 
 Every method runs on the actor's worker thread; viewers read a stream's output (`_Stream`) on their own. A call the actor abandoned
 after its deadline may return later: each open starts a new generation, and such a call finds its generation
@@ -29,7 +30,7 @@ from .backend import Backend, Device, Output
 from .depthai_convert import control_to_dai, frame_from_dai, frame_meta, protocol_of, sensor_from_features, \
     stereo_pairs
 from .errors import ConfigRejected, DeviceError, DeviceTimeout
-from .frames import Frame, FrameMeta, FrameSlot
+from .frames import EncodedPacket, Frame, FrameMeta, FrameSlot, PacketRing
 from .model import COLOR, DEPTH, MONO, CameraInfo, StreamSpec, stereo_source, streams_of
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,10 @@ FIRST_FRAME_TIMEOUT = 8.0     # s: a stream that was switched on must deliver a 
 CAPTURE_TIMEOUT = 3.0         # s: a still must arrive within this
 READ_PERIOD = 0.5             # s: how often a reader thread looks up from its queue
 QueueException = depthai.MessageQueue.QueueException   # a closed queue; not a RuntimeError (R2)
+# The camera's H.264 encoder (R13): widths a multiple of 32 and at most 4096, at most 3 encodes at once, and
+# 248 million pixels a second for all of them. A stream beyond that is encoded on the host.
+H264_WIDTH_STEP, H264_MAX_WIDTH, H264_MAX_ENCODERS, H264_MAX_PIXEL_RATE = 32, 4096, 3, 248e6
+ENCODED_QUEUE = 30            # encoded frames the device may hold for the host: a second at 30 fps
 
 
 def _xlink(fn):
@@ -104,24 +109,43 @@ class _Stream(Output):
     sockets: tuple[str, ...]
     queue: object                                 # the gate's output queue, latest only
     gate: object                                  # the gate's inputControl queue
+    encoded_queue: object = None                  # the camera's H.264 of the stream, when it encodes it
     is_open: bool = False
     slot: FrameSlot = field(default_factory=FrameSlot)
+    packets: PacketRing = field(default_factory=PacketRing)
     stopped: threading.Event = field(default_factory=threading.Event)
 
-    def start_reading(self, name: str, lost: threading.Event) -> None:
-        threading.Thread(target=self._read, args=(lost,), name=f"frames-{name}", daemon=True).start()
+    @property
+    def h264(self) -> bool:
+        return self.encoded_queue is not None
 
-    def _read(self, lost: threading.Event) -> None:
+    def start_reading(self, name: str, lost: threading.Event) -> None:
+        threading.Thread(target=self._read, args=(self.queue, self.slot.publish, lost), name=f"frames-{name}",
+                         daemon=True).start()
+        if self.h264:
+            threading.Thread(target=self._read, args=(self.encoded_queue, self._publish_packet, lost),
+                             name=f"h264-{name}", daemon=True).start()
+
+    def _read(self, queue, publish, lost: threading.Event) -> None:
         while not self.stopped.is_set():
             try:
-                img = self.queue.get(timedelta(seconds=READ_PERIOD))
+                message = queue.get(timedelta(seconds=READ_PERIOD))
             except (RuntimeError, QueueException):
                 # The queue closed: a pipeline stopped on purpose, or the device went away (R2, R3).
                 if not self.stopped.is_set():
                     lost.set()
                 return
-            if img is not None and self.is_open:      # a frame that slipped through a closing gate is dropped
-                self.slot.publish(img)
+            if message is not None and self.is_open:  # a frame that slipped through a closing gate is dropped
+                publish(message)
+
+    def _publish_packet(self, encoded) -> None:
+        self.packets.publish(EncodedPacket(
+            bytes(encoded.getData()), encoded.getFrameType() == depthai.EncodedFrame.FrameType.I,
+            encoded.getTimestamp().total_seconds(), encoded.getSequenceNum(), encoded.getWidth(),
+            encoded.getHeight()))
+
+    def encoded_after(self, sequence: int, timeout: float):
+        return self.packets.wait_after(sequence, timeout)
 
     # Its video output: read by viewers on their own threads; nothing here calls into the device.
     def wait_after(self, sequence: int, timeout: float) -> Frame | None:
@@ -151,6 +175,7 @@ class _Stream(Output):
 
 
 class DepthAIDevice(Device):
+    camera_h264 = True          # H.264 video from the camera's encoder where it fits (R13); else on the host
     def __init__(self, dai, device, device_info):
         """`device` is open: discovery opened it to read what the camera has."""
         self._dai = dai
@@ -210,6 +235,7 @@ class DepthAIDevice(Device):
         for stream in self._streams.values():
             stream.stopped.set()
             stream.slot.close()
+            stream.packets.close()
         pipeline, self._pipeline = self._pipeline, None
         self._streams, self._controls, self._streaming = {}, {}, {}
         if pipeline is not None:
@@ -261,6 +287,7 @@ class DepthAIDevice(Device):
         dai = self._dai
         cameras: dict[str, object] = {}
         streams: dict[str, _Stream] = {}
+        encoders = []                                   # (width, height, fps) of the camera's H.264 encodes
         for name, config in holds.items():
             spec = self.specs[name]
             fps = float(config["fps"])
@@ -282,9 +309,17 @@ class DepthAIDevice(Device):
             gate = pipeline.create(dai.node.Gate)
             gate.initialConfig.open = False
             output.link(gate.input)
+            encoded = None
+            if self.camera_h264 and spec.kind != DEPTH and h264_fits(size, fps, encoders):
+                encoders.append((*size, fps))
+                encoder = pipeline.create(dai.node.VideoEncoder).build(gate.output)
+                encoder.setDefaultProfilePreset(fps, dai.VideoEncoderProperties.Profile.H264_BASELINE)
+                encoder.setKeyframeFrequency(max(1, round(fps)))     # a joining viewer waits a second at most
+                encoder.input.setBlocking(False)      # a busy encoder skips frames, never holds up the stream
+                encoded = encoder.out.createOutputQueue(maxSize=ENCODED_QUEUE, blocking=False)
             streams[name] = _Stream(dict(config), tuple(s.socket for s in spec.sensors),
                                     gate.output.createOutputQueue(maxSize=1, blocking=False),
-                                    gate.inputControl.createInputQueue())
+                                    gate.inputControl.createInputQueue(), encoded)
         controls = {socket: camera.inputControl.createInputQueue() for socket, camera in cameras.items()}
         return streams, controls
 
@@ -348,6 +383,13 @@ class DepthAIDevice(Device):
         return running
 
 
+def h264_fits(size: tuple[int, int], fps: float, encoders: list[tuple[int, int, float]]) -> bool:
+    """Whether the camera's H.264 encoder can take one more stream of this size and rate (R13)."""
+    width, height = size
+    return (width % H264_WIDTH_STEP == 0 and width <= H264_MAX_WIDTH and len(encoders) < H264_MAX_ENCODERS
+            and width * height * fps + sum(w * h * f for w, h, f in encoders) <= H264_MAX_PIXEL_RATE)
+
+
 def _connect(dai, device_info):
     """Open a device and leave reconnecting to the actor, which restores the camera's state (R3)."""
     try:
@@ -386,8 +428,9 @@ def crop_still(frame: Frame, config: dict) -> Frame:
 class DepthAIBackend(Backend):
     """`dai` is depthai itself, or a stand-in for its device layer in tests."""
 
-    def __init__(self, dai=depthai):
+    def __init__(self, dai=depthai, camera_h264: bool = True):
         self.dai = dai
+        self.camera_h264 = camera_h264
         self._devices: dict[str, DepthAIDevice] = {}
 
     def discover(self) -> list[Device]:
@@ -399,6 +442,7 @@ class DepthAIBackend(Backend):
             if mxid not in self._devices:
                 try:
                     self._devices[mxid] = DepthAIDevice.open_new(self.dai, info)
+                    self._devices[mxid].camera_h264 = self.camera_h264
                 except (RuntimeError, DeviceError) as exc:
                     log.warning("camera %s found but could not be opened: %s", mxid, exc)
                     continue

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,13 +35,24 @@ class Frame:
         return self.planes[0].shape[0]
 
 
+@dataclass(frozen=True)
+class EncodedPacket:
+    """One frame of H.264 as a camera's encoder gives it: an access unit in Annex B (start codes)."""
+    data: bytes
+    keyframe: bool
+    timestamp: float             # seconds, monotonic
+    sequence: int                # the camera's frame number: a gap means frames were lost on the way
+    width: int
+    height: int
+
+
 class FrameSlot:
     """The latest item of a stream, for any number of waiting readers: a slow reader skips items, never queues
     them, so memory stays flat whatever the readers do."""
 
-    def __init__(self):
+    def __init__(self, keep: int = 1):
         self._changed = threading.Condition()
-        self._item = None
+        self._items: deque = deque(maxlen=keep)      # (sequence, item), the newest last
         self._sequence = -1
         self._closed = False
 
@@ -50,7 +62,8 @@ class FrameSlot:
 
     def publish(self, item) -> None:
         with self._changed:
-            self._item, self._sequence = item, self._sequence + 1
+            self._sequence += 1
+            self._items.append((self._sequence, item))
             self._changed.notify_all()
 
     def close(self) -> None:
@@ -63,12 +76,33 @@ class FrameSlot:
     def closed(self) -> bool:
         return self._closed
 
+    def _wait(self, sequence: int, timeout: float) -> bool:
+        """With the lock held: whether an item after `sequence` came within `timeout` (False once closed)."""
+        return self._changed.wait_for(lambda: self._sequence > sequence or self._closed, timeout) \
+            and self._sequence > sequence
+
     def wait_after(self, sequence: int, timeout: float):
         """Blocking: (sequence, item) of the first item published after `sequence`, or None on timeout or once
         the slot is closed."""
         with self._changed:
             sequence = min(sequence, self._sequence)     # a reader from before a restart waits for the next
-            if self._changed.wait_for(lambda: self._sequence > sequence or self._closed, timeout) \
-                    and self._sequence > sequence:
-                return self._sequence, self._item
-            return None
+            return self._items[-1] if self._wait(sequence, timeout) else None
+
+
+class PacketRing(FrameSlot):
+    """The latest `size` packets of an encoded stream, for any number of readers. Unlike frames, encoded
+    packets depend on each other: each reader gets every packet after the one it read last, as long as the
+    ring still holds them; one that fell further behind gets what is left, and starts again at a keyframe."""
+
+    def __init__(self, size: int = 64):
+        super().__init__(keep=size)
+
+    def wait_after(self, sequence: int, timeout: float) -> list | None:
+        """Blocking: the (sequence, packet) pairs held after `sequence`, or None on timeout or once the ring is
+        closed. A new reader (-1), or one from before a restart, starts with the next packet: the past is not
+        sent in a burst."""
+        with self._changed:
+            sequence = self._sequence if sequence < 0 else min(sequence, self._sequence)
+            if not self._wait(sequence, timeout):
+                return None
+            return [(n, item) for n, item in self._items if n > sequence]

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import simplejpeg
@@ -22,8 +22,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .actor import CONNECTED, CameraActor
 from .encode import check_planes, depth_to_gray
-from .fmp4 import Fragment, H264Writer
-from .frames import DEPTH16, GRAY8, Frame
+from .fmp4 import Fmp4Stream, Fragment, H264Encoder
+from .frames import DEPTH16, GRAY8, EncodedPacket, Frame
 
 log = logging.getLogger(__name__)
 
@@ -189,36 +189,42 @@ class VideoFeed:
         self.viewers: set[Viewer] = set()
         self.stats = hub.stats_of(actor.mxid, stream)
         self._size = (640, 360)       # of the latest frame, for the "no signal" picture
-        self._h264: H264Writer | None = None
+        fps = actor.state.streams[stream].config["fps"]
+        self._fmp4 = Fmp4Stream(fps) if params.codec == "h264" else None
+        self._encoder: H264Encoder | None = None
         self.keyframe_wanted = False     # a viewer joined: the next frame is a keyframe, so it starts at once
         self.task = asyncio.create_task(self._run(), name=f"video-{actor.mxid}-{stream}")
 
+    def _offer(self, item) -> None:
+        for viewer in self.viewers:
+            if self._fmp4 is not None:
+                viewer.offer(self._fmp4.init, item)
+            else:
+                viewer.offer(item)
+
     async def _show(self, frame: Frame) -> None:
         """Encode a frame once (on the encoder pool) and offer it to every viewer."""
-        if self.params.codec == "h264":
-            fragments = await asyncio.get_running_loop().run_in_executor(self.hub.encoders, self._encode_h264,
-                                                                         frame)
-            for viewer in self.viewers:
-                viewer.offer(self._h264.init, fragments)
-        else:
-            jpeg = await asyncio.get_running_loop().run_in_executor(self.hub.encoders, encode_video, frame,
-                                                                    self.params)
-            for viewer in self.viewers:
-                viewer.offer(jpeg)
+        encode = self._encode_h264 if self._fmp4 is not None else partial(encode_video, params=self.params)
+        self._offer(await asyncio.get_running_loop().run_in_executor(self.hub.encoders, encode, frame))
         self.stats.encodes += 1
 
     def _encode_h264(self, frame: Frame) -> list[Fragment]:
         """Encoder thread: a new size (a config change) starts a new encoder, and viewers a new init segment."""
-        if self._h264 is None or self._h264.size != (frame.width, frame.height):
-            if self._h264 is not None:
-                self._h264.close()
-            self._h264 = H264Writer(frame.width, frame.height, self.actor.state.streams[self.stream].config["fps"])
+        size = (frame.width, frame.height)
+        if self._encoder is None or self._encoder.size != size:
+            self._encoder = H264Encoder(*size, self._fmp4.fps)
         keyframe, self.keyframe_wanted = self.keyframe_wanted, False
-        return self._h264.encode(frame, keyframe)
+        return [fragment for unit, key in self._encoder.encode(frame, keyframe)
+                for fragment in self._fmp4.add(unit, key, frame.timestamp, size)]
+
+    def _mux(self, packets: list[tuple[bool, EncodedPacket]]) -> list[Fragment]:
+        """Encoder thread: the camera's own H.264, only packed (each with whether it follows the one before)."""
+        return [fragment for continuous, p in packets
+                for fragment in self._fmp4.add(p.data, p.keyframe, p.timestamp, (p.width, p.height), continuous)]
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        after, next_due, last_frame = -1, 0.0, time.monotonic()
+        after, next_due, last_frame, source = -1, 0.0, time.monotonic(), None
         reason = SHUTDOWN
         try:
             while self.viewers:
@@ -230,8 +236,27 @@ class VideoFeed:
                     after, last_frame = -1, time.monotonic()
                     continue
                 output = self.actor.output(self.stream)
-                frame = None if output is None else await loop.run_in_executor(
-                    self.hub.readers, output.wait_after, after, FRAME_TIMEOUT)
+                if output is not source:          # a restarted stream counts from anew
+                    after, source = -1, output
+                if output is not None and output.h264 and self._fmp4 is not None:
+                    # The camera encodes: pack its packets, every one in order, no encode on the gateway.
+                    packets = await loop.run_in_executor(self.hub.readers, output.encoded_after, after,
+                                                         FRAME_TIMEOUT)
+                    if packets:
+                        held, previous = [], after
+                        for n, packet in packets:       # a packet that does not follow its forerunner: a gap
+                            held.append((previous >= 0 and n == previous + 1, packet))
+                            previous = n
+                        after, last_frame = packets[-1][0], time.monotonic()
+                        for _, packet in held:
+                            self.stats.took_frame(packet.sequence)
+                        self._size = (packets[-1][1].width, packets[-1][1].height)
+                        self._offer(await loop.run_in_executor(self.hub.encoders, self._mux, held))
+                        continue
+                    frame = None
+                else:
+                    frame = None if output is None else await loop.run_in_executor(
+                        self.hub.readers, output.wait_after, after, FRAME_TIMEOUT)
                 if frame is None:
                     # A stream that restarts (a config change, a rebuild) is not a lost camera: viewers keep
                     # the last frame until the new stream's first, and see "no signal" only after
@@ -264,7 +289,6 @@ class VideoFeed:
     async def _show_no_signal(self) -> None:
         await self._show(no_signal(*self._size, f"{self.actor.mxid} {self.stream}"))
         await asyncio.sleep(NO_SIGNAL_PERIOD)
-
 
 
 def _distance(a: VideoParams, b: VideoParams) -> float:

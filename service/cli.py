@@ -25,7 +25,7 @@ def make_backend(args):
         from actors.simulated.device import SimBackend
         return SimBackend(args.simulate)
     from actors.depthai_backend import DepthAIBackend
-    return DepthAIBackend()
+    return DepthAIBackend(camera_h264=args.h264_encoder == "camera")
 
 
 async def serve(args, tokens: list[str]) -> None:

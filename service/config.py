@@ -109,6 +109,9 @@ OPTIONS = (
            "once, each a reader and an encoder; a viewer asking for another joins the nearest", "N"),
     Option("--initial-streams", _choice("sensors", "none"), "sensors", "what a camera with no saved state starts "
            "with: its sensor streams (CAM_*) active, as the original API did, or none", "sensors|none"),
+    Option("--h264-encoder", _choice("camera", "host"), "camera", "who encodes WebSocket H.264 video of real "
+           "cameras: the camera's own encoder where the stream fits its limits (the gateway only packs it), or "
+           "the gateway for every stream", "camera|host"),
     Option("--max-connections", _positive(int), 1024, "concurrent client connections; a connection beyond them "
            "is answered 503 at once (keep it under the open-file limit, LimitNOFILE in the unit)", "N"),
     Option("--max-body", _positive(int), 64 * 1024, "largest request body in bytes; larger ones are answered 413",

@@ -22,6 +22,8 @@ from types import SimpleNamespace
 import depthai as real
 import numpy as np
 
+from actors.depthai_convert import frame_from_dai
+from actors.fmp4 import H264Encoder
 from actors.model import COLOR, COLOR_RESOLUTIONS, MONO_RESOLUTIONS, default_control, depth_stream_name, streams_of
 from actors.simulated import scene
 from actors.simulated.device import Faults as SimFaults
@@ -33,6 +35,7 @@ Preset = real.node.StereoDepth.PresetMode
 RVC2_STEREO_MAX_WIDTH = 1280
 DECIMATING_PRESETS = {Preset.DEFAULT, Preset.FACE, Preset.HIGH_DETAIL, Preset.ROBOTICS}   # factor 2 (R6)
 HANG_LIMIT = 60.0
+H264_MAX_ENCODERS, H264_MAX_PIXEL_RATE = 3, 248e6      # the camera's H.264 encoder; widths a multiple of 32 (R13)
 CLOSE_HOLD_LIMIT = 10.0      # depthai's crash-dump wait is ~9 s
 
 
@@ -229,7 +232,8 @@ class Standin:
     def __init__(self, bus: Bus):
         self.Device = type("Device", (Device,), {"bus": bus})
         self.Pipeline = Pipeline
-        self.node = SimpleNamespace(Camera=CameraNode, StereoDepth=StereoNode, Gate=GateNode)
+        self.node = SimpleNamespace(Camera=CameraNode, StereoDepth=StereoNode, Gate=GateNode,
+                                    VideoEncoder=VideoEncoderNode)
 
     def __getattr__(self, name):
         return getattr(real, name)
@@ -357,6 +361,11 @@ class Pipeline:
             for node in self.nodes:
                 node.start(now)
             board.changed.notify_all()
+        encodes = [(*n.input_size(), n.fps) for n in self.nodes if isinstance(n, VideoEncoderNode)]
+        if (len(encodes) > H264_MAX_ENCODERS or any(w % 32 or w > 4096 for w, _, _ in encodes)
+                or sum(w * h * fps for w, h, fps in encodes) > H264_MAX_PIXEL_RATE):
+            board.counts["encoder_crashes"] += 1
+            device.link_lost()          # the firmware cannot run it: the device crashes (R13)
 
     def isRunning(self) -> bool:
         return self.running and not self.device.closed
@@ -401,6 +410,10 @@ class Output:
 class Input:
     def __init__(self):
         self.source: Output | None = None
+        self.blocking = True
+
+    def setBlocking(self, blocking: bool) -> None:
+        self.blocking = blocking
 
 
 class ControlInput:
@@ -619,6 +632,67 @@ class GateNode:
 
     def render(self, output: Output, sequence: int):
         return self.input.source.node.render(self.input.source, sequence)
+
+
+class VideoEncoderNode:
+    """The camera's H.264 encoder, as libx264: each frame that reaches the host is encoded, in order, into an
+    EncodedFrame (Annex B, SPS and PPS with every keyframe, as the camera's encoder sends them)."""
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self.input = Input()
+        self.out = Output(self)
+        self.fps, self.profile, self.keyframes = 30.0, None, 30
+        self.started = 0.0
+        self._encoder = None
+        self._lock = threading.Lock()
+
+    def build(self, source: Output):
+        source.link(self.input)
+        return self
+
+    def setDefaultProfilePreset(self, fps: float, profile) -> None:
+        self.fps, self.profile = float(fps), profile
+
+    def setKeyframeFrequency(self, frames: int) -> None:
+        self.keyframes = frames
+
+    def input_size(self) -> tuple[int, int]:
+        source = self.input.source
+        while source.size is None:          # through the gate to the camera's output
+            source = source.node.input.source
+        return source.size
+
+    def start(self, now: float) -> None:
+        self.out.fps = self.input.source.fps
+        self.started = self.input.source.node.started or now
+
+    def flowing(self, output=None) -> bool:
+        return self.input.source.flowing()
+
+    def stream_name(self, output) -> str:
+        return self.input.source.stream_name()
+
+    def output_config(self, output) -> dict:
+        return self.input.source.config()
+
+    def render(self, output: Output, sequence: int) -> real.EncodedFrame:
+        img = self.input.source.node.render(self.input.source, sequence)
+        frame = frame_from_dai(img)
+        with self._lock:
+            if self._encoder is None:
+                # Its keyframe interval is the encoder's setting: given as the rate, which sets libx264's GOP.
+                self._encoder = H264Encoder(frame.width, frame.height, self.keyframes)
+            (data, keyframe), = self._encoder.encode(frame)
+        encoded = real.EncodedFrame()
+        encoded.setData(np.frombuffer(data, np.uint8))
+        encoded.setFrameType(real.EncodedFrame.FrameType.I if keyframe else real.EncodedFrame.FrameType.P)
+        encoded.setProfile(real.EncodedFrame.Profile.AVC)
+        encoded.setWidth(frame.width)
+        encoded.setHeight(frame.height)
+        encoded.setSequenceNum(sequence)
+        encoded.setTimestamp(img.getTimestamp())
+        return encoded
 
 
 def _padded(width: int) -> int:

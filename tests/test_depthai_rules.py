@@ -13,6 +13,7 @@ from PIL import Image
 from conftest import MODELS, StandinBackend, activate, assert_error, stream_url, wait_until
 from service.app import create_app
 from service.inputs import FLEET
+from service.video import VIDEO
 from service.metrics import runner_options
 from actors.simulated.device import SimBackend
 from actors.simulated.models import mxid_for
@@ -236,3 +237,42 @@ async def test_r4_a_camera_that_comes_back_refusing_its_saved_config_says_so(cli
     await wait_until(lambda: "refused" in (actor(client, OAK_D).last_error or ""))
     assert actor(client, OAK_D).status == "disconnected"
     assert (await client.get(f"/cameras/{OAK_D}/")).status == 200          # the service goes on
+
+
+async def ws_messages(client, mxid, stream, count):
+    got = []
+    async with client.ws_connect(stream_url(mxid, stream, "video")) as ws:
+        while len(got) < count:
+            message = await asyncio.wait_for(ws.receive(), 10)
+            assert message.type.name == "BINARY", message
+            got.append(message.data)
+    return got
+
+
+async def test_r13_the_cameras_encoder_makes_the_h264_and_the_gateway_only_packs_it(client, standin):
+    await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"resolution": "THE_400_P"})
+    await activate(client, OAK_D, "CAM_B")
+    got = await ws_messages(client, OAK_D, "CAM_B", 8)
+    stats = client.app[VIDEO].stats_of(OAK_D, "CAM_B")
+    assert stats.frames >= 7 and stats.encodes == 0           # no frame was encoded on the gateway
+    assert got[0].startswith(b"\0\0\0\x1cftyp") or b"ftyp" in got[0][:8]
+    assert all(b"moof" in m[:8] for m in got[1:])
+
+
+async def test_r13_a_stream_beyond_the_encoders_limits_is_encoded_on_the_gateway(client, standin):
+    # 4056 pixels wide is no multiple of 32: the camera's encoder would crash the device.
+    await client.post(stream_url(OAK_1, "CAM_A", "config"), json={"resolution": "THE_12_MP", "fps": 5})
+    await activate(client, OAK_1, "CAM_A")
+    await ws_messages(client, OAK_1, "CAM_A", 3)
+    assert client.app[VIDEO].stats_of(OAK_1, "CAM_A").encodes >= 2
+    assert standin.device(OAK_1).counts["encoder_crashes"] == 0 and actor(client, OAK_1).status == "connected"
+
+
+async def test_r13_at_most_three_streams_and_their_pixel_rate_go_to_the_cameras_encoder(client, standin):
+    # The OAK-D-LR's pipeline holds three colour streams and a depth stream: three encoders at most, and
+    # 1920x1200 at 60 fps three times is over the 248 Mpixel/s.
+    for stream in ("CAM_A", "CAM_B", "CAM_C"):
+        await client.post(stream_url(OAK_D_LR, stream, "config"), json={"fps": 60})
+    await activate(client, OAK_D_LR, "CAM_A")
+    await ws_messages(client, OAK_D_LR, "CAM_A", 2)
+    assert standin.device(OAK_D_LR).counts["encoder_crashes"] == 0 and actor(client, OAK_D_LR).status == "connected"
