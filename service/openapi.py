@@ -12,6 +12,7 @@ from schemas.config import CONFIG_SCHEMAS
 from schemas.errors import ErrorSchema
 
 ERROR_WHEN = {
+    400: "The body cannot be decoded as its Content-Encoding says (for example, not gzip)",
     401: "A valid token is required (with --token-file): `Authorization: Bearer <token>` or ?access_token=",
     404: "No such camera, no such stream on this camera (the message lists its streams)",
     409: "The stream is not active",
@@ -24,6 +25,8 @@ ERROR_WHEN = {
 
 
 def errors(*statuses: int) -> dict:
+    if 413 in statuses:           # an operation that takes a body can also get one it cannot decode
+        statuses = (400, *statuses)
     out = {s: {"description": ERROR_WHEN[s], "content": {"application/json": {"schema": ErrorSchema}}}
            for s in statuses}
     out[500] = {"description": "A bug: logged under the request_id the body carries",

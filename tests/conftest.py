@@ -15,6 +15,9 @@ from service.app import create_app
 from service.inputs import FLEET
 from service.metrics import runner_options
 from standin import Bus
+import spec_check
+
+spec_check.install()          # every response of every test is checked against the spec its app serves
 
 MODELS = ["oak-d", "oak-1", "oak-d-lr", "oak-d-pro"]
 

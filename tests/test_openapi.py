@@ -1,4 +1,8 @@
+import pytest
+
+from conftest import wait_until
 from service.app import create_app
+from service.inputs import FLEET
 
 
 async def spec(client):
@@ -105,3 +109,22 @@ async def test_with_tokens_every_protected_operation_documents_401(aiohttp_clien
             else:
                 assert operation["security"] == [{"bearer": []}, {"access_token": []}], (path, method)
                 assert "401" in operation["responses"], (path, method)
+
+
+async def test_every_test_response_is_held_to_the_served_spec(aiohttp_client, backend, monkeypatch):
+    """The suite's check (tests/spec_check.py) is on: a response that drifts from the spec fails the test."""
+    import spec_check
+    from openapi_core.validation.response.exceptions import InvalidData
+    from service import cameras
+
+    before = spec_check.checked["responses"]
+    client = await aiohttp_client(create_app(backend, discovery_interval=0.05))
+    await wait_until(lambda: client.app[FLEET].actors)
+    schema = cameras._cameras
+    monkeypatch.setattr(cameras, "_cameras", type("Drifted", (), {"dump": lambda self, views: [
+        {**camera, "reconnects": "many"} for camera in schema.dump(views)]})())
+    with pytest.raises(InvalidData):
+        await client.get("/cameras/")
+    monkeypatch.setattr(cameras, "_cameras", schema)
+    assert (await client.get("/cameras/")).status == 200
+    assert spec_check.checked["responses"] > before

@@ -1,0 +1,81 @@
+"""Every response a test gets is checked against the OpenAPI spec its app serves: status, content type, body
+and documented headers. Wired into aiohttp's TestClient by conftest, so spec and behaviour cannot drift."""
+from __future__ import annotations
+
+import re
+import weakref
+from urllib.parse import urlsplit
+
+from aiohttp.test_utils import TestClient
+from openapi_core import OpenAPI
+from openapi_core.templating.paths.exceptions import PathNotFound, OperationNotFound
+from openapi_core.testing import MockRequest, MockResponse
+
+SPEC_PATH = "/api/docs/swagger.json"
+STREAMING = ("multipart/x-mixed-replace",)       # endless bodies: status and headers are checked, not the body
+_specs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()      # app -> OpenAPI
+checked = {"responses": 0}
+
+
+async def _spec_of(client: TestClient, request, headers: dict) -> tuple[OpenAPI, dict] | None:
+    """The spec the client's app serves, fetched with the credentials of the request being checked."""
+    app = getattr(client.server, "app", None)
+    if app is None:
+        return None
+    if app not in _specs:
+        auth = {k: v for k, v in headers.items() if k.lower() == "authorization"}
+        resp = await request(client, "GET", SPEC_PATH, headers=auth)
+        if resp.status != 200:
+            return None          # tokens are on and this request has none: the next one may
+        served = await resp.json()
+        _specs[app] = OpenAPI.from_dict(served), served
+    return _specs[app]
+
+
+async def check(client: TestClient, request, method: str, path: str, kwargs: dict, resp) -> None:
+    url = urlsplit(str(resp.url))
+    if url.path.startswith("/api/docs") or url.path == "/" or method == "HEAD":
+        return
+    found = await _spec_of(client, request, dict(kwargs.get("headers") or {}))
+    if found is None:
+        return
+    spec, served = found
+    content_type = resp.headers.get("Content-Type", "")
+    if content_type.startswith(STREAMING):
+        # The body never ends: the status and content type must be documented for the operation.
+        operation = _operation(served, method, url.path)
+        if operation is not None:
+            documented = operation["responses"].get(str(resp.status), {}).get("content", {})
+            assert content_type in documented, (method, url.path, resp.status, content_type, list(documented))
+            checked["responses"] += 1
+        return
+    query = dict(kwargs.get("params") or {})
+    query.update({k: v for k, v in (p.split("=", 1) for p in url.query.split("&") if "=" in p)})
+    mock_request = MockRequest("http://localhost", method.lower(), url.path, args=query,
+                               headers=dict(kwargs.get("headers") or {}))
+    mock_response = MockResponse(await resp.read(), status_code=resp.status, headers=dict(resp.headers),
+                                 content_type=content_type.split(";")[0])
+    try:
+        spec.validate_response(mock_request, mock_response)
+    except (PathNotFound, OperationNotFound):
+        return             # not an operation of the API (a route that does not exist): nothing to hold it to
+    checked["responses"] += 1
+
+
+def _operation(served: dict, method: str, path: str) -> dict | None:
+    for template, item in served["paths"].items():
+        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path) and method.lower() in item:
+            return item[method.lower()]
+    return None
+
+
+def install() -> None:
+    """Patch TestClient so every request's response is checked before the test sees it."""
+    original = TestClient._request
+
+    async def _request(self, method, path, **kwargs):
+        resp = await original(self, method, path, **kwargs)
+        await check(self, original, method, path, kwargs, resp)
+        return resp
+
+    TestClient._request = _request
