@@ -72,6 +72,16 @@ def _security(spec: dict, tokens: bool) -> None:
                         "$ref": "#/components/schemas/Error"}}}}
 
 
+def _operation_ids(app: web.Application, spec: dict) -> None:
+    """Each operation is named after its handler (list_cameras, update_control, still, ...): the names that
+    clients generated from the spec give their functions."""
+    names = {(route.resource.canonical.rstrip("/"), route.method.lower()): route.handler.__name__
+             for route in app.router.routes() if route.resource is not None and hasattr(route.handler, API_SPEC_ATTR)}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            operation["operationId"] = names[(path.rstrip("/"), method)]
+
+
 def setup(app: web.Application, version: str, tokens: bool = False) -> None:
     for route in app.router.routes():
         if hasattr(route.handler, API_SPEC_ATTR):
@@ -88,6 +98,7 @@ def setup(app: web.Application, version: str, tokens: bool = False) -> None:
         for operation in item.values():
             operation.pop("produces", None)
     _security(spec, tokens)
+    _operation_ids(app, spec)
     # The docs, as every other path, with and without the trailing slash (no redirect).
     for route in list(app.router.routes()):
         path = route.resource.canonical if route.resource is not None else ""

@@ -25,6 +25,7 @@ from .inputs import ask, camera, json_object, load, stream
 log = logging.getLogger(__name__)
 TAG = ["streams"]
 _control_update = SensorControlSchema(partial=True)
+_CONTROL = {"content": {"application/json": {"schema": SensorControlSchema}}}    # beside its revision header
 _config_updates = {kind: cls(partial=True) for kind, cls in CONFIG_SCHEMAS.items()}
 _still_query = StillQuerySchema()
 
@@ -137,10 +138,9 @@ async def update_config(request: web.Request) -> web.Response:
 
 
 @docs(tags=TAG, summary="Get Stream Control",
-      responses={200: {"description": "The whole control", "headers": openapi.REVISION_HEADER},
+      responses={200: {"description": "The whole control", **_CONTROL, "headers": openapi.REVISION_HEADER},
                  **openapi.errors(404, 422)})
 @match_info_schema(StreamPathSchema)
-@response_schema(SensorControlSchema, 200)
 async def get_control(request: web.Request) -> web.Response:
     actor, name = stream(request)
     return _control_response(actor, name, actor.state)
@@ -150,11 +150,10 @@ async def get_control(request: web.Request) -> web.Response:
       description="Any subset of the fields (and of `focus`'s fields). On an active stream it reaches the "
                   "sensor at once (both sensors for a depth stream); on an inactive one it is kept and "
                   "applied on activation. Focus on a fixed-focus sensor is a 422.",
-      responses={200: {"description": "The whole control after the update", "headers": openapi.REVISION_HEADER},
-                 **openapi.errors(404, 413, 422, 503, 504)})
+      responses={200: {"description": "The whole control after the update", **_CONTROL,
+                       "headers": openapi.REVISION_HEADER}, **openapi.errors(404, 413, 422, 503, 504)})
 @match_info_schema(StreamPathSchema)
 @json_schema(SensorControlSchema(partial=True), required=True)
-@response_schema(SensorControlSchema, 200)
 async def update_control(request: web.Request) -> web.Response:
     actor, name = stream(request)
     changes = load(_control_update, await json_object(request), partial=True)
