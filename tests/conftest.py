@@ -7,7 +7,7 @@ from aiohttp.test_utils import TestServer
 
 from actors.backend import FaultInjection
 from actors.depthai_backend import DepthAIBackend
-from actors.sensors import AR0234, IMX378
+from actors.sensors import AR0234, IMX378, OV9282
 from actors.simulated import scene
 from actors.simulated.device import SimBackend
 from actors.simulated.models import mxid_for
@@ -26,9 +26,11 @@ MODELS = ["oak-d", "oak-1", "oak-d-lr", "oak-d-pro"]
 def scenes():
     """The simulated scene is drawn once per size and kept: draw the large ones before the tests, so that a
     test's short device deadline measures the backend, not the first drawing of a 12 MP test card."""
-    for sensor in (IMX378, AR0234):
+    for sensor in (IMX378, AR0234, OV9282):
         for mode in sensor["modes"]:
             scene.color_scene(mode.width, mode.height)
+            scene.noise_pattern(mode.width, mode.height)
+            scene.noise_pattern(mode.width // 2 + 1, mode.height // 2 + 1)
 
 
 class StandinBackend(DepthAIBackend, FaultInjection):

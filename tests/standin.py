@@ -481,6 +481,7 @@ class CameraNode:
         self.inputControl = ControlInput(self)
         self.started = 0.0
         self._cache: dict = {}
+        self.auto = scene.AutoAlgorithms()          # the sensor's auto exposure and white balance
 
     def build(self, boardSocket=None, sensorResolution=None, sensorFps=None):
         """As Camera::build reads (src/pipeline/node/Camera.cpp), R4."""
@@ -537,19 +538,14 @@ class CameraNode:
     def render(self, output: Output, sequence: int) -> real.ImgFrame:
         board = self.pipeline.device.board
         control = board.control_of(self.socket)
-        exposure, iso = (scene.auto_exposure(control) if control["auto_exposure_enable"]
-                         else (control["exposure_time"], control["sensitivity_iso"]))
-        temperature = scene.color_temperature(control)
+        exposure, iso = self.auto.exposure(control)
+        temperature = self.auto.temperature(control)
         width, height = output.size
-        key = (output.size, output.kind, repr(sorted(control.items())))
+        key = (output.size, output.kind, repr(sorted(control.items())), exposure, iso, temperature)
         if self._cache.get(output) is None or self._cache[output][0] != key:
-            ly, lu, lv = scene.luts(control, exposure, iso, temperature)
-            sy, su, sv = scene.color_scene(width, height)
-            y = np.take(ly, sy)
-            if output.kind == real.ImgFrame.Type.NV12:
-                data, stride, plane = _nv12(y, np.take(lu, su), np.take(lv, sv))
-            else:
-                data, stride, plane = _gray(y)
+            color = output.kind == real.ImgFrame.Type.NV12
+            planes = scene.picture(control, exposure, iso, temperature, (width, height), color=color)
+            data, stride, plane = _nv12(*planes) if color else _gray(planes[0])
             self._cache[output] = (key, (data, stride, plane))
         data, stride, plane = self._cache[output][1]
         img = _frame(output.kind, width, height, stride, _with_marker(data, stride, width, height, sequence), sequence)

@@ -22,6 +22,7 @@ class SimStream(Output):
         self.started = time.monotonic()
         self._cache: dict[str, tuple] = {}        # output -> (key, planes after the control's lookup tables)
         self._stopped = threading.Event()
+        self.auto = scene.AutoAlgorithms()
 
     def stop(self) -> None:
         self._stopped.set()
@@ -38,9 +39,8 @@ class SimStream(Output):
         return self.frame("video")
 
     def meta(self) -> FrameMeta:
-        c = self.control
-        exposure, iso = scene.auto_exposure(c) if c["auto_exposure_enable"] else (c["exposure_time"], c["sensitivity_iso"])
-        return FrameMeta(exposure, iso, scene.color_temperature(c))
+        exposure, iso = self.auto.exposure(self.control)
+        return FrameMeta(exposure, iso, self.auto.temperature(self.control))
 
     def _window(self, output: str) -> tuple[int, int, int, int]:
         """x, y, w, h of the still or video output inside the full frame (colour sensors crop at sensor_crop)."""
@@ -60,13 +60,9 @@ class SimStream(Output):
             if self.spec.kind == DEPTH:
                 planes = (scene.depth_scene(width, height),)
             else:
-                ly, lu, lv = scene.luts(self.control, meta.exposure_time, meta.sensitivity_iso, meta.color_temperature)
-                sy, su, sv = scene.color_scene(width, height)
-                planes = (np.take(ly, sy[y:y + h, x:x + w]),)
-                if self.spec.kind == COLOR:
-                    cw, ch = (w + 1) // 2, (h + 1) // 2
-                    planes += (np.take(lu, su[y // 2:y // 2 + ch, x // 2:x // 2 + cw]),
-                               np.take(lv, sv[y // 2:y // 2 + ch, x // 2:x // 2 + cw]))
+                planes = scene.picture(self.control, meta.exposure_time, meta.sensitivity_iso,
+                                       meta.color_temperature, (width, height), (x, y, w, h),
+                                       color=self.spec.kind == COLOR)
             for plane in planes:
                 plane.flags.writeable = False      # shared by every frame until the control changes
             cached = self._cache[output] = (key, planes)

@@ -86,3 +86,96 @@ def luts(control: dict, exposure: int, iso: int, temperature: int) -> tuple[np.n
     u = (levels - 128) * saturation + 128 + shift
     v = (levels - 128) * saturation + 128 - shift
     return tuple(np.clip(t, 0, 255).astype(np.uint8) for t in (y, u, v))
+
+
+# Focus: the test card stands where the lens is sharp at this position (0 far .. 1 near); a lens elsewhere
+# blurs it in proportion, up to BLUR_AT_FULL_DEFOCUS of the frame's width.
+IN_FOCUS_LENS_POSITION = 0.35
+BLUR_AT_FULL_DEFOCUS = 0.012
+# Sensor noise: its standard deviation in 8-bit levels at ISO 400, growing in proportion to ISO; each step of
+# denoise divides it.
+NOISE_AT_ISO_400, CHROMA_NOISE_AT_ISO_400 = 1.5, 0.8
+
+
+class AutoAlgorithms:
+    """A sensor's auto exposure and auto white balance: what they settle on, and where the locks hold them
+    (a lock freezes the value the algorithm had, whatever the controls say next)."""
+
+    def __init__(self):
+        self._exposure: tuple[int, int] | None = None
+        self._temperature: int | None = None
+
+    def exposure(self, control: dict) -> tuple[int, int]:
+        if not control["auto_exposure_enable"]:
+            return control["exposure_time"], control["sensitivity_iso"]
+        if not (control["auto_exposure_lock"] and self._exposure):
+            self._exposure = auto_exposure(control)
+        return self._exposure
+
+    def temperature(self, control: dict) -> int:
+        if control["auto_whitebalance_mode"] == "OFF":
+            return control["manual_whitebalance"]
+        if not (control["auto_whitebalance_lock"] and self._temperature):
+            self._temperature = color_temperature(control)
+        return self._temperature
+
+
+def blur_radius(control: dict, width: int) -> int:
+    """Pixels of defocus blur: none while autofocus runs (it finds the card) or on a fixed-focus sensor."""
+    focus = control.get("focus")
+    if not focus or focus["auto_focus_mode"] != "OFF":
+        return 0
+    return round(abs(focus["lens_position"] - IN_FOCUS_LENS_POSITION) * BLUR_AT_FULL_DEFOCUS * width)
+
+
+def _box_blur(plane: np.ndarray, radius: int) -> np.ndarray:
+    """A separable box blur of (2 radius + 1) pixels, edges repeated."""
+    out = plane.astype(np.float32)
+    for axis in (0, 1):
+        padded = np.pad(out, [(radius + 1, radius) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
+        total = np.cumsum(padded, axis=axis, dtype=np.float32)
+        size = 2 * radius + 1
+        out = (np.take(total, np.arange(size, total.shape[axis]), axis=axis)
+               - np.take(total, np.arange(0, total.shape[axis] - size), axis=axis)) / size
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+@lru_cache(maxsize=8)
+def noise_pattern(width: int, height: int) -> np.ndarray:
+    """Fixed sensor noise of a frame size, in units of its standard deviation / 32 (int8, seeded)."""
+    return np.clip(np.random.default_rng(width * 10007 + height).standard_normal((height, width)) * 32,
+                   -127, 127).astype(np.int8)
+
+
+def _noisy(plane: np.ndarray, pattern: np.ndarray, sigma: float) -> np.ndarray:
+    if sigma < 0.05:
+        return plane
+    return np.clip(plane + pattern * np.float32(sigma / 32), 0, 255).astype(np.uint8)
+
+
+def picture(control: dict, exposure: int, iso: int, temperature: int, size: tuple[int, int],
+            window: tuple[int, int, int, int] | None = None, color: bool = True) -> tuple[np.ndarray, ...]:
+    """The test card as a sensor of this size sees it with these controls: Y (and U, V at half size for
+    colour) of the window x, y, w, h: exposure, ISO, contrast, brightness, saturation and white balance
+    through lookup tables, then focus blur, then sensor noise that grows with ISO and yields to denoise."""
+    width, height = size
+    x, y, w, h = window or (0, 0, width, height)
+    ly, lu, lv = luts(control, exposure, iso, temperature)
+    sy, su, sv = color_scene(width, height)
+    planes = [np.take(ly, sy[y:y + h, x:x + w])]
+    if color:
+        cw, ch = (w + 1) // 2, (h + 1) // 2
+        planes += [np.take(lu, su[y // 2:y // 2 + ch, x // 2:x // 2 + cw]),
+                   np.take(lv, sv[y // 2:y // 2 + ch, x // 2:x // 2 + cw])]
+    radius = blur_radius(control, width)
+    if radius:
+        planes = [_box_blur(planes[0], radius)] + [_box_blur(p, max(1, radius // 2)) for p in planes[1:]]
+    gain = iso / 400
+    planes[0] = _noisy(planes[0], noise_pattern(width, height)[y:y + h, x:x + w],
+                       NOISE_AT_ISO_400 * gain / (1 + control["luma_denoise"]))
+    if color:
+        chroma = noise_pattern(width // 2 + 1, height // 2 + 1)
+        sigma = CHROMA_NOISE_AT_ISO_400 * gain / (1 + control["chroma_denoise"])
+        planes[1:] = [_noisy(p, chroma[y // 2 + i:y // 2 + i + p.shape[0], x // 2:x // 2 + p.shape[1]], sigma)
+                      for i, p in enumerate(planes[1:])]
+    return tuple(planes)
