@@ -12,15 +12,16 @@ from dataclasses import replace
 from .backend import Device, Output
 from .capabilities import CapabilityError
 from .encode import encode
-from .errors import CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
+from .errors import CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
 from .frames import FrameMeta
-from .messages import BATCHABLE, Activate, Capture, UpdateControl
+from .messages import BATCHABLE, Activate, Boot, Capture, ReadStats, ShutDown, UpdateControl
 from .model import CameraState, initial_state, streams_of
 from .store import StateStore
 
 log = logging.getLogger(__name__)
 
-BOOTING, CONNECTED, DISCONNECTED = "booting", "connected", "disconnected"
+BOOTING, CONNECTED, DISCONNECTED, SHUT_DOWN = "booting", "connected", "disconnected", "shut_down"
+STATS_PERIOD = 10.0          # s: how often the health job also reads the device's stats (for /metrics)
 ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="still-encode")     # stills of every camera, both cores
 
 
@@ -30,6 +31,10 @@ class _Reopen:
 
 class _CheckHealth:
     """The actor's own job: ask the device whether it is still there."""
+
+
+class _Close:
+    """The actor's own job: close the device of a camera that starts shut down."""
 
 
 class CameraActor:
@@ -50,7 +55,8 @@ class CameraActor:
         self.info = device.info
         self.mxid = device.info.mxid
         self.specs = streams_of(self.info)
-        self.state: CameraState = state or initial_state(self.specs)
+        self.state: CameraState = state or initial_state(self.specs, ir=self.info.ir)
+        self.stats: dict | None = None                # the latest stats read, with when (time.time())
         self.store = store
         self.status = BOOTING
         self.status_since = time.time()
@@ -75,6 +81,8 @@ class CameraActor:
     # Life cycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"actor-{self.mxid}")
+        if self.state.shut_down:          # found open by discovery, but shut down on request: close it again
+            self._mailbox.put_nowait((_Close(), asyncio.get_running_loop().create_future()))
         self._recover_soon()
 
     async def stop(self) -> None:
@@ -84,7 +92,7 @@ class CameraActor:
                 task.cancel()
         waiting = self._in_hand + [self._mailbox.get_nowait() for _ in range(self._mailbox.qsize())]
         for message, future in waiting:         # answered ones are skipped by _settle
-            if isinstance(message, (_Reopen, _CheckHealth)):
+            if isinstance(message, (_Reopen, _CheckHealth, _Close)):
                 future.cancel()                   # the actor's own jobs: nobody waits for an answer
             else:
                 _settle(future, error=CameraUnavailable("the service is shutting down"))
@@ -156,6 +164,14 @@ class CameraActor:
                     _settle(item[1], result=await self._reopen())
                 elif isinstance(item[0], _CheckHealth):
                     await self._check_health()
+                elif isinstance(item[0], _Close):
+                    await self._close()
+                elif isinstance(item[0], ShutDown):
+                    _settle(item[1], result=await self._shut_down())
+                elif isinstance(item[0], Boot):
+                    _settle(item[1], result=await self._boot())
+                elif isinstance(item[0], ReadStats):
+                    _settle(item[1], result=await self._read_stats())
                 else:
                     await self._write(batch)
             except Exception as exc:  # noqa: BLE001 (the error belongs to the request, the loop goes on)
@@ -253,6 +269,8 @@ class CameraActor:
             for name, stream in want.items():
                 if stream.control != running[name].control or name in triggers:
                     self.device.set_control(name, _for_device(stream.control, name in triggers))
+        if target.ir is not None and (have is None or have.ir != target.ir):
+            self.device.set_ir(target.ir)
         if epoch == self._epoch:          # a call that outlived a loss must not vouch for the reopened device
             self._applied = target
             self._outputs = {name: self.device.output(name) for name in want}
@@ -262,6 +280,8 @@ class CameraActor:
         return ThreadPoolExecutor(1, thread_name_prefix=f"camera-{self.mxid}")
 
     def _require_connected(self) -> None:
+        if self.status == SHUT_DOWN:
+            raise CameraShutDown(f"camera {self.mxid} is shut down; POST /cameras/{self.mxid}/ boots it")
         if self.status != CONNECTED:
             detail = f": {self.last_error}" if self.last_error else ""
             raise CameraUnavailable(f"camera {self.mxid} is {self.status}{detail}", retry_after=self.retry_after())
@@ -306,7 +326,7 @@ class CameraActor:
             self.last_error = error
 
     def _recover_soon(self) -> None:
-        if self._stopping:
+        if self._stopping or self.state.shut_down:
             return
         if self._recovery is None or self._recovery.done():
             self._recovery = asyncio.create_task(self._recover(), name=f"recover-{self.mxid}")
@@ -315,10 +335,55 @@ class CameraActor:
         self._health_asked = False
         try:
             healthy = self.status != CONNECTED or await self._call(self.device.healthy)
+            if healthy and self.status == CONNECTED and time.time() - (self.stats or {}).get("read_at", 0) > STATS_PERIOD:
+                await self._read_stats()
         except (CameraUnavailable, DeviceTimeout):
             return                  # _call found the device gone, and marked it lost
         if not healthy:
             self._lost("device disconnected")
+
+    async def _read_stats(self) -> dict:
+        self._require_connected()
+        device = await self._call(self.device.stats)
+        streams = {name: dict(zip(("received", "dropped"), output.counts())) for name, output in self._outputs.items()}
+        now = time.time()
+        self.stats = {**device, "connected_seconds": round(now - self.status_since, 3), "streams": streams,
+                      "read_at": now}
+        return self.stats
+
+    async def _close(self) -> None:
+        """Close the device and keep it closed (shut down on request)."""
+        self._epoch += 1
+        self._applied, self._outputs, self.reconnect_due = None, {}, None
+        if self._recovery is not None:
+            self._recovery.cancel()
+        with contextlib.suppress(CameraUnavailable, DeviceTimeout):
+            await self._call(self.device.close)
+        self._set_status(SHUT_DOWN, "shut down on request")
+
+    async def _shut_down(self) -> CameraState:
+        state = self.state.with_camera(shut_down=True)
+        if state is not self.state:
+            await self._save(state)         # StateNotSaved: nothing changed
+            self.state = state
+        if self.status != SHUT_DOWN:
+            await self._close()
+        return self.state
+
+    async def _boot(self) -> CameraState:
+        state = self.state.with_camera(shut_down=False)
+        if state is not self.state:
+            await self._save(state)
+            self.state = state
+        if self.status == SHUT_DOWN:
+            self._set_status(BOOTING)
+            try:
+                await self._reopen()
+            except Exception:
+                self._recover_soon()          # it goes on trying, as for a camera that was lost
+                raise
+            self.last_error = None
+        return self.state
 
     async def _reopen(self) -> None:
         """The reopen job: open the device (closing a lost one first) and apply the desired state as it is

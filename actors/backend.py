@@ -39,6 +39,15 @@ class Device(ABC):
         """The video output of a running stream (None when it does not run): frames the device delivers on
         its own, read by any number of viewers without calling into the device."""
 
+    @abstractmethod
+    def set_ir(self, ir: Mapping) -> None:
+        """Blocking: set the IR dot projector's and flood light's intensities (0..1), on a camera with IR."""
+
+    @abstractmethod
+    def stats(self) -> dict:
+        """Blocking: chip_temperature (average, css, mss, upa, dss in °C), cmx_memory_usage and ddr_memory_usage
+        (total, used, remaining bytes), leon_cpu_usage (css, mss, 0..1)."""
+
     def healthy(self) -> bool:
         """False once the device is known to be gone (asked by the actor's health job)."""
         return True
@@ -68,6 +77,10 @@ class Output(ABC):
     @abstractmethod
     def meta(self) -> FrameMeta | None:
         """Not blocking: what the latest frame was taken with, if any is known."""
+
+    @abstractmethod
+    def counts(self) -> tuple[int, int]:
+        """Not blocking: frames received since the stream started, and frames lost on the way."""
 
 
 class Backend(ABC):

@@ -111,6 +111,9 @@ class _Stream(Output):
     gate: object                                  # the gate's inputControl queue
     encoded_queue: object = None                  # the camera's H.264 of the stream, when it encodes it
     is_open: bool = False
+    received: int = 0                             # frames that reached the gateway
+    dropped: int = 0                              # gaps in the camera's frame numbers
+    last_number: int = -1
     slot: FrameSlot = field(default_factory=FrameSlot)
     packets: PacketRing = field(default_factory=PacketRing)
     stopped: threading.Event = field(default_factory=threading.Event)
@@ -120,7 +123,7 @@ class _Stream(Output):
         return self.encoded_queue is not None
 
     def start_reading(self, name: str, lost: threading.Event) -> None:
-        threading.Thread(target=self._read, args=(self.queue, self.slot.publish, lost), name=f"frames-{name}",
+        threading.Thread(target=self._read, args=(self.queue, self._publish_frame, lost), name=f"frames-{name}",
                          daemon=True).start()
         if self.h264:
             threading.Thread(target=self._read, args=(self.encoded_queue, self._publish_packet, lost),
@@ -137,6 +140,16 @@ class _Stream(Output):
                 return
             if message is not None and self.is_open:  # a frame that slipped through a closing gate is dropped
                 publish(message)
+
+    def _publish_frame(self, img) -> None:
+        number = img.getSequenceNum()
+        if self.last_number >= 0 and number > self.last_number + 1:
+            self.dropped += number - self.last_number - 1
+        self.received, self.last_number = self.received + 1, number
+        self.slot.publish(img)
+
+    def counts(self) -> tuple[int, int]:
+        return self.received, self.dropped
 
     def _publish_packet(self, encoded) -> None:
         self.packets.publish(EncodedPacket(
@@ -190,7 +203,8 @@ class DepthAIDevice(Device):
         sensors = tuple(sensor_from_features(f) for f in device.getConnectedCameraFeatures())
         name = device.getProductName() or device.getDeviceName() or "OAK"
         self.info = CameraInfo(mxid=device_info.getDeviceId(), name=str(name), protocol=protocol_of(device_info),
-                               sensors=sensors, stereo_pairs=stereo_pairs(device.getAvailableStereoPairs()))
+                               sensors=sensors, stereo_pairs=stereo_pairs(device.getAvailableStereoPairs()),
+                               ir=bool(device.getIrDrivers()))
         self.specs = streams_of(self.info)
 
     @classmethod
@@ -371,6 +385,24 @@ class DepthAIDevice(Device):
         _, img = running.wait(running.slot.sequence, CAPTURE_TIMEOUT, stream)   # a frame after the request
         frame = frame_from_dai(img)
         return crop_still(frame, running.config) if self.specs[stream].kind == COLOR else frame
+
+    @_xlink
+    def set_ir(self, ir: Mapping) -> None:
+        self._device.setIrLaserDotProjectorIntensity(float(ir["dot_projector"]))
+        self._device.setIrFloodLightIntensity(float(ir["flood_light"]))
+
+    @_xlink
+    def stats(self) -> dict:
+        device = self._device
+        if device is None:
+            raise DeviceError("device is not open")
+        t = device.getChipTemperature()
+        memory = lambda m: {"total": m.total, "used": m.used, "remaining": m.remaining}  # noqa: E731
+        return {"chip_temperature": {"average": t.average, "css": t.css, "mss": t.mss, "upa": t.upa, "dss": t.dss},
+                "cmx_memory_usage": memory(device.getCmxMemoryUsage()),
+                "ddr_memory_usage": memory(device.getDdrMemoryUsage()),
+                "leon_cpu_usage": {"css": device.getLeonCssCpuUsage().average,
+                                   "mss": device.getLeonMssCpuUsage().average}}
 
     def output(self, stream: str) -> Output | None:
         running = self._streams.get(stream)

@@ -18,6 +18,10 @@ class DeviceTimeout(Exception):
     """The device did not answer within the deadline (504)."""
 
 
+class CameraShutDown(Exception):
+    """The camera was shut down on request; booting it (POST /cameras/{mxid}/) opens it again (409)."""
+
+
 class StreamInactive(Exception):
     """The operation needs an active stream (409)."""
 

@@ -58,9 +58,10 @@ class Fleet:
             if actor is None:
                 specs = streams_of(device.info)
                 if self.store is not None:
-                    state = await asyncio.to_thread(self.store.load, device.info.mxid, specs, self.initial_streams)
+                    state = await asyncio.to_thread(self.store.load, device.info.mxid, specs, self.initial_streams,
+                                                    device.info.ir)
                 else:
-                    state = initial_state(specs, self.initial_streams)
+                    state = initial_state(specs, self.initial_streams, device.info.ir)
                 actor = CameraActor(device, state=state, store=self.store, **self.actor_options)
                 self.actors[actor.mxid] = actor
                 await actor.start()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from .capabilities import merge_config, merge_control
 from .model import CameraState, StreamSpec
@@ -46,6 +47,29 @@ class UpdateControl:
     def apply(self, state: CameraState, specs: dict[str, StreamSpec]) -> CameraState:
         control = merge_control(specs[self.stream], dict(state.streams[self.stream].control), self.changes)
         return state.with_stream(self.stream, control=control)
+
+
+@dataclass
+class UpdateIR:
+    changes: dict
+
+    def apply(self, state: CameraState, specs: dict[str, StreamSpec]) -> CameraState:
+        return state.with_camera(ir=MappingProxyType({**state.ir, **self.changes}))
+
+
+@dataclass
+class ShutDown:
+    """Close the device and keep it closed, across restarts, until a Boot."""
+
+
+@dataclass
+class Boot:
+    """Open a camera that was shut down, with its state."""
+
+
+@dataclass
+class ReadStats:
+    """The device's temperatures, memory and CPU use, and what the service counted of its streams."""
 
 
 @dataclass

@@ -46,6 +46,7 @@ class CameraInfo:
     protocol: str                    # usb or poe
     sensors: tuple[SensorSpec, ...]
     stereo_pairs: tuple[tuple[str, str], ...]   # (left socket, right socket)
+    ir: bool = False                 # an IR dot projector and flood light (OAK-D-Pro and its variants)
 
     def sensor(self, socket: str) -> SensorSpec:
         return next(s for s in self.sensors if s.socket == socket)
@@ -168,6 +169,14 @@ class CameraState:
     """The desired state of one camera: replaced, never mutated, so readers can hold a snapshot."""
     revision: int
     streams: Mapping[str, StreamState] = field(default_factory=dict)
+    shut_down: bool = False                   # closed on request, and kept closed until booted
+    ir: Mapping | None = None                 # dot_projector and flood_light (0..1), on a camera that has IR
+
+    def with_camera(self, **changes) -> "CameraState":
+        """The state with these camera-wide changes; this very state when they change nothing."""
+        if all(getattr(self, k) == v for k, v in changes.items()):
+            return self
+        return replace(self, revision=self.revision + 1, **changes)
 
     def with_stream(self, name: str, **changes) -> "CameraState":
         """The state with these changes to one stream; this very state when they change nothing."""
@@ -175,7 +184,7 @@ class CameraState:
             return self
         streams = dict(self.streams)
         streams[name] = replace(streams[name], **changes)
-        return CameraState(self.revision + 1, MappingProxyType(streams))
+        return replace(self, revision=self.revision + 1, streams=MappingProxyType(streams))
 
     def active_streams(self) -> dict[str, StreamState]:
         return {n: s for n, s in self.streams.items() if s.active}
@@ -184,10 +193,13 @@ class CameraState:
 INITIAL_STREAMS = ("sensors", "none")
 
 
-def initial_state(streams: Mapping[str, StreamSpec], initial_streams: str = "none") -> CameraState:
+IR_OFF = MappingProxyType({"dot_projector": 0.0, "flood_light": 0.0})
+
+
+def initial_state(streams: Mapping[str, StreamSpec], initial_streams: str = "none", ir: bool = False) -> CameraState:
     """The state of a camera with nothing saved: defaults, and with "sensors" its sensor streams (CAM_*) active,
-    as the original API started every camera."""
+    as the original API started every camera; its IR off, if it has IR."""
     return CameraState(0, MappingProxyType({
         name: StreamState(initial_streams == "sensors" and spec.kind != DEPTH, default_config(spec),
                           default_control(spec)) for name, spec in streams.items()
-    }))
+    }), ir=IR_OFF if ir else None)

@@ -25,3 +25,4 @@ MODELS = {
     "oak-d-lr": ("OAK-D-LR", "poe", {"CAM_A": AR0234, "CAM_B": AR0234, "CAM_C": AR0234},
                  (("CAM_B", "CAM_C"), ("CAM_B", "CAM_A"), ("CAM_A", "CAM_C"))),
 }
+IR_MODELS = {"oak-d-pro"}       # with an IR dot projector and flood light

@@ -39,6 +39,7 @@ class StateStore:
     def serialize(mxid: str, state: CameraState) -> bytes:
         """Not blocking: the file's content (made on the event loop, so the writing thread holds no GIL)."""
         return json.dumps({"version": VERSION, "mxid": mxid, "revision": state.revision,
+                           "shut_down": state.shut_down, "ir": dict(state.ir) if state.ir is not None else None,
                            "streams": {name: {"active": s.active, "config": dict(s.config),
                                               "control": dict(s.control)}
                                        for name, s in state.streams.items()}}).encode()
@@ -58,9 +59,11 @@ class StateStore:
         finally:
             os.close(directory)
 
-    def load(self, mxid: str, specs: dict[str, StreamSpec], initial_streams: str = "none") -> CameraState:
-        """Blocking: the saved state of a camera, or its defaults (`initial_streams` says which are active)."""
-        state = initial_state(specs, initial_streams)
+    def load(self, mxid: str, specs: dict[str, StreamSpec], initial_streams: str = "none",
+             ir: bool = False) -> CameraState:
+        """Blocking: the saved state of a camera, or its defaults (`initial_streams` says which are active;
+        `ir`, whether it has IR illumination)."""
+        state = initial_state(specs, initial_streams, ir)
         target = self.path(mxid)
         try:
             document = json.loads(target.read_bytes())
@@ -95,4 +98,6 @@ class StateStore:
         for i, name in enumerate(active):        # a hand-edited file could break exclusivity: the last one wins
             if any(specs[name].sockets & specs[other].sockets for other in active[i + 1:]):
                 streams[name] = StreamState(False, streams[name].config, streams[name].control)
-        return CameraState(revision, MappingProxyType(streams))
+        saved_ir = document.get("ir")
+        return CameraState(revision, MappingProxyType(streams), shut_down=document["shut_down"],
+                           ir=MappingProxyType({**state.ir, **saved_ir}) if state.ir is not None and saved_ir else state.ir)

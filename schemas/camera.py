@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from .facts import COLOR, MONO, OTHER
 
-CAMERA_STATES = ("booting", "connected", "disconnected")
+CAMERA_STATES = ("booting", "connected", "disconnected", "shut_down")
 
 
 class SensorSchema(Schema):
@@ -34,6 +34,7 @@ class CameraSchema(Schema):
     sensors = fields.List(fields.Nested(SensorSchema), required=True)
     stereo_pairs = fields.List(fields.Nested(StereoPairSchema), required=True)
     streams = fields.List(fields.String(), required=True, metadata={"description": "Names of the camera's streams"})
+    ir = fields.Boolean(required=True, metadata={"description": "Whether it has IR illumination (see …/ir)"})
 
 
 class StreamSchema(Schema):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from .fields import LaxBoolean, LaxInteger
+from .ir import IRSchema
 
 
 class SavedStreamSchema(Schema):
@@ -17,3 +18,5 @@ class StateFileSchema(Schema):
     mxid = fields.String()
     revision = LaxInteger(load_default=0, validate=validate.Range(min=0))
     streams = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
+    shut_down = LaxBoolean(load_default=False)
+    ir = fields.Nested(IRSchema, allow_none=True, load_default=None)

@@ -4,19 +4,24 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from aiohttp import web
-from aiohttp_apigami import docs, match_info_schema, querystring_schema, response_schema
+from aiohttp_apigami import docs, json_schema, match_info_schema, querystring_schema, response_schema
 
 from actors.actor import CameraActor
+from actors.messages import Boot, ReadStats, ShutDown, UpdateIR
 from actors.model import depth_stream_name
 from schemas.camera import CameraSchema
+from schemas.ir import IRSchema
 from schemas.params import CameraPathSchema, RefreshQuerySchema
+from schemas.stats import CameraStatsSchema
 
 from . import openapi
-from .inputs import FLEET, camera, load
+from .errors import ApiError
+from .inputs import FLEET, ask, camera, json_object, load
 
 TAG = ["cameras"]
 _camera, _cameras = CameraSchema(), CameraSchema(many=True)
 _refresh_query = RefreshQuerySchema()
+_stats, _ir, _ir_update = CameraStatsSchema(), IRSchema(), IRSchema(partial=True)
 
 
 def camera_view(actor: CameraActor) -> dict:
@@ -29,7 +34,7 @@ def camera_view(actor: CameraActor) -> dict:
                     for s in info.sensors],
         "stereo_pairs": [{"left": left, "right": right, "stream": depth_stream_name(left, right)}
                          for left, right in info.stereo_pairs],
-        "streams": list(actor.specs),
+        "streams": list(actor.specs), "ir": info.ir,
     }
 
 
@@ -61,6 +66,73 @@ async def refresh(request: web.Request) -> web.Response:
     return await list_cameras(request)
 
 
+@docs(tags=TAG, summary="Boot Camera", description="Opens a camera that was shut down, with its state, and "
+      "answers once it runs (a camera that fails to open is retried as a lost one is). A camera that runs is "
+      "left as it is.", responses=openapi.errors(404, 422, 503, 504))
+@match_info_schema(CameraPathSchema)
+@response_schema(CameraSchema, 200)
+async def boot(request: web.Request) -> web.Response:
+    return await _power(request, Boot())
+
+
+@docs(tags=TAG, summary="Shut Down Camera", description="Closes the camera's device and keeps it closed (state "
+      "`shut_down`), across restarts of the service, until it is booted. Its state is kept: config and control "
+      "writes are accepted and applied on boot; stills, video and activation answer 409.",
+      responses=openapi.errors(404, 422, 503))
+@match_info_schema(CameraPathSchema)
+@response_schema(CameraSchema, 200)
+async def shut_down(request: web.Request) -> web.Response:
+    return await _power(request, ShutDown())
+
+
+async def _power(request: web.Request, message) -> web.Response:
+    actor = camera(request)
+    await ask(request, actor, message)
+    return web.json_response(_camera.dump(camera_view(actor)))
+
+
+@docs(tags=TAG, summary="Camera Stats", description="Read from the device now: chip temperatures (°C), CMX and "
+      "DDR memory (bytes), LEON CPU usage (0..1); and from the service: how long the camera has been connected, "
+      "frames received and dropped per active stream. Also exported at /metrics.",
+      responses=openapi.errors(404, 409, 422, 503, 504))
+@match_info_schema(CameraPathSchema)
+@response_schema(CameraStatsSchema, 200)
+async def stats(request: web.Request) -> web.Response:
+    return web.json_response(_stats.dump(await ask(request, camera(request), ReadStats())))
+
+
+def _with_ir(request: web.Request) -> CameraActor:
+    actor = camera(request)
+    if not actor.info.ir:
+        raise ApiError(404, "no_ir", f"camera {actor.mxid} ({actor.info.name}) has no IR illumination; the "
+                                         "OAK-D-Pro models have it")
+    return actor
+
+
+@docs(tags=TAG, summary="Get IR Illumination", description="The dot projector's and flood light's intensity, "
+      "0.0 (off) to 1.0, on models that have them (OAK-D-Pro and its variants); 404 on others.",
+      responses={200: {"description": "The IR intensities", "content": {"application/json": {"schema": IRSchema}},
+                       "headers": openapi.REVISION_HEADER}, **openapi.errors(404, 422)})
+@match_info_schema(CameraPathSchema)
+async def get_ir(request: web.Request) -> web.Response:
+    actor = _with_ir(request)
+    return web.json_response(_ir.dump(dict(actor.state.ir)), headers={"X-State-Revision": str(actor.state.revision)})
+
+
+@docs(tags=TAG, summary="Set IR Illumination", description="Any subset of the two intensities. Part of the "
+      "camera's desired state: saved, and restored when the camera returns or the service restarts.",
+      responses={200: {"description": "The IR intensities after the update",
+                       "content": {"application/json": {"schema": IRSchema}}, "headers": openapi.REVISION_HEADER},
+                 **openapi.errors(404, 413, 422, 503, 504)})
+@match_info_schema(CameraPathSchema)
+@json_schema(IRSchema(partial=True), required=True)
+async def update_ir(request: web.Request) -> web.Response:
+    actor = _with_ir(request)
+    changes = load(_ir_update, await json_object(request), partial=True)
+    state = await ask(request, actor, UpdateIR(changes))
+    return web.json_response(_ir.dump(dict(state.ir)), headers={"X-State-Revision": str(state.revision)})
+
+
 async def refresh_other(request: web.Request) -> web.Response:
     """Any other method on /cameras/refresh, which /cameras/{mxid} would otherwise take for an mxid."""
     raise web.HTTPMethodNotAllowed(request.method, ["POST"])
@@ -70,4 +142,9 @@ def add_routes(add) -> None:
     add("POST", "/cameras/refresh", refresh)
     add("*", "/cameras/refresh", refresh_other)
     add("GET", "/cameras/{mxid}/", get_camera)
+    add("POST", "/cameras/{mxid}/", boot)
+    add("DELETE", "/cameras/{mxid}/", shut_down)
+    add("GET", "/cameras/{mxid}/stats", stats)
+    add("GET", "/cameras/{mxid}/ir", get_ir)
+    add("POST", "/cameras/{mxid}/ir", update_ir)
     add("GET", "/cameras/", list_cameras)

@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from actors.capabilities import CapabilityError
-from actors.errors import CameraUnavailable, ConfigRejected, DeviceTimeout, StateNotSaved, StreamInactive
+from actors.errors import CameraShutDown, CameraUnavailable, ConfigRejected, DeviceTimeout, StateNotSaved, StreamInactive
 
 from .logs import REQUEST_ID
 
@@ -46,6 +46,8 @@ def _from_exception(exc: Exception) -> ApiError | None:
         return ApiError(422, "not_supported", f"the sensor cannot do that: {exc}", fields=exc.fields)
     if isinstance(exc, ConfigRejected):
         return ApiError(422, "not_supported", str(exc))
+    if isinstance(exc, CameraShutDown):
+        return ApiError(409, "camera_shut_down", str(exc))
     if isinstance(exc, StreamInactive):
         return ApiError(409, "stream_inactive", str(exc))
     if isinstance(exc, CameraUnavailable):

@@ -86,6 +86,7 @@ class _Live:
             for stream, s in actor.state.streams.items():
                 active.add_metric([mxid, stream], 1.0 if s.active else 0.0)
         yield from (state, reconnects, mailbox, active)
+        yield from self._device_stats()
         families = {
             "frames": CounterMetricFamily("stream_frames_received", "Video frames taken from the device",
                                           labels=["mxid", "stream"]),
@@ -106,6 +107,27 @@ class _Live:
             families["fps"].add_metric(labels, stats.fps if self.video.viewers_of(mxid, stream) else 0.0)
             families["viewers"].add_metric(labels, self.video.viewers_of(mxid, stream))
         yield from families.values()
+
+
+    def _device_stats(self):
+        """The cameras' own figures, as the actors last read them (their health jobs read them every 10 s)."""
+        temperature = GaugeMetricFamily("camera_chip_temperature_celsius", "Chip temperature by block",
+                                        labels=["mxid", "block"])
+        memory = GaugeMetricFamily("camera_memory_used_bytes", "Device memory in use", labels=["mxid", "memory"])
+        total = GaugeMetricFamily("camera_memory_total_bytes", "Device memory", labels=["mxid", "memory"])
+        cpu = GaugeMetricFamily("camera_leon_cpu_usage_ratio", "LEON CPU usage, 0..1", labels=["mxid", "cpu"])
+        for mxid, actor in self.fleet.actors.items():
+            stats = actor.stats
+            if stats is None or actor.status != "connected":
+                continue
+            for block, value in stats["chip_temperature"].items():
+                temperature.add_metric([mxid, block], value)
+            for kind in ("cmx", "ddr"):
+                memory.add_metric([mxid, kind], stats[f"{kind}_memory_usage"]["used"])
+                total.add_metric([mxid, kind], stats[f"{kind}_memory_usage"]["total"])
+            for name, value in stats["leon_cpu_usage"].items():
+                cpu.add_metric([mxid, name], value)
+        return temperature, memory, total, cpu
 
 
 class RequestMetrics(AbstractAccessLogger):

@@ -15,7 +15,7 @@ ERROR_WHEN = {
     400: "The body cannot be decoded as its Content-Encoding says (for example, not gzip)",
     401: "A valid token is required (with --token-file): `Authorization: Bearer <token>` or ?access_token=",
     404: "No such camera, no such stream on this camera (the message lists its streams)",
-    409: "The stream is not active",
+    409: "The stream is not active, or the camera is shut down (POST /cameras/{mxid}/ boots it)",
     413: "The body is larger than the limit",
     422: "The body, query or path fails validation (shape, type, range, or what the sensor can do); "
          "`fields` has a message per field",

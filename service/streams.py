@@ -95,7 +95,7 @@ async def get_stream(request: web.Request) -> web.Response:
       description="Idempotent. Activation wins: every active stream sharing a sensor with this one is "
                   "deactivated (activating DEPTH_B_C deactivates CAM_B and CAM_C, and the reverse).",
       responses={204: {"description": "The stream is active", "headers": openapi.REVISION_HEADER},
-                 **openapi.errors(404, 422, 503, 504)})
+                 **openapi.errors(404, 409, 422, 503, 504)})
 @match_info_schema(StreamPathSchema)
 async def activate(request: web.Request) -> web.Response:
     return await _switch(request, Activate)

@@ -34,8 +34,8 @@ async def _spec_of(client: TestClient, request, headers: dict) -> tuple[OpenAPI,
 
 async def check(client: TestClient, request, method: str, path: str, kwargs: dict, resp) -> None:
     url = urlsplit(str(resp.url))
-    if url.path.startswith("/api/docs") or url.path == "/" or method == "HEAD":
-        return
+    if url.path.startswith("/api/docs") or url.path == "/" or method == "HEAD" or resp.status == 405:
+        return             # the docs, the page, HEAD and the router's 405 are no operation's answers
     found = await _spec_of(client, request, dict(kwargs.get("headers") or {}))
     if found is None:
         return
@@ -51,7 +51,12 @@ async def check(client: TestClient, request, method: str, path: str, kwargs: dic
         return
     query = dict(kwargs.get("params") or {})
     query.update({k: v for k, v in (p.split("=", 1) for p in url.query.split("&") if "=" in p)})
-    mock_request = MockRequest("http://localhost", method.lower(), url.path, args=query,
+    template = _template(served, method, url.path)
+    if template is None:
+        return             # not an operation of the API (a route that does not exist): nothing to hold it to
+    path = url.path if url.path.endswith("/") == template.endswith("/") else \
+        (url.path + "/" if template.endswith("/") else url.path.rstrip("/"))
+    mock_request = MockRequest("http://localhost", method.lower(), path, path_pattern=template, args=query,
                                headers=dict(kwargs.get("headers") or {}))
     mock_response = MockResponse(await resp.read(), status_code=resp.status, headers=dict(resp.headers),
                                  content_type=content_type.split(";")[0])
@@ -62,11 +67,20 @@ async def check(client: TestClient, request, method: str, path: str, kwargs: dic
     checked["responses"] += 1
 
 
-def _operation(served: dict, method: str, path: str) -> dict | None:
-    for template, item in served["paths"].items():
-        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path) and method.lower() in item:
-            return item[method.lower()]
+def _template(served: dict, method: str, path: str) -> str | None:
+    """The spec's path that routes this request as the service does: a literal path before a templated one,
+    with or without the trailing slash."""
+    path = path.rstrip("/")
+    for template in sorted(served["paths"], key=lambda t: t.count("{")):
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template.rstrip("/")))
+        if re.fullmatch(pattern, path) and method.lower() in served["paths"][template]:
+            return template
     return None
+
+
+def _operation(served: dict, method: str, path: str) -> dict | None:
+    template = _template(served, method, path)
+    return served["paths"][template][method.lower()] if template else None
 
 
 def install() -> None:

@@ -53,6 +53,7 @@ class Board:
         self.bus = bus
         self.info = camera_info(model, index)
         self.specs = streams_of(self.info)
+        self.ir = {"dot_projector": 0.0, "flood_light": 0.0}      # what the IR drivers were last told
         self.plugged = True
         self.port = index + 1
         self.booted = False
@@ -284,6 +285,54 @@ class Device:
 
     def getProductName(self) -> str:
         return self.board.info.name
+
+    def getIrDrivers(self) -> list:
+        return [("LM3644", 2, 0x63)] if self.board.info.ir else []
+
+    def setIrLaserDotProjectorIntensity(self, intensity: float, mask: int = -1) -> bool:
+        return self._set_ir("dot_projector", intensity)
+
+    def setIrFloodLightIntensity(self, intensity: float, mask: int = -1) -> bool:
+        return self._set_ir("flood_light", intensity)
+
+    def _set_ir(self, which: str, intensity: float) -> bool:
+        self._alive()
+        self.board.operate()
+        if not self.board.info.ir:
+            return False                    # depthai answers false on a device without IR drivers
+        self.board.ir[which] = float(intensity)
+        return True
+
+    def getChipTemperature(self) -> real.ChipTemperature:
+        self._alive()
+        t = real.ChipTemperature()
+        t.average, t.css, t.mss, t.upa, t.dss = 41.5, 42.1, 41.7, 41.0, 41.2
+        t.average += 0.01 * (self.board.counts["pipelines"] + time.monotonic() % 10)
+        return t
+
+    def getCmxMemoryUsage(self) -> real.MemoryInfo:
+        return self._memory(2_621_440, 780_000)
+
+    def getDdrMemoryUsage(self) -> real.MemoryInfo:
+        return self._memory(512 * 2**20, 176 * 2**20)
+
+    def _memory(self, total: int, used: int) -> real.MemoryInfo:
+        self._alive()
+        m = real.MemoryInfo()
+        m.total, m.used, m.remaining = total, used, total - used
+        return m
+
+    def getLeonCssCpuUsage(self) -> real.CpuUsage:
+        return self._cpu(0.21)
+
+    def getLeonMssCpuUsage(self) -> real.CpuUsage:
+        return self._cpu(0.09)
+
+    def _cpu(self, average: float) -> real.CpuUsage:
+        self._alive()
+        usage = real.CpuUsage()
+        usage.average = average + 0.01 * (time.monotonic() % 3)
+        return usage
 
     def getDeviceName(self) -> str:
         return self.board.info.name
@@ -541,10 +590,11 @@ class CameraNode:
         exposure, iso = self.auto.exposure(control)
         temperature = self.auto.temperature(control)
         width, height = output.size
-        key = (output.size, output.kind, repr(sorted(control.items())), exposure, iso, temperature)
+        flood = board.ir["flood_light"] if board.specs[self.socket].kind != COLOR else 0.0
+        key = (output.size, output.kind, repr(sorted(control.items())), exposure, iso, temperature, flood)
         if self._cache.get(output) is None or self._cache[output][0] != key:
             color = output.kind == real.ImgFrame.Type.NV12
-            planes = scene.picture(control, exposure, iso, temperature, (width, height), color=color)
+            planes = scene.picture(control, exposure, iso, temperature, (width, height), color=color, flood=flood)
             data, stride, plane = _nv12(*planes) if color else _gray(planes[0])
             self._cache[output] = (key, (data, stride, plane))
         data, stride, plane = self._cache[output][1]
@@ -587,7 +637,7 @@ class StereoNode:
 
     def render(self, output: Output, sequence: int) -> real.ImgFrame:
         width, height = output.size
-        depth = scene.depth_scene(width, height)
+        depth = scene.depth_scene(width, height, self.pipeline.device.board.ir["dot_projector"] > 0)
         stride = width * 2 + 64                  # padded rows
         rows = np.zeros((height, stride // 2), np.uint16)
         rows[:, :width] = depth

@@ -17,6 +17,8 @@ async def test_every_route_is_documented_once_with_its_errors(client):
     ops = {(path, method) for path, item in doc["paths"].items() for method in item}
     assert ops == {
         ("/cameras/", "get"), ("/cameras/refresh", "post"), ("/cameras/{mxid}/", "get"), ("/cameras/{mxid}/streams/", "get"),
+        ("/cameras/{mxid}/", "post"), ("/cameras/{mxid}/", "delete"), ("/cameras/{mxid}/stats", "get"),
+        ("/cameras/{mxid}/ir", "get"), ("/cameras/{mxid}/ir", "post"),
         ("/cameras/{mxid}/streams/{stream_name}/", "get"),
         ("/cameras/{mxid}/streams/{stream_name}/", "post"), ("/cameras/{mxid}/streams/{stream_name}/", "delete"),
         ("/cameras/{mxid}/streams/{stream_name}/config", "get"),

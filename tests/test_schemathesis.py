@@ -24,7 +24,7 @@ from actors.simulated.models import mxid_for
 from test_cli import start, stop
 
 ST = str(Path(sys.executable).parent / "st")
-CAM = mxid_for("oak-d", 0)
+CAM = mxid_for("oak-d-pro", 0)          # a model with IR, so that every camera operation applies
 
 
 def schemathesis(base: str, cwd: Path, *options: str) -> subprocess.CompletedProcess:
@@ -54,7 +54,7 @@ checks.negative_data_rejection.enabled = false
 
 
 def test_the_api_holds_to_its_spec_under_generated_requests(tmp_path):
-    proc, base, _ = start("--simulate", "oak-d,oak-d-lr", state_dir=tmp_path / "state")
+    proc, base, _ = start("--simulate", "oak-d-pro,oak-d-lr", state_dir=tmp_path / "state")
     try:
         for stream in ("CAM_A", "DEPTH_B_C"):           # so that stills and video get past the 409 too
             urllib.request.urlopen(urllib.request.Request(f"{base}/cameras/{CAM}/streams/{stream}/", data=b"",

@@ -1,6 +1,7 @@
 """A simulated OAK device: the Device interface over synthetic frames, with faults that can be injected."""
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from ..backend import Backend, Device, DeviceError, FaultInjection, Output
 from ..frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta
-from ..model import COLOR, DEPTH, StreamSpec, streams_of
+from ..model import COLOR, DEPTH, MONO, StreamSpec, streams_of
 from . import scene
 from .models import camera_info
 
@@ -17,8 +18,8 @@ class SimStream(Output):
     """One running stream, and its video output. Frames are made only when a reader asks, at the times the
     stream's frame rate sets, so a stream nobody reads costs nothing."""
 
-    def __init__(self, spec: StreamSpec, config: dict, control: dict):
-        self.spec, self.config, self.control = spec, config, control
+    def __init__(self, spec: StreamSpec, config: dict, control: dict, ir: dict):
+        self.spec, self.config, self.control, self.ir = spec, config, control, ir   # ir: the device's, shared
         self.started = time.monotonic()
         self._cache: dict[str, tuple] = {}        # output -> (key, planes after the control's lookup tables)
         self._stopped = threading.Event()
@@ -30,6 +31,9 @@ class SimStream(Output):
     @property
     def closed(self) -> bool:
         return self._stopped.is_set()
+
+    def counts(self) -> tuple[int, int]:
+        return self.sequence_at(time.monotonic()) + 1, 0          # the clock makes every frame; none is lost
 
     def wait_after(self, sequence: int, timeout: float) -> Frame | None:
         sequence = min(sequence, self.sequence_at(time.monotonic()))      # a number from before a restart
@@ -54,15 +58,17 @@ class SimStream(Output):
     def _planes(self, meta: FrameMeta, output: str) -> tuple[np.ndarray, ...]:
         width, height = self.spec.size_of(self.config["resolution"])
         x, y, w, h = self._window(output)
-        key = (width, height, x, y, w, h, tuple(sorted((k, str(v)) for k, v in self.control.items())), meta)
+        key = (width, height, x, y, w, h, tuple(sorted((k, str(v)) for k, v in self.control.items())), meta,
+               tuple(self.ir.values()))
         cached = self._cache.get(output)
         if cached is None or cached[0] != key:
             if self.spec.kind == DEPTH:
-                planes = (scene.depth_scene(width, height),)
+                planes = (scene.depth_scene(width, height, self.ir.get("dot_projector", 0) > 0),)
             else:
                 planes = scene.picture(self.control, meta.exposure_time, meta.sensitivity_iso,
                                        meta.color_temperature, (width, height), (x, y, w, h),
-                                       color=self.spec.kind == COLOR)
+                                       color=self.spec.kind == COLOR,
+                                       flood=self.ir.get("flood_light", 0) if self.spec.kind == MONO else 0)
             for plane in planes:
                 plane.flags.writeable = False      # shared by every frame until the control changes
             cached = self._cache[output] = (key, planes)
@@ -118,6 +124,8 @@ class SimDevice(Device):
         self.running: dict[str, SimStream] = {}
         self.sensor_controls: dict[str, dict] = {}    # socket -> control last applied to that sensor
         self.sensor_configs: dict[str, dict] = {}     # socket -> config the sensor last started with
+        self.ir: dict = {}                             # the IR intensities last set, on a model with IR
+        self.opened_at = time.monotonic()
         self._lock = threading.Lock()
         self._unhang = threading.Event()
         self._generation = 0      # bumped by every open: an operation released from a hang after a reopen is stale
@@ -171,6 +179,7 @@ class SimDevice(Device):
         self._operate(opening=True)
         self._generation += 1
         self.is_open = True
+        self.opened_at = time.monotonic()
 
     def close(self) -> None:
         self.is_open = False
@@ -191,7 +200,7 @@ class SimDevice(Device):
                 old.control = control
                 running[name] = old
             else:
-                running[name] = SimStream(self.specs[name], config, control)
+                running[name] = SimStream(self.specs[name], config, control, self.ir)
             for socket in self.specs[name].sockets:
                 self.sensor_configs[socket] = config
             self._apply_to_sensors(name, control)
@@ -212,6 +221,26 @@ class SimDevice(Device):
 
     def healthy(self) -> bool:
         return self.plugged
+
+    def set_ir(self, ir) -> None:
+        self._operate()
+        self.ir.update(ir)
+
+    def stats(self) -> dict:
+        """Plausible figures that move: the chip warms with the streams it runs and drifts with time. Injected
+        latency and hangs are kept for the operations clients ask for (stats are also read in the background)."""
+        if not self.plugged or not self.is_open:
+            raise DeviceError("X_LINK_ERROR: device disconnected" if not self.plugged else "device is not open")
+        load, t = len(self.running), time.monotonic() - self.opened_at
+        average = 38.0 + 3.5 * load + 0.8 * math.sin(t / 7)
+        blocks = {name: round(average + offset, 2) for name, offset in
+                  (("css", 0.6), ("mss", 0.2), ("upa", -0.4), ("dss", -0.3))}
+        cmx_used, ddr_used = 420_000 + 180_000 * load, 96 * 2**20 + 40 * 2**20 * load + int(t * 1000) % 4096
+        return {"chip_temperature": {"average": round(average, 2), **blocks},
+                "cmx_memory_usage": {"total": 2_621_440, "used": cmx_used, "remaining": 2_621_440 - cmx_used},
+                "ddr_memory_usage": {"total": 512 * 2**20, "used": ddr_used, "remaining": 512 * 2**20 - ddr_used},
+                "leon_cpu_usage": {"css": round(0.12 + 0.06 * load + 0.02 * math.sin(t), 3),
+                                   "mss": round(0.05 + 0.03 * load + 0.01 * math.cos(t), 3)}}
 
     def output(self, stream: str) -> SimStream | None:
         return self.running.get(stream)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 
 from ..model import CameraInfo, SensorSpec
-from ..sensors import MODELS
+from ..sensors import IR_MODELS, MODELS
 
 
 def mxid_for(model: str, index: int) -> str:
@@ -16,4 +16,4 @@ def camera_info(model: str, index: int) -> CameraInfo:
     name, protocol, sensors, pairs = MODELS[model]
     return CameraInfo(mxid=mxid_for(model, index), name=name, protocol=protocol,
                       sensors=tuple(SensorSpec(socket=s, **spec) for s, spec in sensors.items()),
-                      stereo_pairs=pairs)
+                      stereo_pairs=pairs, ir=model in IR_MODELS)

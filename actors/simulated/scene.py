@@ -15,6 +15,11 @@ SCENE_TEMPERATURE = 5500          # K: the simulated light; auto white balance m
 WB_PRESETS = {"AUTO": SCENE_TEMPERATURE, "DAYLIGHT": 5500, "CLOUDY_DAYLIGHT": 6500, "SHADE": 7500,
               "TWILIGHT": 10000, "FLUORESCENT": 4000, "WARM_FLUORESCENT": 3000, "INCANDESCENT": 2850}
 
+# The plain part of the far wall (percent of height, of width): stereo finds nothing to match there without
+# the dot projector's pattern. The flood light brightens what the mono sensors see by up to FLOOD_GAIN.
+TEXTURELESS_WALL = (slice(5, 35), slice(70, 95))
+FLOOD_GAIN = 0.6
+
 # BT.601 full-range YCbCr of 75% colour bars: white, yellow, cyan, green, magenta, red, blue.
 BARS = np.array([[180, 128, 128], [168, 44, 136], [145, 147, 44], [133, 63, 52],
                  [63, 193, 204], [51, 109, 212], [28, 212, 120]], dtype=np.uint8)
@@ -49,8 +54,9 @@ def color_scene(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 @lru_cache(maxsize=8)
-def depth_scene(width: int, height: int) -> np.ndarray:
-    """Depth in millimetres: a floor rising to a far wall, a ball and a box; no measurement at the left edge."""
+def depth_scene(width: int, height: int, dots: bool = False) -> np.ndarray:
+    """Depth in millimetres: a floor rising to a far wall, a ball and a box; no measurement at the left edge,
+    nor on the wall's plain, textureless upper right unless the IR dot projector gives it a pattern (`dots`)."""
     x, y = _grid(width, height)
     depth = np.broadcast_to(np.where(y < 0.45, 6000, 6000 - (y - 0.45) / 0.55 * 5000), (height, width))
     depth = depth.astype(np.uint16)
@@ -58,6 +64,9 @@ def depth_scene(width: int, height: int) -> np.ndarray:
     depth[ball] = 900
     depth[int(height * 0.3):int(height * 0.75), int(width * 0.62):int(width * 0.85)] = 2200
     depth[:, : max(1, width // 16)] = 0       # the band stereo cannot match
+    if not dots:
+        depth[TEXTURELESS_WALL[0].start * height // 100:TEXTURELESS_WALL[0].stop * height // 100,
+              TEXTURELESS_WALL[1].start * width // 100:TEXTURELESS_WALL[1].stop * width // 100] = 0
     return depth
 
 
@@ -154,13 +163,15 @@ def _noisy(plane: np.ndarray, pattern: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def picture(control: dict, exposure: int, iso: int, temperature: int, size: tuple[int, int],
-            window: tuple[int, int, int, int] | None = None, color: bool = True) -> tuple[np.ndarray, ...]:
+            window: tuple[int, int, int, int] | None = None, color: bool = True,
+            flood: float = 0.0) -> tuple[np.ndarray, ...]:
     """The test card as a sensor of this size sees it with these controls: Y (and U, V at half size for
     colour) of the window x, y, w, h: exposure, ISO, contrast, brightness, saturation and white balance
-    through lookup tables, then focus blur, then sensor noise that grows with ISO and yields to denoise."""
+    through lookup tables, then focus blur, then sensor noise that grows with ISO and yields to denoise. The
+    IR flood light (0..1, mono sensors) adds to the light the scene gives."""
     width, height = size
     x, y, w, h = window or (0, 0, width, height)
-    ly, lu, lv = luts(control, exposure, iso, temperature)
+    ly, lu, lv = luts(control, round(exposure * (1 + FLOOD_GAIN * flood)), iso, temperature)
     sy, su, sv = color_scene(width, height)
     planes = [np.take(ly, sy[y:y + h, x:x + w])]
     if color:
