@@ -110,6 +110,7 @@ class _Stream(Output):
     queue: object                                 # the gate's output queue, latest only
     gate: object                                  # the gate's inputControl queue
     encoded_queue: object = None                  # the camera's H.264 of the stream, when it encodes it
+    color: bool = False                           # video is the video_size window of the frame
     is_open: bool = False
     received: int = 0                             # frames that reached the gateway
     dropped: int = 0                              # gaps in the camera's frame numbers
@@ -166,7 +167,8 @@ class _Stream(Output):
         if got is None:
             return None
         frame = frame_from_dai(got[1])
-        return Frame(frame.format, frame.planes, frame.timestamp, got[0], frame.meta)
+        frame = Frame(frame.format, frame.planes, frame.timestamp, got[0], frame.meta)
+        return crop_window(frame, self.config, "video_size") if self.color else frame
 
     @property
     def closed(self) -> bool:
@@ -324,7 +326,8 @@ class DepthAIDevice(Device):
             gate.initialConfig.open = False
             output.link(gate.input)
             encoded = None
-            if self.camera_h264 and spec.kind != DEPTH and h264_fits(size, fps, encoders):
+            whole = spec.kind != COLOR or tuple(config["video_size"]) == size      # the encoder sees whole frames
+            if self.camera_h264 and spec.kind != DEPTH and whole and h264_fits(size, fps, encoders):
                 encoders.append((*size, fps))
                 encoder = pipeline.create(dai.node.VideoEncoder).build(gate.output)
                 encoder.setDefaultProfilePreset(fps, dai.VideoEncoderProperties.Profile.H264_BASELINE)
@@ -333,7 +336,7 @@ class DepthAIDevice(Device):
                 encoded = encoder.out.createOutputQueue(maxSize=ENCODED_QUEUE, blocking=False)
             streams[name] = _Stream(dict(config), tuple(s.socket for s in spec.sensors),
                                     gate.output.createOutputQueue(maxSize=1, blocking=False),
-                                    gate.inputControl.createInputQueue(), encoded)
+                                    gate.inputControl.createInputQueue(), encoded, spec.kind == COLOR)
         controls = {socket: camera.inputControl.createInputQueue() for socket, camera in cameras.items()}
         return streams, controls
 
@@ -384,7 +387,7 @@ class DepthAIDevice(Device):
         running = self._stream(stream)
         _, img = running.wait(running.slot.sequence, CAPTURE_TIMEOUT, stream)   # a frame after the request
         frame = frame_from_dai(img)
-        return crop_still(frame, running.config) if self.specs[stream].kind == COLOR else frame
+        return crop_window(frame, running.config) if self.specs[stream].kind == COLOR else frame
 
     @_xlink
     def set_ir(self, ir: Mapping) -> None:
@@ -443,10 +446,11 @@ def _close_quietly(device) -> None:
         log.debug("closing a device: %s", exc)
 
 
-def crop_still(frame: Frame, config: dict) -> Frame:
-    """The still window (still_size at sensor_crop) of a full colour frame, as the simulator cuts it."""
+def crop_window(frame: Frame, config: dict, size: str = "still_size") -> Frame:
+    """The still or video window (still_size or video_size at sensor_crop) of a full colour frame, as the
+    simulator cuts it."""
     width, height = frame.width, frame.height
-    w, h = config["still_size"]
+    w, h = config[size]
     if (w, h) == (width, height):
         return frame
     x = int(config["sensor_crop"][0] * width) & ~1

@@ -8,7 +8,7 @@ import pytest
 import simplejpeg
 from PIL import Image
 
-from actors.depthai_backend import DepthAIBackend, crop_still
+from actors.depthai_backend import DepthAIBackend, crop_window
 from actors.depthai_convert import control_to_dai, frame_from_dai, sensor_from_features, stereo_pairs
 from actors.capabilities import CapabilityError, merge_config
 from actors.encode import encode
@@ -126,7 +126,7 @@ def test_a_colour_still_is_cut_from_the_full_frame_at_the_crop():
     uv = np.full((h // 2, w), 128, np.uint8)
     frame = frame_from_dai(img_frame(dai.ImgFrame.Type.NV12, w, h, np.concatenate([y.ravel(), uv.ravel()])))
     config = {"still_size": [32, 16], "sensor_crop": [0.5, 0.25]}
-    still = crop_still(frame, config)
+    still = crop_window(frame, config)
     assert (still.width, still.height) == (32, 16) and still.planes[0][0, 0] == 32 and still.planes[1].shape == (8, 16)
 
 
