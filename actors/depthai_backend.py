@@ -391,8 +391,11 @@ class DepthAIDevice(Device):
 
     @_xlink
     def set_ir(self, ir: Mapping) -> None:
-        self._device.setIrLaserDotProjectorIntensity(float(ir["dot_projector"]))
-        self._device.setIrFloodLightIntensity(float(ir["flood_light"]))
+        """The emitters boot off: the actor sends the IR with every (re)open (R14)."""
+        device = self._device
+        if not (device.setIrLaserDotProjectorIntensity(float(ir["dot_projector"]))
+                and device.setIrFloodLightIntensity(float(ir["flood_light"]))):
+            raise ConfigRejected("the camera's IR driver refused the intensity")
 
     @_xlink
     def stats(self) -> dict:

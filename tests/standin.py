@@ -261,6 +261,7 @@ class Device:
         board.booted, board.device = True, self
         board.counts["opens"] += 1
         board.sensor_controls, board.streaming = {}, {}
+        board.ir = {"dot_projector": 0.0, "flood_light": 0.0}      # the emitters boot off (R14)
         self.board = board
         self.closed = False
         self.reconnecting = False
