@@ -72,6 +72,7 @@ class CameraActor:
         self._executor = self._new_executor()
         self._saver = ThreadPoolExecutor(1, thread_name_prefix=f"save-{self.mxid}")   # apart from a stuck device
         self._health_asked = False
+        self._was_connected = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._recovery: asyncio.Task | None = None
@@ -378,14 +379,14 @@ class CameraActor:
         if self.status == SHUT_DOWN:
             self._set_status(BOOTING)
             try:
-                await self._reopen()
+                await self._reopen(after_loss=False)
             except Exception:
                 self._recover_soon()          # it goes on trying, as for a camera that was lost
                 raise
             self.last_error = None
         return self.state
 
-    async def _reopen(self) -> None:
+    async def _reopen(self, after_loss: bool = True) -> None:
         """The reopen job: open the device (closing a lost one first) and apply the desired state as it is
         now, after every write that came before in the mailbox."""
         if self.status != BOOTING:      # a device found moments ago is open already; a lost one is reopened
@@ -393,6 +394,9 @@ class CameraActor:
         await self._call(self.device.open)
         await self._call(self._reconcile, self.state)
         self._set_status(CONNECTED)
+        if after_loss and self._was_connected:
+            self.reconnects += 1        # counted as it connects: whoever sees "connected" sees the count
+        self._was_connected = True
 
     async def _recover(self) -> None:
         """Post reopen jobs with exponential backoff until one succeeds."""
@@ -403,8 +407,6 @@ class CameraActor:
             await self._mailbox.put((_Reopen(), future))     # the actor's own job waits for room, never refused
             try:
                 await future
-                if not first:
-                    self.reconnects += 1
                 log.info("camera %s %s", self.mxid, "ready" if first else "reconnected, state restored")
                 return
             except (CameraUnavailable, DeviceTimeout):

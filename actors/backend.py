@@ -58,6 +58,12 @@ class Output(ABC):
     simulator), closed when the stream stops. A slow reader skips frames; nothing queues."""
 
     h264 = False        # whether the device encodes this stream's H.264 itself (then read `encoded_after`)
+    jpeg = False        # whether it encodes its MJPEG at the video's default quality (then read `jpeg_after`)
+
+    def jpeg_after(self, sequence: int, timeout: float) -> tuple[int, tuple[int, bytes]] | None:
+        """Blocking, on a video thread: (number, (camera frame number, JPEG)) of the camera's first JPEG after
+        number `sequence`, or None on timeout or once closed. Only when `jpeg` is true."""
+        raise NotImplementedError
 
     def encoded_after(self, sequence: int, timeout: float) -> list[tuple[int, EncodedPacket]] | None:
         """Blocking, on a video thread: (number, packet) of the camera's H.264 packets after number `sequence`

@@ -42,6 +42,9 @@ QueueException = depthai.MessageQueue.QueueException   # a closed queue; not a R
 # The camera's H.264 encoder (R13): widths a multiple of 32 and at most 4096, at most 3 encodes at once, and
 # 248 million pixels a second for all of them. A stream beyond that is encoded on the host.
 H264_WIDTH_STEP, H264_MAX_WIDTH, H264_MAX_ENCODERS, H264_MAX_PIXEL_RATE = 32, 4096, 3, 248e6
+# Its MJPEG side: up to 16384 wide and 500 million pixels a second, sharing the encoder with H.264.
+MJPEG_MAX_WIDTH, MJPEG_MAX_PIXEL_RATE = 16384, 500e6
+CAMERA_JPEG_QUALITY = 80      # the MJPEG the camera encodes: the video's default quality
 ENCODED_QUEUE = 30            # encoded frames the device may hold for the host: a second at 30 fps
 
 
@@ -110,6 +113,7 @@ class _Stream(Output):
     queue: object                                 # the gate's output queue, latest only
     gate: object                                  # the gate's inputControl queue
     encoded_queue: object = None                  # the camera's H.264 of the stream, when it encodes it
+    jpeg_queue: object = None                     # the camera's MJPEG of the stream, when it encodes it
     color: bool = False                           # video is the video_size window of the frame
     is_open: bool = False
     received: int = 0                             # frames that reached the gateway
@@ -117,11 +121,19 @@ class _Stream(Output):
     last_number: int = -1
     slot: FrameSlot = field(default_factory=FrameSlot)
     packets: PacketRing = field(default_factory=PacketRing)
+    jpegs: FrameSlot = field(default_factory=FrameSlot)
     stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
     def h264(self) -> bool:
         return self.encoded_queue is not None
+
+    @property
+    def jpeg(self) -> bool:
+        return self.jpeg_queue is not None
+
+    def jpeg_after(self, sequence: int, timeout: float):
+        return self.jpegs.wait_after(sequence, timeout)
 
     def start_reading(self, name: str, lost: threading.Event) -> None:
         threading.Thread(target=self._read, args=(self.queue, self._publish_frame, lost), name=f"frames-{name}",
@@ -129,6 +141,9 @@ class _Stream(Output):
         if self.h264:
             threading.Thread(target=self._read, args=(self.encoded_queue, self._publish_packet, lost),
                              name=f"h264-{name}", daemon=True).start()
+        if self.jpeg:
+            threading.Thread(target=self._read, args=(self.jpeg_queue, self._publish_jpeg, lost),
+                             name=f"mjpeg-{name}", daemon=True).start()
 
     def _read(self, queue, publish, lost: threading.Event) -> None:
         while not self.stopped.is_set():
@@ -157,6 +172,9 @@ class _Stream(Output):
             bytes(encoded.getData()), encoded.getFrameType() == depthai.EncodedFrame.FrameType.I,
             encoded.getTimestamp().total_seconds(), encoded.getSequenceNum(), encoded.getWidth(),
             encoded.getHeight()))
+
+    def _publish_jpeg(self, encoded) -> None:
+        self.jpegs.publish((encoded.getSequenceNum(), bytes(encoded.getData())))
 
     def encoded_after(self, sequence: int, timeout: float):
         return self.packets.wait_after(sequence, timeout)
@@ -252,6 +270,7 @@ class DepthAIDevice(Device):
             stream.stopped.set()
             stream.slot.close()
             stream.packets.close()
+            stream.jpegs.close()
         pipeline, self._pipeline = self._pipeline, None
         self._streams, self._controls, self._streaming = {}, {}, {}
         if pipeline is not None:
@@ -325,20 +344,32 @@ class DepthAIDevice(Device):
             gate = pipeline.create(dai.node.Gate)
             gate.initialConfig.open = False
             output.link(gate.input)
-            encoded = None
+            encoded = jpegs = None
             whole = spec.kind != COLOR or tuple(config["video_size"]) == size      # the encoder sees whole frames
-            if self.camera_h264 and spec.kind != DEPTH and whole and h264_fits(size, fps, encoders):
-                encoders.append((*size, fps))
-                encoder = pipeline.create(dai.node.VideoEncoder).build(gate.output)
-                encoder.setDefaultProfilePreset(fps, dai.VideoEncoderProperties.Profile.H264_BASELINE)
-                encoder.setKeyframeFrequency(max(1, round(fps)))     # a joining viewer waits a second at most
-                encoder.input.setBlocking(False)      # a busy encoder skips frames, never holds up the stream
-                encoded = encoder.out.createOutputQueue(maxSize=ENCODED_QUEUE, blocking=False)
+            if self.camera_h264 and spec.kind != DEPTH and whole:
+                if encoder_fits("h264", size, fps, encoders):
+                    encoders.append(("h264", *size, fps))
+                    encoded = self._encoder(pipeline, gate.output, fps, "H264_BASELINE", ENCODED_QUEUE)
+                if encoder_fits("mjpeg", size, fps, encoders):
+                    encoders.append(("mjpeg", *size, fps))
+                    jpegs = self._encoder(pipeline, gate.output, fps, "MJPEG", 1)
             streams[name] = _Stream(dict(config), tuple(s.socket for s in spec.sensors),
                                     gate.output.createOutputQueue(maxSize=1, blocking=False),
-                                    gate.inputControl.createInputQueue(), encoded, spec.kind == COLOR)
+                                    gate.inputControl.createInputQueue(), encoded, jpegs, spec.kind == COLOR)
         controls = {socket: camera.inputControl.createInputQueue() for socket, camera in cameras.items()}
         return streams, controls
+
+    def _encoder(self, pipeline, source, fps: float, profile: str, queue_size: int):
+        """A VideoEncoder behind a stream's gate; its output queue (R13)."""
+        dai = self._dai
+        encoder = pipeline.create(dai.node.VideoEncoder).build(source)
+        encoder.setDefaultProfilePreset(fps, dai.VideoEncoderProperties.Profile.__members__[profile])
+        if profile == "MJPEG":
+            encoder.setQuality(CAMERA_JPEG_QUALITY)
+        else:
+            encoder.setKeyframeFrequency(max(1, round(fps)))     # a joining viewer waits a second at most
+        encoder.input.setBlocking(False)      # a busy encoder skips frames, never holds up the stream
+        return encoder.out.createOutputQueue(maxSize=queue_size, blocking=False)
 
     def _switch(self, desired: Mapping, active: set[str]) -> None:
         """Open the gates of the active streams and close the rest; start the sensors that feed an active
@@ -421,11 +452,16 @@ class DepthAIDevice(Device):
         return running
 
 
-def h264_fits(size: tuple[int, int], fps: float, encoders: list[tuple[int, int, float]]) -> bool:
-    """Whether the camera's H.264 encoder can take one more stream of this size and rate (R13)."""
+def encoder_fits(codec: str, size: tuple[int, int], fps: float, encoders: list[tuple[str, int, int, float]]) -> bool:
+    """Whether the camera's encoder can take one more stream of this codec, size and rate (R13): H.264 and
+    MJPEG share it, each pixel rate counted against its codec's limit."""
     width, height = size
-    return (width % H264_WIDTH_STEP == 0 and width <= H264_MAX_WIDTH and len(encoders) < H264_MAX_ENCODERS
-            and width * height * fps + sum(w * h * f for w, h, f in encoders) <= H264_MAX_PIXEL_RATE)
+    limit = {"h264": H264_MAX_PIXEL_RATE, "mjpeg": MJPEG_MAX_PIXEL_RATE}
+    load = sum(w * h * f / limit[c] for c, w, h, f in encoders) + width * height * fps / limit[codec]
+    if codec == "mjpeg":
+        return width <= MJPEG_MAX_WIDTH and load <= 1
+    return (width % H264_WIDTH_STEP == 0 and width <= H264_MAX_WIDTH and load <= 1
+            and sum(c == "h264" for c, *_ in encoders) < H264_MAX_ENCODERS)
 
 
 def _connect(dai, device_info):

@@ -238,7 +238,17 @@ class VideoFeed:
                 output = self.actor.output(self.stream)
                 if output is not source:          # a restarted stream counts from anew
                     after, source = -1, output
-                if output is not None and output.h264 and self._fmp4 is not None:
+                if output is not None and output.jpeg and self.params == VideoParams():
+                    # The camera encodes MJPEG at the default quality: pass its JPEGs on, no encode here.
+                    got = await loop.run_in_executor(self.hub.readers, output.jpeg_after, after, FRAME_TIMEOUT)
+                    if got is not None:
+                        after, (number, jpeg) = got[0], got[1]
+                        last_frame = time.monotonic()
+                        self.stats.took_frame(number)
+                        self._offer(jpeg)
+                        continue
+                    frame = None
+                elif output is not None and output.h264 and self._fmp4 is not None:
                     # The camera encodes: pack its packets, every one in order, no encode on the gateway.
                     packets = await loop.run_in_executor(self.hub.readers, output.encoded_after, after,
                                                          FRAME_TIMEOUT)

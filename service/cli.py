@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -79,3 +80,9 @@ def main(argv=None) -> None:
         print(f"oak-camera-service: error: --token-file {args.token_file} holds no token", file=sys.stderr)
         sys.exit(2)
     uvloop.run(serve(args, tokens))
+    # Every camera is closed and every state saved. A device call that never returned still holds its worker
+    # thread, and the interpreter would wait for it at exit: leave without joining (systemd would otherwise
+    # wait out TimeoutStopSec and kill the service).
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(0)

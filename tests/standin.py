@@ -21,6 +21,7 @@ from types import SimpleNamespace
 
 import depthai as real
 import numpy as np
+import simplejpeg
 
 from actors.depthai_convert import frame_from_dai
 from actors.fmp4 import H264Encoder
@@ -36,6 +37,7 @@ RVC2_STEREO_MAX_WIDTH = 1280
 DECIMATING_PRESETS = {Preset.DEFAULT, Preset.FACE, Preset.HIGH_DETAIL, Preset.ROBOTICS}   # factor 2 (R6)
 HANG_LIMIT = 60.0
 H264_MAX_ENCODERS, H264_MAX_PIXEL_RATE = 3, 248e6      # the camera's H.264 encoder; widths a multiple of 32 (R13)
+MJPEG_MAX_PIXEL_RATE = 500e6                            # its MJPEG side, sharing the encoder
 CLOSE_HOLD_LIMIT = 10.0      # depthai's crash-dump wait is ~9 s
 
 
@@ -411,9 +413,10 @@ class Pipeline:
             for node in self.nodes:
                 node.start(now)
             board.changed.notify_all()
-        encodes = [(*n.input_size(), n.fps) for n in self.nodes if isinstance(n, VideoEncoderNode)]
-        if (len(encodes) > H264_MAX_ENCODERS or any(w % 32 or w > 4096 for w, _, _ in encodes)
-                or sum(w * h * fps for w, h, fps in encodes) > H264_MAX_PIXEL_RATE):
+        encodes = [(n.mjpeg, *n.input_size(), n.fps) for n in self.nodes if isinstance(n, VideoEncoderNode)]
+        h264 = [(w, h, fps) for mjpeg, w, h, fps in encodes if not mjpeg]
+        load = sum(w * h * fps / (MJPEG_MAX_PIXEL_RATE if mjpeg else H264_MAX_PIXEL_RATE) for mjpeg, w, h, fps in encodes)
+        if len(h264) > H264_MAX_ENCODERS or any(w % 32 or w > 4096 for w, _, _ in h264) or load > 1:
             board.counts["encoder_crashes"] += 1
             device.link_lost()          # the firmware cannot run it: the device crashes (R13)
 
@@ -689,7 +692,7 @@ class VideoEncoderNode:
         self.pipeline = pipeline
         self.input = Input()
         self.out = Output(self)
-        self.fps, self.profile, self.keyframes = 30.0, None, 30
+        self.fps, self.profile, self.keyframes, self.quality = 30.0, None, 30, 80
         self.started = 0.0
         self._encoder = None
         self._lock = threading.Lock()
@@ -703,6 +706,13 @@ class VideoEncoderNode:
 
     def setKeyframeFrequency(self, frames: int) -> None:
         self.keyframes = frames
+
+    def setQuality(self, quality: int) -> None:
+        self.quality = quality
+
+    @property
+    def mjpeg(self) -> bool:
+        return self.profile == real.VideoEncoderProperties.Profile.MJPEG
 
     def input_size(self) -> tuple[int, int]:
         source = self.input.source
@@ -726,12 +736,21 @@ class VideoEncoderNode:
     def render(self, output: Output, sequence: int) -> real.EncodedFrame:
         img = self.input.source.node.render(self.input.source, sequence)
         frame = frame_from_dai(img)
+        encoded = real.EncodedFrame()
+        if self.mjpeg:
+            y, *uv = frame.planes
+            data = simplejpeg.encode_jpeg_yuv_planes(y, *(uv or (None, None)), quality=self.quality)
+            encoded.setData(np.frombuffer(data, np.uint8))
+            encoded.setProfile(real.EncodedFrame.Profile.JPEG)
+            encoded.setFrameType(real.EncodedFrame.FrameType.I)
+            encoded.setSequenceNum(sequence)
+            encoded.setTimestamp(img.getTimestamp())
+            return encoded
         with self._lock:
             if self._encoder is None:
                 # Its keyframe interval is the encoder's setting: given as the rate, which sets libx264's GOP.
                 self._encoder = H264Encoder(frame.width, frame.height, self.keyframes)
             (data, keyframe), = self._encoder.encode(frame)
-        encoded = real.EncodedFrame()
         encoded.setData(np.frombuffer(data, np.uint8))
         encoded.setFrameType(real.EncodedFrame.FrameType.I if keyframe else real.EncodedFrame.FrameType.P)
         encoded.setProfile(real.EncodedFrame.Profile.AVC)

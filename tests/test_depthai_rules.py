@@ -22,7 +22,7 @@ OAK_D, OAK_1, OAK_D_LR = mxid_for("oak-d", 0), mxid_for("oak-1", 0), mxid_for("o
 
 
 async def serve(aiohttp_client, backend, **options):
-    options = {"device_timeout": 1.0, "max_backoff": 0.1, "discovery_interval": 0.05, **options}
+    options = {"device_timeout": 1.5, "max_backoff": 0.1, "discovery_interval": 0.05, **options}
     app = create_app(backend, **options)
     server = TestServer(app)
     await server.start_server(**runner_options(app))
@@ -276,3 +276,18 @@ async def test_r13_at_most_three_streams_and_their_pixel_rate_go_to_the_cameras_
     await activate(client, OAK_D_LR, "CAM_A")
     await ws_messages(client, OAK_D_LR, "CAM_A", 2)
     assert standin.device(OAK_D_LR).counts["encoder_crashes"] == 0 and actor(client, OAK_D_LR).status == "connected"
+
+
+async def test_r13_default_mjpeg_comes_from_the_cameras_encoder_and_other_qualities_from_the_gateway(client):
+    await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"resolution": "THE_400_P"})
+    await activate(client, OAK_D, "CAM_B")
+    resp = await client.get(stream_url(OAK_D, "CAM_B", "video"), params={"frames": 5})
+    body = await resp.read()
+    jpegs = [part.split(b"\r\n\r\n", 1)[1] for part in body.split(b"--frame\r\n")[1:]]
+    assert len(jpegs) == 5 and all(simplejpeg.decode_jpeg(j.rstrip(b"\r\n--frame-")).shape == (400, 640, 3)
+                                   for j in jpegs)
+    stats = client.app[VIDEO].stats_of(OAK_D, "CAM_B")
+    assert stats.frames >= 5 and stats.encodes == 0                   # the camera encoded every one
+    resp = await client.get(stream_url(OAK_D, "CAM_B", "video"), params={"frames": 3, "quality": 50})
+    assert resp.status == 200 and (await resp.read()).count(b"--frame\r\n") == 3
+    assert stats.encodes >= 3                                          # a quality of its own: the gateway's
