@@ -7,9 +7,10 @@ sensors (R11); deactivating closes the gate and stops the sensors that feed noth
 what the pipeline is made of rebuilds, and since `Pipeline.stop()` closes the device and a device runs one
 pipeline (R1), a rebuild reopens the device: that is a camera reboot, a gate is a message.
 
-Stills and MJPEG video are encoded on the host from the YUV planes: JPEG and PNG at any quality and size per
+Stills and other MJPEG video are encoded on the host from the YUV planes: JPEG and PNG at any quality and size per
 viewer, and the 8-bit depth picture needs the host anyway. WebSocket H.264 comes from the camera's own
-VideoEncoder for the streams that fit its limits (R13); the host only packs it into fragmented MP4.
+VideoEncoder for the streams that fit its limits (R13), and so does MJPEG at the default quality; the host
+only packs the H.264 into fragmented MP4 and passes the JPEGs on.
 
 Every method runs on the actor's worker thread; viewers read a stream's output (`_Stream`) on their own. A call the actor abandoned
 after its deadline may return later: each open starts a new generation, and such a call finds its generation
@@ -208,7 +209,8 @@ class _Stream(Output):
 
 
 class DepthAIDevice(Device):
-    camera_h264 = True          # H.264 video from the camera's encoder where it fits (R13); else on the host
+    camera_h264 = True          # video (H.264, default MJPEG) from the camera's encoder where it fits (R13)
+
     def __init__(self, dai, device, device_info):
         """`device` is open: discovery opened it to read what the camera has."""
         self._dai = dai
@@ -322,7 +324,7 @@ class DepthAIDevice(Device):
         dai = self._dai
         cameras: dict[str, object] = {}
         streams: dict[str, _Stream] = {}
-        encoders = []                                   # (width, height, fps) of the camera's H.264 encodes
+        encoders = []                                   # (codec, width, height, fps) of the camera's encodes
         for name, config in holds.items():
             spec = self.specs[name]
             fps = float(config["fps"])
@@ -399,6 +401,7 @@ class DepthAIDevice(Device):
             stream = streams[name]
             marks[name] = stream.slot.sequence
             stream.is_open = True
+            stream.last_number = -1          # frames held back by the closed gate are not lost ones
             stream.gate.send(dai.GateControl.openGate())
         for name in turned_on:
             streams[name].wait(marks[name], FIRST_FRAME_TIMEOUT, name)

@@ -45,6 +45,9 @@ class VideoParams:
         return f"fps={fps}; quality={self.quality}; width={self.width or 'full'}"
 
 
+DEFAULT_PARAMS = VideoParams()       # what the camera's own MJPEG encoder makes
+
+
 def _scale(plane: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(plane).resize((width, height), Image.Resampling.BILINEAR))
 
@@ -238,7 +241,7 @@ class VideoFeed:
                 output = self.actor.output(self.stream)
                 if output is not source:          # a restarted stream counts from anew
                     after, source = -1, output
-                if output is not None and output.jpeg and self.params == VideoParams():
+                if output is not None and output.jpeg and self.params == DEFAULT_PARAMS:
                     # The camera encodes MJPEG at the default quality: pass its JPEGs on, no encode here.
                     got = await loop.run_in_executor(self.hub.readers, output.jpeg_after, after, FRAME_TIMEOUT)
                     if got is not None:

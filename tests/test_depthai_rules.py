@@ -291,3 +291,28 @@ async def test_r13_default_mjpeg_comes_from_the_cameras_encoder_and_other_qualit
     resp = await client.get(stream_url(OAK_D, "CAM_B", "video"), params={"frames": 3, "quality": 50})
     assert resp.status == 200 and (await resp.read()).count(b"--frame\r\n") == 3
     assert stats.encodes >= 3                                          # a quality of its own: the gateway's
+
+
+async def test_r14_an_ir_intensity_the_driver_refuses_is_a_422_and_the_camera_keeps_what_it_ran(
+        aiohttp_client, monkeypatch):
+    standin = StandinBackend(["oak-d-pro"])
+    client = await serve(aiohttp_client, standin)
+    pro = mxid_for("oak-d-pro", 0)
+    board = standin.device(pro)
+    assert (await client.post(f"/cameras/{pro}/ir", json={"flood_light": 0.4})).status == 200
+    refusing = board.device._set_ir
+    monkeypatch.setattr(board.device, "_set_ir", lambda which, value: False if value > 0.9 else refusing(which, value))
+    await assert_error(await client.post(f"/cameras/{pro}/ir", json={"flood_light": 1.0}), 422, "not_supported")
+    assert (await (await client.get(f"/cameras/{pro}/ir")).json())["flood_light"] == 0.4
+    assert board.ir["flood_light"] == 0.4 and actor(client, pro).status == "connected"
+
+
+async def test_frames_held_back_by_a_closed_gate_are_not_counted_as_dropped(client, standin):
+    await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"resolution": "THE_400_P", "fps": 30})
+    await activate(client, OAK_D, "CAM_B")
+    assert (await client.delete(stream_url(OAK_D, "CAM_B"))).status == 204
+    closed_at = asyncio.get_running_loop().time()
+    await wait_until(lambda: asyncio.get_running_loop().time() > closed_at + 1.0)    # 30 frames the gate holds
+    await activate(client, OAK_D, "CAM_B")
+    stats = await (await client.get(f"/cameras/{OAK_D}/stats")).json()
+    assert stats["streams"]["CAM_B"]["dropped"] < 15, stats["streams"]
