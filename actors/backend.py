@@ -75,6 +75,12 @@ class Output(ABC):
         """Blocking, on a video thread: the first frame with a sequence number above `sequence` (a number from
         before a restart waits for the next frame), or None on timeout or once the output is closed."""
 
+    @abstractmethod
+    def preview(self, timeout: float) -> Frame | None:
+        """Blocking, on a request's thread: a preview frame taken after this call (the whole frame cut to
+        preview_size's shape at its centre and scaled to it, as a camera's resize mode CROP makes it), or None
+        on timeout, once closed, or for a stream without preview_size."""
+
     @property
     @abstractmethod
     def closed(self) -> bool:

@@ -115,6 +115,8 @@ class _Stream(Output):
     gate: object                                  # the gate's inputControl queue
     encoded_queue: object = None                  # the camera's H.264 of the stream, when it encodes it
     jpeg_queue: object = None                     # the camera's MJPEG of the stream, when it encodes it
+    preview_queue: object = None                  # the camera's preview_size output, behind its own gate
+    preview_gate: object = None
     color: bool = False                           # video is the video_size window of the frame
     is_open: bool = False
     received: int = 0                             # frames that reached the gateway
@@ -123,6 +125,7 @@ class _Stream(Output):
     slot: FrameSlot = field(default_factory=FrameSlot)
     packets: PacketRing = field(default_factory=PacketRing)
     jpegs: FrameSlot = field(default_factory=FrameSlot)
+    previews: FrameSlot = field(default_factory=FrameSlot)
     stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -145,6 +148,14 @@ class _Stream(Output):
         if self.jpeg:
             threading.Thread(target=self._read, args=(self.jpeg_queue, self._publish_jpeg, lost),
                              name=f"mjpeg-{name}", daemon=True).start()
+        if self.preview_queue is not None:
+            threading.Thread(target=self._read, args=(self.preview_queue, self.previews.publish, lost),
+                             name=f"preview-{name}", daemon=True).start()
+
+    def send_gates(self, message) -> None:
+        self.gate.send(message)
+        if self.preview_gate is not None:
+            self.preview_gate.send(message)
 
     def _read(self, queue, publish, lost: threading.Event) -> None:
         while not self.stopped.is_set():
@@ -188,6 +199,10 @@ class _Stream(Output):
         frame = frame_from_dai(got[1])
         frame = Frame(frame.format, frame.planes, frame.timestamp, got[0], frame.meta)
         return crop_window(frame, self.config, "video_size") if self.color else frame
+
+    def preview(self, timeout: float) -> Frame | None:
+        got = self.previews.wait_after(self.previews.sequence, timeout) if self.preview_queue is not None else None
+        return frame_from_dai(got[1]) if got is not None else None
 
     @property
     def closed(self) -> bool:
@@ -273,6 +288,7 @@ class DepthAIDevice(Device):
             stream.slot.close()
             stream.packets.close()
             stream.jpegs.close()
+            stream.previews.close()
         pipeline, self._pipeline = self._pipeline, None
         self._streams, self._controls, self._streaming = {}, {}, {}
         if pipeline is not None:
@@ -343,9 +359,12 @@ class DepthAIDevice(Device):
             else:
                 kind = dai.ImgFrame.Type.GRAY8 if spec.kind == MONO else dai.ImgFrame.Type.NV12
                 output = cameras[spec.sensors[0].socket].requestOutput(size, type=kind, fps=fps)
-            gate = pipeline.create(dai.node.Gate)
-            gate.initialConfig.open = False
-            output.link(gate.input)
+            gate = self._gate(pipeline, output)
+            preview = preview_gate = None
+            if "preview_size" in config:     # the camera scales it (resize mode CROP: the centre, R15)
+                preview_gate = self._gate(pipeline, cameras[spec.sensors[0].socket].requestOutput(
+                    tuple(config["preview_size"]), type=kind, resizeMode=dai.ImgResizeMode.CROP, fps=fps))
+                preview = preview_gate.output.createOutputQueue(maxSize=1, blocking=False)
             encoded = jpegs = None
             whole = spec.kind != COLOR or tuple(config["video_size"]) == size      # the encoder sees whole frames
             if self.camera_h264 and spec.kind != DEPTH and whole:
@@ -357,9 +376,18 @@ class DepthAIDevice(Device):
                     jpegs = self._encoder(pipeline, gate.output, fps, "MJPEG", 1)
             streams[name] = _Stream(dict(config), tuple(s.socket for s in spec.sensors),
                                     gate.output.createOutputQueue(maxSize=1, blocking=False),
-                                    gate.inputControl.createInputQueue(), encoded, jpegs, spec.kind == COLOR)
+                                    gate.inputControl.createInputQueue(), encoded, jpegs, preview,
+                                    preview_gate and preview_gate.inputControl.createInputQueue(),
+                                    spec.kind == COLOR)
         controls = {socket: camera.inputControl.createInputQueue() for socket, camera in cameras.items()}
         return streams, controls
+
+    def _gate(self, pipeline, source):
+        """A Gate node, closed, in front of an output: the gateway receives its frames only while it is open."""
+        gate = pipeline.create(self._dai.node.Gate)
+        gate.initialConfig.open = False
+        source.link(gate.input)
+        return gate
 
     def _encoder(self, pipeline, source, fps: float, profile: str, queue_size: int):
         """A VideoEncoder behind a stream's gate; its output queue (R13)."""
@@ -388,7 +416,7 @@ class DepthAIDevice(Device):
         for name, stream in streams.items():
             if stream.is_open and name not in active:
                 stream.is_open = False
-                stream.gate.send(dai.GateControl.closeGate())
+                stream.send_gates(dai.GateControl.closeGate())
         for socket, queue in controls.items():
             want = socket in feeding
             if streaming.get(socket) != want:
@@ -402,7 +430,7 @@ class DepthAIDevice(Device):
             marks[name] = stream.slot.sequence
             stream.is_open = True
             stream.last_number = -1          # frames held back by the closed gate are not lost ones
-            stream.gate.send(dai.GateControl.openGate())
+            stream.send_gates(dai.GateControl.openGate())
         for name in turned_on:
             streams[name].wait(marks[name], FIRST_FRAME_TIMEOUT, name)
 

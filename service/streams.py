@@ -1,6 +1,7 @@
 """The Streams API: list, activate, deactivate, config, control and stills of one camera's streams."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -9,7 +10,9 @@ from aiohttp_apigami import docs, json_schema, match_info_schema, querystring_sc
 
 from typing import Mapping
 
-from actors.actor import CameraActor
+from actors.actor import CONNECTED, ENCODERS, CameraActor
+from actors.encode import encode
+from actors.errors import CameraUnavailable, DeviceTimeout, StreamInactive
 from actors.frames import FrameMeta
 from actors.messages import Activate, Capture, Deactivate, UpdateConfig, UpdateControl
 from actors.model import CameraState, DEPTH
@@ -19,7 +22,7 @@ from schemas.control import SensorControlSchema
 from schemas.params import CameraPathSchema, StillQuerySchema, StreamPathSchema
 
 from . import openapi
-from .errors import validation_error
+from .errors import ApiError, validation_error
 from .inputs import ask, camera, json_object, load, stream
 
 log = logging.getLogger(__name__)
@@ -186,6 +189,33 @@ async def still(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type=f"image/{fmt}")
 
 
+@docs(tags=TAG, summary="Capture Preview Image",
+      description="A JPEG of the stream's preview, taken after the request arrived: the whole frame cut at its "
+                  "centre to preview_size's shape and scaled to preview_size by the camera (what thumbnails and "
+                  "detection networks see). Colour and other (non-mono) sensors have one; mono sensors and "
+                  "depth streams answer 404 `no_preview`.",
+      responses={200: {"description": "A JPEG at preview_size",
+                       "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+                 **openapi.errors(404, 409, 422, 503, 504)})
+@match_info_schema(StreamPathSchema)
+async def preview(request: web.Request) -> web.Response:
+    actor, name = stream(request)
+    state = actor.state.streams[name]
+    if "preview_size" not in state.config:
+        raise ApiError(404, "no_preview", f"{name} has no preview output (it has no preview_size)")
+    if not state.active:
+        raise StreamInactive(f"{name} is not active; activate it first")
+    output = actor.output(name)
+    if output is None:
+        raise CameraUnavailable(f"camera {actor.mxid} is {actor.status if actor.status != CONNECTED else 'busy'}")
+    timeout = max(1.0, 3 / state.config["fps"])
+    frame = await asyncio.to_thread(output.preview, timeout)        # the device fills it; no device call here
+    if frame is None:
+        raise DeviceTimeout(f"{name} delivered no preview within {timeout:g} s")
+    body = await asyncio.get_running_loop().run_in_executor(ENCODERS, encode, frame, "jpeg")
+    return web.Response(body=body, content_type="image/jpeg")
+
+
 def add_routes(add) -> None:
     base = "/cameras/{mxid}/streams/"
     one = base + "{stream_name}/"
@@ -194,6 +224,7 @@ def add_routes(add) -> None:
     add("GET", one + "config", get_config)
     add("POST", one + "config", update_config)
     add("GET", one + "still", still)
+    add("GET", one + "preview", preview)
     add("GET", one, get_stream)
     add("POST", one, activate)
     add("DELETE", one, deactivate)

@@ -90,7 +90,7 @@ class Board:
         for gate in (n for n in pipeline.nodes if isinstance(n, GateNode)):
             source = gate.input.source
             if gate.is_open and source is not None and source.flowing():
-                found[source.stream_name()] = SimpleNamespace(config=source.config())
+                found.setdefault(source.stream_name(), SimpleNamespace(config=source.config()))  # its main output
         return found
 
     # Faults --------------------------------------------------------------------------------------
@@ -564,7 +564,9 @@ class CameraNode:
     def requestOutput(self, size, type=None, resizeMode=None, fps=None, **_):
         if self.socket is None:
             raise RuntimeError("Camera node must be built before requesting outputs from it")
-        return Output(self, tuple(size), type or real.ImgFrame.Type.NV12, float(fps or self.fps))
+        output = Output(self, tuple(size), type or real.ImgFrame.Type.NV12, float(fps or self.fps))
+        output.resize = resizeMode if resizeMode is not None else real.ImgResizeMode.CROP     # R15
+        return output
 
     def start(self, now: float) -> None:
         board = self.pipeline.device.board
@@ -595,10 +597,12 @@ class CameraNode:
         temperature = self.auto.temperature(control)
         width, height = output.size
         flood = board.ir["flood_light"] if board.specs[self.socket].kind != COLOR else 0.0
-        key = (output.size, output.kind, repr(sorted(control.items())), exposure, iso, temperature, flood)
+        key = (output.size, output.resize, output.kind, repr(sorted(control.items())), exposure, iso, temperature, flood)
         if self._cache.get(output) is None or self._cache[output][0] != key:
             color = output.kind == real.ImgFrame.Type.NV12
-            planes = scene.picture(control, exposure, iso, temperature, (width, height), color=color, flood=flood)
+            scaled, window = (scene.centre_crop(self.size, output.size) if output.resize == real.ImgResizeMode.CROP
+                              else (output.size, (0, 0, *output.size)))        # STRETCH
+            planes = scene.picture(control, exposure, iso, temperature, scaled, window, color=color, flood=flood)
             data, stride, plane = _nv12(*planes) if color else _gray(planes[0])
             self._cache[output] = (key, (data, stride, plane))
         data, stride, plane = self._cache[output][1]

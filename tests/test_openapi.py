@@ -26,6 +26,7 @@ async def test_every_route_is_documented_once_with_its_errors(client):
         ("/cameras/{mxid}/streams/{stream_name}/control", "get"),
         ("/cameras/{mxid}/streams/{stream_name}/control", "post"),
         ("/cameras/{mxid}/streams/{stream_name}/still", "get"), ("/cameras/{mxid}/streams/{stream_name}/video", "get"),
+        ("/cameras/{mxid}/streams/{stream_name}/preview", "get"),
         ("/sim/cameras/{mxid}/unplug", "post"), ("/sim/cameras/{mxid}/replug", "post"),
         ("/sim/cameras/{mxid}/faults", "get"), ("/sim/cameras/{mxid}/faults", "post"),
         ("/metrics", "get"), ("/healthz", "get"), ("/readyz", "get"),

@@ -42,22 +42,34 @@ class SimStream(Output):
             return None
         return self.frame("video")
 
+    def preview(self, timeout: float) -> Frame | None:
+        if "preview_size" not in self.config:
+            return None
+        now = time.monotonic()
+        wait = self.started + (self.sequence_at(now) + 1) / self.config["fps"] - now    # the next frame's time
+        if wait > timeout or self._stopped.wait(wait):
+            return None
+        return self.frame("preview")
+
     def meta(self) -> FrameMeta:
         exposure, iso = self.auto.exposure(self.control)
         return FrameMeta(exposure, iso, self.auto.temperature(self.control))
 
-    def _window(self, output: str) -> tuple[int, int, int, int]:
-        """x, y, w, h of the still or video output inside the full frame (colour sensors crop at sensor_crop)."""
-        width, height = self.spec.size_of(self.config["resolution"])
+    def _geometry(self, output: str) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+        """The size the scene is drawn at for an output, and the output's window x, y, w, h in it: colour
+        sensors' still and video are windows at sensor_crop, the preview the centre of the frame scaled to
+        preview_size (resize mode CROP)."""
+        size = self.spec.size_of(self.config["resolution"])
+        if output == "preview":
+            return scene.centre_crop(size, tuple(self.config["preview_size"]))
         if self.spec.kind != COLOR:
-            return 0, 0, width, height
+            return size, (0, 0, *size)
         w, h = self.config[f"{output}_size"]
         cx, cy = self.config["sensor_crop"]
-        return int(cx * width) & ~1, int(cy * height) & ~1, w, h
+        return size, (int(cx * size[0]) & ~1, int(cy * size[1]) & ~1, w, h)
 
     def _planes(self, meta: FrameMeta, output: str) -> tuple[np.ndarray, ...]:
-        width, height = self.spec.size_of(self.config["resolution"])
-        x, y, w, h = self._window(output)
+        (width, height), (x, y, w, h) = self._geometry(output)
         key = (width, height, x, y, w, h, tuple(sorted((k, str(v)) for k, v in self.control.items())), meta,
                tuple(self.ir.values()))
         cached = self._cache.get(output)
