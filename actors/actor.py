@@ -263,7 +263,8 @@ class CameraActor:
         have, self._applied = self._applied, None
         want = target.active_streams()
         running = have.active_streams() if have is not None else None
-        if running is None or running.keys() != want.keys() or any(want[n].config != running[n].config for n in want):
+        if running is None or running.keys() != want.keys() or any(
+                want[n].config != running[n].config or want[n].nn != running[n].nn for n in want):
             self.device.configure({n: replace(s, control=_for_device(s.control, n in triggers))
                                    for n, s in target.streams.items()})
         else:

@@ -81,6 +81,12 @@ class Output(ABC):
         preview_size's shape at its centre and scaled to it, as a camera's resize mode CROP makes it), or None
         on timeout, once closed, or for a stream without preview_size."""
 
+    @abstractmethod
+    def detections_after(self, sequence: int, timeout: float) -> tuple[int, dict] | None:
+        """Blocking, on a request's thread: (number, message) of the stream's neural network's first result
+        after number `sequence` (a message of schemas/nn.py's DetectionsMessageSchema), or None on timeout, once
+        closed, or while the stream has no network."""
+
     @property
     @abstractmethod
     def closed(self) -> bool:

@@ -28,11 +28,12 @@ from typing import Mapping
 import depthai
 
 from .backend import Backend, Device, Output
-from .depthai_convert import control_to_dai, frame_from_dai, frame_meta, protocol_of, sensor_from_features, \
+from .depthai_convert import control_to_dai, frame_from_dai, frame_meta, nn_message, protocol_of, sensor_from_features, \
     stereo_pairs
 from .errors import ConfigRejected, DeviceError, DeviceTimeout
 from .frames import EncodedPacket, Frame, FrameMeta, FrameSlot, PacketRing
 from .model import COLOR, DEPTH, MONO, CameraInfo, StreamSpec, stereo_source, streams_of
+from .nn import load_blob
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ class _Stream(Output):
     jpeg_queue: object = None                     # the camera's MJPEG of the stream, when it encodes it
     preview_queue: object = None                  # the camera's preview_size output, behind its own gate
     preview_gate: object = None
+    nn: Mapping | None = None                     # the network on the stream, and its results' queue
+    nn_queue: object = None
     color: bool = False                           # video is the video_size window of the frame
     is_open: bool = False
     received: int = 0                             # frames that reached the gateway
@@ -126,6 +129,7 @@ class _Stream(Output):
     packets: PacketRing = field(default_factory=PacketRing)
     jpegs: FrameSlot = field(default_factory=FrameSlot)
     previews: FrameSlot = field(default_factory=FrameSlot)
+    results: FrameSlot = field(default_factory=FrameSlot)
     stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -151,6 +155,18 @@ class _Stream(Output):
         if self.preview_queue is not None:
             threading.Thread(target=self._read, args=(self.preview_queue, self.previews.publish, lost),
                              name=f"preview-{name}", daemon=True).start()
+        if self.nn_queue is not None:
+            threading.Thread(target=self._read, args=(self.nn_queue, self._publish_result, lost),
+                             name=f"nn-{name}", daemon=True).start()
+
+    def _publish_result(self, message) -> None:
+        self.results.publish(nn_message(message, self.nn))
+
+    def detections_after(self, sequence: int, timeout: float) -> tuple[int, dict] | None:
+        if self.nn_queue is None:
+            self.stopped.wait(timeout)
+            return None
+        return self.results.wait_after(sequence, timeout)
 
     def send_gates(self, message) -> None:
         self.gate.send(message)
@@ -289,6 +305,7 @@ class DepthAIDevice(Device):
             stream.packets.close()
             stream.jpegs.close()
             stream.previews.close()
+            stream.results.close()
         pipeline, self._pipeline = self._pipeline, None
         self._streams, self._controls, self._streaming = {}, {}, {}
         if pipeline is not None:
@@ -302,7 +319,7 @@ class DepthAIDevice(Device):
         generation = self._generation
         active = {n for n, s in desired.items() if s.active}
         if self._pipeline is None or any(self._streams.get(n) is None or self._streams[n].config != desired[n].config
-                                         for n in active):
+                                         or self._streams[n].nn != desired[n].nn for n in active):
             self._rebuild(desired, generation)
         self._switch(desired, active)
 
@@ -320,7 +337,7 @@ class DepthAIDevice(Device):
         for attempt in ((holds, active_only) if active_only != holds else (holds,)):
             pipeline = dai.Pipeline(device)
             try:
-                streams, controls = self._build(pipeline, attempt)
+                streams, controls = self._build(pipeline, attempt, {n: desired[n].nn for n in attempt})
                 break
             except (RuntimeError, ValueError) as exc:
                 if "X_LINK" in str(exc):
@@ -336,7 +353,7 @@ class DepthAIDevice(Device):
         for name, stream in streams.items():
             stream.start_reading(name, self._lost)
 
-    def _build(self, pipeline, holds: dict[str, dict]):
+    def _build(self, pipeline, holds: dict[str, dict], networks: dict[str, Mapping | None]):
         dai = self._dai
         cameras: dict[str, object] = {}
         streams: dict[str, _Stream] = {}
@@ -356,9 +373,11 @@ class DepthAIDevice(Device):
                 stereo = pipeline.create(dai.node.StereoDepth).build(
                     left, right, presetMode=dai.node.StereoDepth.PresetMode.DENSITY)
                 output = stereo.depth
+                source, depth = cameras[spec.sensors[0].socket], stereo          # a network sees the left sensor
             else:
                 kind = dai.ImgFrame.Type.GRAY8 if spec.kind == MONO else dai.ImgFrame.Type.NV12
                 output = cameras[spec.sensors[0].socket].requestOutput(size, type=kind, fps=fps)
+                source, depth = cameras[spec.sensors[0].socket], None
             gate = self._gate(pipeline, output)
             preview = preview_gate = None
             if "preview_size" in config:     # the camera scales it (resize mode CROP: the centre, R15)
@@ -374,13 +393,47 @@ class DepthAIDevice(Device):
                 if encoder_fits("mjpeg", size, fps, encoders):
                     encoders.append(("mjpeg", *size, fps))
                     jpegs = self._encoder(pipeline, gate.output, fps, "MJPEG", 1)
-            streams[name] = _Stream(dict(config), tuple(s.socket for s in spec.sensors),
-                                    gate.output.createOutputQueue(maxSize=1, blocking=False),
-                                    gate.inputControl.createInputQueue(), encoded, jpegs, preview,
-                                    preview_gate and preview_gate.inputControl.createInputQueue(),
-                                    spec.kind == COLOR)
+            running = _Stream(dict(config), tuple(s.socket for s in spec.sensors),
+                              gate.output.createOutputQueue(maxSize=1, blocking=False),
+                              gate.inputControl.createInputQueue(), encoded, jpegs, preview,
+                              preview_gate and preview_gate.inputControl.createInputQueue(), color=spec.kind == COLOR)
+            if networks.get(name) is not None:
+                running.nn = networks[name]
+                running.nn_queue = self._network(pipeline, source, depth, running.nn, fps)
+            streams[name] = running
         controls = {socket: camera.inputControl.createInputQueue() for socket, camera in cameras.items()}
         return streams, controls
+
+    def _network(self, pipeline, camera, stereo, nn: Mapping, fps: float):
+        """The stream's neural network, fed by its camera at the network's input size and shape (the centre of
+        the frame, resize mode CROP) as planar BGR; a spatial one on depth streams. Its results' queue (R16)."""
+        dai, config = self._dai, nn["config"]
+        try:
+            blob = load_blob(nn["path"], nn["model"]["format"], dai)
+        except (RuntimeError, OSError) as exc:
+            raise ConfigRejected(f"the model file cannot be loaded: {exc}") from exc
+        kind = config["type"]
+        node = pipeline.create(dai.node.NeuralNetwork if kind == "Generic" else
+                               dai.node.SpatialDetectionNetwork if stereo is not None else dai.node.DetectionNetwork)
+        node.setBlob(blob)
+        if kind != "Generic":
+            node.setConfidenceThreshold(float(config["confidence_threshold"]))
+            parser = node.detectionParser
+            parser.setNNFamily(dai.DetectionNetworkType.YOLO if kind == "YOLO" else dai.DetectionNetworkType.MOBILENET)
+            if config["labels"]:
+                parser.setClasses(list(config["labels"]))
+            if kind == "YOLO":
+                parser.setNumClasses(int(config["num_classes"]))
+                parser.setCoordinateSize(int(config["coordinates"]))
+                parser.setAnchors([float(a) for a in config["anchors"]])
+                parser.setAnchorMasks({k: [int(i) for i in v] for k, v in config["anchor_masks"].items()})
+                parser.setIouThreshold(float(config["iou_threshold"]))
+            if stereo is not None:
+                stereo.depth.link(node.inputDepth)
+        camera.requestOutput(tuple(nn["model"]["input"]), type=dai.ImgFrame.Type.BGR888p,
+                             resizeMode=dai.ImgResizeMode.CROP, fps=fps).link(node.input)
+        node.input.setBlocking(False)          # a busy network skips frames, never holds up the camera
+        return node.out.createOutputQueue(maxSize=1, blocking=False)
 
     def _gate(self, pipeline, source):
         """A Gate node, closed, in front of an output: the gateway receives its frames only while it is open."""

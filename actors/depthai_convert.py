@@ -1,11 +1,14 @@
 """Translations between the API's model and depthai v3 objects; pure functions, testable without a device."""
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 import depthai as dai
 
 from .frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta
 from .model import COLOR, MONO, OTHER, Mode, SensorSpec
+from .nn import tensor
 
 AWB = dai.CameraControl.AutoWhiteBalanceMode
 AF = dai.CameraControl.AutoFocusMode
@@ -92,3 +95,23 @@ def stereo_pairs(pairs) -> tuple[tuple[str, str], ...]:
 
 def protocol_of(info: dai.DeviceInfo) -> str:
     return "poe" if info.protocol == dai.XLinkProtocol.X_LINK_TCP_IP else "usb"
+
+
+def nn_message(message, nn: Mapping) -> dict:
+    """A network's result as the …/nn WebSocket sends it (schemas/nn.py): detections with their labels and,
+    from a SpatialDetectionNetwork, millimetres; a Generic network's output tensors."""
+    out = {"timestamp": round(message.getTimestamp().total_seconds(), 6), "sequence": message.getSequenceNum()}
+    if nn["config"]["type"] == "Generic":
+        out["outputs"] = {name: tensor(nn["model"]["outputs"].get(name, []), np.asarray(message.getTensor(name)))
+                          for name in message.getAllLayerNames()}
+        return out
+    labels, found = nn["config"]["labels"], []
+    for d in message.detections:
+        detection = {"label": labels[d.label] if 0 <= d.label < len(labels) else str(d.label), "class_id": d.label,
+                     "confidence": round(d.confidence, 4), "coords": [round(v, 4) for v in (d.xmin, d.ymin, d.xmax, d.ymax)]}
+        if hasattr(d, "spatialCoordinates"):
+            c = d.spatialCoordinates
+            detection["spatial_coords"] = {"x": round(c.x, 1), "y": round(c.y, 1), "z": round(c.z, 1)}
+        found.append(detection)
+    out["detections"] = found
+    return out

@@ -58,6 +58,24 @@ class UpdateIR:
 
 
 @dataclass
+class DeployNN:
+    """Run a neural network on a stream (replacing the one it had): {config, model, path}."""
+    stream: str
+    nn: dict
+
+    def apply(self, state: CameraState, specs: dict[str, StreamSpec]) -> CameraState:
+        return state.with_stream(self.stream, nn=MappingProxyType(self.nn))
+
+
+@dataclass
+class RemoveNN:
+    stream: str
+
+    def apply(self, state: CameraState, specs: dict[str, StreamSpec]) -> CameraState:
+        return state.with_stream(self.stream, nn=None)
+
+
+@dataclass
 class ShutDown:
     """Close the device and keep it closed, across restarts, until a Boot."""
 

@@ -162,6 +162,7 @@ class StreamState:
     active: bool
     config: Mapping
     control: Mapping
+    nn: Mapping | None = None        # the neural network on it: config, model (schemas/nn.py) and its file's path
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,12 @@ from marshmallow import ValidationError
 
 from schemas.config import CONFIG_SCHEMAS      # saved values are checked as requests are
 from schemas.control import SensorControlSchema
+from schemas.nn import NNSchema
 from schemas.state import SavedStreamSchema, StateFileSchema
 
 from .capabilities import CapabilityError, merge_config, merge_control
 from .model import CameraState, StreamSpec, StreamState, initial_state
+from .nn import ModelFiles
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class StateStore:
     def __init__(self, directory: Path):
         self.directory = Path(directory)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)     # the state is the operator's alone
+        self.models = ModelFiles(self.directory / "models")               # the streams' networks, by hash
 
     def path(self, mxid: str) -> Path:
         return self.directory / f"{mxid}.json"
@@ -41,7 +44,8 @@ class StateStore:
         return json.dumps({"version": VERSION, "mxid": mxid, "revision": state.revision,
                            "shut_down": state.shut_down, "ir": dict(state.ir) if state.ir is not None else None,
                            "streams": {name: {"active": s.active, "config": dict(s.config),
-                                              "control": dict(s.control)}
+                                              "control": dict(s.control),
+                                              "nn": {"config": s.nn["config"], "model": s.nn["model"]} if s.nn else None}
                                        for name, s in state.streams.items()}}).encode()
 
     def write(self, mxid: str, content: bytes) -> None:
@@ -91,13 +95,29 @@ class StateStore:
                 config = CONFIG_SCHEMAS[spec.config_kind]().load(entry["config"])
                 control = SensorControlSchema().load(entry["control"])
                 streams[name] = StreamState(entry["active"], merge_config(spec, dict(default.config), config),
-                                            merge_control(spec, dict(default.control), control))
+                                            merge_control(spec, dict(default.control), control),
+                                            self._network(mxid, name, entry.get("nn")))
             except (ValidationError, CapabilityError, KeyError, TypeError) as exc:
                 log.warning("camera %s: saved %s does not fit the camera (%s); using defaults", mxid, name, exc)
         active = [n for n, s in streams.items() if s.active]
         for i, name in enumerate(active):        # a hand-edited file could break exclusivity: the last one wins
             if any(specs[name].sockets & specs[other].sockets for other in active[i + 1:]):
-                streams[name] = StreamState(False, streams[name].config, streams[name].control)
+                streams[name] = StreamState(False, streams[name].config, streams[name].control, streams[name].nn)
         saved_ir = document.get("ir")
         return CameraState(revision, MappingProxyType(streams), shut_down=document["shut_down"],
                            ir=MappingProxyType({**state.ir, **saved_ir}) if state.ir is not None and saved_ir else state.ir)
+
+    def _network(self, mxid: str, stream: str, saved) -> MappingProxyType | None:
+        """A saved network whose model file is still here, or None (with a log line saying why)."""
+        if not saved:
+            return None
+        try:
+            nn = NNSchema().load(saved)
+        except ValidationError as exc:
+            log.warning("camera %s: the saved network of %s is unusable (%s); dropped", mxid, stream, exc.messages)
+            return None
+        path = self.models.path(nn["model"]["sha256"])
+        if not path.is_file():
+            log.warning("camera %s: the model file of %s's network (%s) is gone; dropped", mxid, stream, path.name)
+            return None
+        return MappingProxyType({**nn, "path": str(path)})

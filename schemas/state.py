@@ -11,6 +11,7 @@ class SavedStreamSchema(Schema):
     active = LaxBoolean(required=True)
     config = fields.Dict(keys=fields.String(), required=True)
     control = fields.Dict(keys=fields.String(), required=True)
+    nn = fields.Dict(keys=fields.String(), allow_none=True, load_default=None)
 
 
 class StateFileSchema(Schema):

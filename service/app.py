@@ -1,6 +1,7 @@
 """The application factory: routes, middlewares, the fleet's life cycle and the OpenAPI spec."""
 from __future__ import annotations
 
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -8,9 +9,10 @@ from aiohttp import web
 
 from actors.backend import Backend
 from actors.fleet import Fleet
+from actors.nn import ModelFiles
 from actors.store import StateStore
 
-from . import cameras, health, metrics, openapi, security, sim, streams, video
+from . import cameras, health, metrics, nn, openapi, security, sim, streams, video
 from .errors import error_middleware
 from .logs import add_request_id, quiet_bad_requests
 from .inputs import FLEET
@@ -58,9 +60,11 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
                   mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
     app[health.READY] = False
-    modules = (streams, cameras, video, health) + ((sim,) if sim.enabled(backend) else ())
+    modules = (streams, cameras, video, nn, health) + ((sim,) if sim.enabled(backend) else ())
     _routes(app, modules + ((metrics,) if with_metrics else ()))
     video.setup(app, max_feeds)
+    # Models live beside the state they belong to; without a state folder, for this run only.
+    nn.setup(app, store.models if store is not None else ModelFiles(Path(tempfile.mkdtemp(prefix="oak-models-"))))
     if with_metrics:
         app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO])
     openapi.setup(app, version=metadata.version("oak-camera-service"), tokens=bool(tokens))

@@ -193,7 +193,7 @@ async def still(request: web.Request) -> web.Response:
       description="A JPEG of the stream's preview, taken after the request arrived: the whole frame cut at its "
                   "centre to preview_size's shape and scaled to preview_size by the camera (what thumbnails and "
                   "detection networks see). Colour and other (non-mono) sensors have one; mono sensors and "
-                  "depth streams answer 404 `no_preview`.",
+                  "depth streams answer 422 `no_preview`.",
       responses={200: {"description": "A JPEG at preview_size",
                        "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
                  **openapi.errors(404, 409, 422, 503, 504)})
@@ -202,7 +202,8 @@ async def preview(request: web.Request) -> web.Response:
     actor, name = stream(request)
     state = actor.state.streams[name]
     if "preview_size" not in state.config:
-        raise ApiError(404, "no_preview", f"{name} has no preview output (it has no preview_size)")
+        raise ApiError(422, "no_preview", f"{name} has no preview output: only colour and other (not mono) "
+                                          "sensors have one, at their preview_size")
     if not state.active:
         raise StreamInactive(f"{name} is not active; activate it first")
     output = actor.output(name)

@@ -26,7 +26,7 @@ import simplejpeg
 from actors.depthai_convert import frame_from_dai
 from actors.fmp4 import H264Encoder
 from actors.model import COLOR, COLOR_RESOLUTIONS, MONO_RESOLUTIONS, default_control, depth_stream_name, streams_of
-from actors.simulated import scene
+from actors.simulated import detector, scene
 from actors.simulated.device import Faults as SimFaults
 from actors.simulated.models import camera_info
 
@@ -236,7 +236,9 @@ class Standin:
         self.Device = type("Device", (Device,), {"bus": bus})
         self.Pipeline = Pipeline
         self.node = SimpleNamespace(Camera=CameraNode, StereoDepth=StereoNode, Gate=GateNode,
-                                    VideoEncoder=VideoEncoderNode)
+                                    VideoEncoder=VideoEncoderNode, NeuralNetwork=NeuralNetworkNode,
+                                    DetectionNetwork=DetectionNetworkNode,
+                                    SpatialDetectionNetwork=SpatialDetectionNetworkNode)
 
     def __getattr__(self, name):
         return getattr(real, name)
@@ -763,6 +765,133 @@ class VideoEncoderNode:
         encoded.setSequenceNum(sequence)
         encoded.setTimestamp(img.getTimestamp())
         return encoded
+
+
+class ParserNode:
+    """DetectionNetwork's detectionParser: what the backend sets on it."""
+
+    def __init__(self):
+        self.family, self.classes, self.num_classes, self.anchors, self.masks = None, [], None, None, None
+
+    def setNNFamily(self, family) -> None:
+        self.family = family
+
+    def setClasses(self, classes) -> None:
+        self.classes = list(classes)
+
+    def setNumClasses(self, n: int) -> None:
+        self.num_classes = n
+
+    def setCoordinateSize(self, n: int) -> None:
+        self.coordinates = n
+
+    def setAnchors(self, anchors) -> None:
+        self.anchors = list(anchors)
+
+    def setAnchorMasks(self, masks) -> None:
+        self.masks = dict(masks)
+
+    def setIouThreshold(self, threshold: float) -> None:
+        self.iou = threshold
+
+
+class NeuralNetworkNode:
+    """NeuralNetwork (Generic): runs the blob it is given on the frames it is fed (R16); it cannot execute the
+    network, so each output layer the blob declares comes back as zeros of its shape in an NNData."""
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self.input = Input()
+        self.out = Output(self)
+        self.blob = None
+        self.started = 0.0
+        self.confidence = 0.5
+
+    def setBlob(self, blob) -> None:
+        if not isinstance(blob, real.OpenVINO.Blob):
+            raise TypeError("setBlob takes a dai.OpenVINO.Blob")
+        self.blob = blob
+
+    def setConfidenceThreshold(self, threshold: float) -> None:
+        self.confidence = threshold
+
+    def input_size(self) -> tuple[int, int]:
+        info = next(iter(self.blob.networkInputs.values()))
+        return info.getWidth(), info.getHeight()
+
+    def start(self, now: float) -> None:
+        if self.blob is None:
+            raise RuntimeError("NeuralNetwork: no blob set")
+        source = self.input.source
+        self.out.fps = source.fps
+        self.started = source.node.started or now
+        # The network reads its input as planar BGR of its own size; anything else it misreads (R16).
+        self.fed_right = source.size == self.input_size() and source.kind == real.ImgFrame.Type.BGR888p
+        if not self.fed_right:
+            self.pipeline.device.board.counts["nn_misfed"] += 1
+
+    def flowing(self, output=None) -> bool:
+        return self.fed_right and self.input.source.flowing()
+
+    def stream_name(self, output) -> str:
+        return self.input.source.stream_name()
+
+    def output_config(self, output) -> dict:
+        return self.input.source.config()
+
+    def render(self, output: Output, sequence: int):
+        message = real.NNData()
+        for name, info in self.blob.networkOutputs.items():
+            message.addTensor(name, np.zeros(info.dims, np.float32))
+        message.setSequenceNum(sequence)
+        message.setTimestamp(_timestamp())
+        return message
+
+
+class DetectionNetworkNode(NeuralNetworkNode):
+    """DetectionNetwork: the network and its parser on the camera; it reports the objects the scene shows
+    (actors/simulated/detector.py) as real ImgDetections, once the parser knows the network's family (R16)."""
+    spatial = False
+
+    def __init__(self, pipeline: Pipeline):
+        super().__init__(pipeline)
+        self.detectionParser = ParserNode()
+        self.inputDepth = Input()
+
+    def start(self, now: float) -> None:
+        super().start(now)
+        if self.detectionParser.family is None:
+            raise RuntimeError("DetectionParser: the NN family is not set")
+        if self.spatial and self.inputDepth.source is None:
+            raise RuntimeError("SpatialDetectionNetwork: inputDepth is not linked")
+
+    def render(self, output: Output, sequence: int):
+        camera = self.input.source.node
+        depth = None
+        if self.spatial:
+            depth_out = self.inputDepth.source
+            depth = scene.depth_scene(*depth_out.size, self.pipeline.device.board.ir["dot_projector"] > 0)
+        parser = self.detectionParser
+        nn = {"config": {"labels": parser.classes, "confidence_threshold": self.confidence},
+              "model": {"input": self.input_size()}}
+        message = real.SpatialImgDetections() if self.spatial else real.ImgDetections()
+        found = []
+        for d in detector.detections(camera.size, nn, depth):
+            item = real.SpatialImgDetection() if self.spatial else real.ImgDetection()
+            item.label, item.confidence = d["class_id"], d["confidence"]
+            item.xmin, item.ymin, item.xmax, item.ymax = d["coords"]
+            if self.spatial:
+                c = d["spatial_coords"]
+                item.spatialCoordinates = real.Point3f(c["x"], c["y"], c["z"])
+            found.append(item)
+        message.detections = found
+        message.setSequenceNum(sequence)
+        message.setTimestamp(_timestamp())
+        return message
+
+
+class SpatialDetectionNetworkNode(DetectionNetworkNode):
+    spatial = True
 
 
 def _padded(width: int) -> int:

@@ -45,8 +45,11 @@ async def guarded_client(aiohttp_client, backend):
     return client
 
 
+# A colour stream shows its preview until "Watch live" is pressed: press it, then see what plays.
 PLAYING = """(() => {
-  const video = document.querySelector("video"), img = document.querySelector(".stream img");
+  const live = [...document.querySelectorAll("button")].find(b => b.textContent === "Watch live");
+  if (live) live.click();
+  const video = document.querySelector("video"), img = document.querySelector(".stream img:not(.thumb)");
   if (video) return {kind: "h264", time: video.currentTime, width: video.videoWidth};
   if (img) return {kind: "mjpeg", time: img.complete ? 1e9 : 0, width: img.naturalWidth};
   return null;

@@ -27,6 +27,8 @@ async def test_every_route_is_documented_once_with_its_errors(client):
         ("/cameras/{mxid}/streams/{stream_name}/control", "post"),
         ("/cameras/{mxid}/streams/{stream_name}/still", "get"), ("/cameras/{mxid}/streams/{stream_name}/video", "get"),
         ("/cameras/{mxid}/streams/{stream_name}/preview", "get"),
+        ("/cameras/{mxid}/streams/{stream_name}/nn", "get"), ("/cameras/{mxid}/streams/{stream_name}/nn", "post"),
+        ("/cameras/{mxid}/streams/{stream_name}/nn", "delete"),
         ("/sim/cameras/{mxid}/unplug", "post"), ("/sim/cameras/{mxid}/replug", "post"),
         ("/sim/cameras/{mxid}/faults", "get"), ("/sim/cameras/{mxid}/faults", "post"),
         ("/metrics", "get"), ("/healthz", "get"), ("/readyz", "get"),

@@ -55,7 +55,7 @@ async def test_no_preview_on_mono_or_depth_and_none_while_inactive(client, mxid)
     await assert_error(await client.get(stream_url(cam, "CAM_A", "preview")), 409, "stream_inactive")
     for stream in ("CAM_B", "DEPTH_B_C"):
         await activate(client, cam, stream)
-        await assert_error(await client.get(stream_url(cam, stream, "preview")), 404, "no_preview")
+        await assert_error(await client.get(stream_url(cam, stream, "preview")), 422, "no_preview")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)")

@@ -2,10 +2,12 @@
 documented, generated requests and sequences of them included.
 
 Documented exceptions, and why:
-- positive_data_acceptance runs everywhere; on config, control, stills and video it also accepts a 422: a body
-  valid for one of the three config shapes is rightly a 422 on a stream of another shape, as are focus on a
-  fixed-focus sensor, depth_mm on a stream without depth and a video width above the stream's (what is valid
-  depends on the camera, which a spec shared by every camera cannot say; the 422 says what the sensor can do);
+- positive_data_acceptance runs everywhere; on config, control, stills, previews, video and networks it also
+  accepts a 422: a body valid for one of the three config shapes is rightly a 422 on a stream of another shape,
+  as are focus on a fixed-focus sensor, depth_mm on a stream without depth, a preview of a stream without one, a
+  video width above the stream's (what is valid depends on the camera, which a spec shared by every camera
+  cannot say; the 422 says what the sensor can do) and a model file that is no network (a spec cannot say
+  what a blob holds);
 - negative_data_rejection is not run on config, control and fault bodies: numbers and booleans are read
   leniently, as the original API's clients need ("5000" for 5000), while the spec gives the real types;
 - use_after_free is not run: DELETE of a stream deactivates it, and a deactivated stream rightly keeps its
@@ -38,7 +40,7 @@ checks.use_after_free.enabled = false
 "query.fps" = 10
 
 [[operations]]
-include-path-regex = "/(config|control|still|video)$"
+include-path-regex = "/(config|control|still|preview|video|nn)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "409", "422"]
 
 [[operations]]

@@ -10,7 +10,7 @@ import numpy as np
 from ..backend import Backend, Device, DeviceError, FaultInjection, Output
 from ..frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta
 from ..model import COLOR, DEPTH, MONO, StreamSpec, streams_of
-from . import scene
+from . import detector, scene
 from .models import camera_info
 
 
@@ -20,6 +20,7 @@ class SimStream(Output):
 
     def __init__(self, spec: StreamSpec, config: dict, control: dict, ir: dict):
         self.spec, self.config, self.control, self.ir = spec, config, control, ir   # ir: the device's, shared
+        self.nn: dict | None = None       # the network on the stream; it changes without a restart here
         self.started = time.monotonic()
         self._cache: dict[str, tuple] = {}        # output -> (key, planes after the control's lookup tables)
         self._stopped = threading.Event()
@@ -35,12 +36,32 @@ class SimStream(Output):
     def counts(self) -> tuple[int, int]:
         return self.sequence_at(time.monotonic()) + 1, 0          # the clock makes every frame; none is lost
 
-    def wait_after(self, sequence: int, timeout: float) -> Frame | None:
+    def _next_frame(self, sequence: int, timeout: float) -> bool:
+        """Wait for the time of the first frame after number `sequence`; False on timeout or once stopped."""
         sequence = min(sequence, self.sequence_at(time.monotonic()))      # a number from before a restart
         wait = self.started + (sequence + 1) / self.config["fps"] - time.monotonic()
-        if self._stopped.wait(min(max(wait, 0), timeout)) or wait > timeout:
+        return not (self._stopped.wait(min(max(wait, 0), timeout)) or wait > timeout)
+
+    def wait_after(self, sequence: int, timeout: float) -> Frame | None:
+        return self.frame("video") if self._next_frame(sequence, timeout) else None
+
+    def detections_after(self, sequence: int, timeout: float) -> tuple[int, dict] | None:
+        nn = self.nn
+        if nn is None:
+            self._stopped.wait(timeout)
             return None
-        return self.frame("video")
+        if not self._next_frame(sequence, timeout):
+            return None
+        now = time.monotonic()
+        number = self.sequence_at(now)
+        message = {"timestamp": round(now, 6), "sequence": number}
+        if nn["config"]["type"] == "Generic":
+            message["outputs"] = detector.tensors(nn)
+        else:
+            size = self.spec.size_of(self.config["resolution"])
+            depth = scene.depth_scene(*size, self.ir.get("dot_projector", 0) > 0) if self.spec.kind == DEPTH else None
+            message["detections"] = detector.detections(size, nn, depth)
+        return number, message
 
     def preview(self, timeout: float) -> Frame | None:
         if "preview_size" not in self.config:
@@ -213,6 +234,7 @@ class SimDevice(Device):
                 running[name] = old
             else:
                 running[name] = SimStream(self.specs[name], config, control, self.ir)
+            running[name].nn = desired[name].nn
             for socket in self.specs[name].sockets:
                 self.sensor_configs[socket] = config
             self._apply_to_sensors(name, control)

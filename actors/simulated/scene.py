@@ -79,6 +79,20 @@ def centre_crop(frame: tuple[int, int], out: tuple[int, int]) -> tuple[tuple[int
     return (sw, sh), (((sw - w) // 2) & ~1, ((sh - h) // 2) & ~1, w, h)
 
 
+# What the scenes show, as a detector would report it: (name, [xmin, ymin, xmax, ymax] as fractions of the
+# frame, distance in mm on the depth scene). The card's Siemens star is a circle of 0.25 frame heights at
+# (0.5, 0.7); the depth scene's ball one of 0.18 heights at (0.35, 0.5); its box a rectangle.
+def objects(depth: bool, width: int, height: int) -> list[tuple[str, tuple[float, float, float, float], int | None]]:
+    if depth:
+        r = 0.18 * height / width
+        return [("ball", (0.35 - r, 0.32, 0.35 + r, 0.68), 900), ("box", (0.62, 0.3, 0.85, 0.75), 2200)]
+    r = 0.25 * height / width
+    return [("bars", (0.0, 0.0, 1.0, 0.4), None), ("star", (0.5 - r, 0.45, 0.5 + r, 0.95), None)]
+
+
+HFOV_DEGREES = 72.0      # the simulated lens: focal length in pixels = width / (2 tan(HFOV / 2))
+
+
 def auto_exposure(control: dict) -> tuple[int, int]:
     """Exposure (µs) and ISO the simulated auto exposure settles on for this control."""
     target = NEUTRAL_EXPOSURE * 2 ** (control["auto_exposure_compensation"] / 3)

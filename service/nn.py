@@ -1,0 +1,281 @@
+"""Neural networks on streams: deploy a model with its config (multipart), show it, remove it, and a WebSocket of
+its results on the same path."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import weakref
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp_apigami import docs, match_info_schema, response_schema
+
+from actors.actor import CameraActor
+from actors.backend import Output
+from actors.messages import DeployNN, RemoveNN
+from actors.nn import ModelFiles, ModelRefused, inspect_model
+from schemas.nn import NNConfigSchema, NNSchema, NNUploadSchema
+from schemas.params import StreamPathSchema
+
+from . import openapi
+from .errors import ApiError, validation_error
+from .inputs import ask, load, stream
+
+log = logging.getLogger(__name__)
+MODELS = web.AppKey("models", ModelFiles)
+RESULTS = web.AppKey("results", object)
+TAG = ["neural networks"]
+MAX_CONFIG = 64 * 1024
+_config, _nn = NNConfigSchema(), NNSchema()
+
+
+def _view(nn) -> dict:
+    return _nn.dump({"config": nn["config"], "model": nn["model"]})
+
+
+def _revision(state) -> dict:
+    return {"X-State-Revision": str(state.revision)}
+
+
+async def _read_upload(request: web.Request, upload) -> tuple[str | None, str | None]:
+    """Stream the multipart body: the model part into `upload`; the config part's text and the model's name."""
+    if request.content_type != "multipart/form-data":
+        raise validation_error({"model": ["Send multipart/form-data with a model file and a config part."]})
+    config = filename = None
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if part.name == "model":
+                filename = part.filename or "model"
+                while chunk := await part.read_chunk(1 << 20):
+                    upload.write(chunk)
+            elif part.name == "config":
+                raw = await part.read_chunk(MAX_CONFIG + 1)
+                if len(raw) > MAX_CONFIG or await part.read_chunk(1):
+                    raise validation_error({"config": [f"The config is larger than {MAX_CONFIG} bytes."]})
+                config = raw.decode("utf-8", errors="replace")
+            else:
+                await part.release()
+    except ModelRefused as exc:                            # over the size limit
+        raise ApiError(413, "body_too_large", str(exc)) from None
+    except (ValueError, AssertionError, HttpProcessingError) as exc:      # a part that does not parse
+        raise ApiError(422, "invalid_multipart", f"the body is not valid multipart/form-data: {exc}") from None
+    return config, filename
+
+
+def _check_fit(config: dict, model: dict) -> None:
+    """What the decoder needs of the network's outputs (the camera's DetectionParser reads them so)."""
+    outputs = model["outputs"]
+    if config["type"] == "MobileNet" and not any(len(s) >= 2 and s[-1] == 7 for s in outputs.values()):
+        raise validation_error({"model": ["A MobileNet (SSD) network has an output of [..., N, 7] "
+                                          f"(the detections); this one has {outputs}."]})
+    if config["type"] == "YOLO":
+        per_cell = (config["num_classes"] + config["coordinates"] + 1)
+        if not all(len(s) == 4 and s[1] % per_cell == 0 for s in outputs.values()):
+            raise validation_error({"num_classes": [f"YOLO outputs have (num_classes + coordinates + 1) x anchors "
+                                                    f"channels ({per_cell} x anchors); this network's are {outputs}."]})
+
+
+@docs(tags=TAG, summary="Deploy Neural Network",
+      description="Runs a network on the stream, replacing the one it had: `model` is an OpenVINO blob compiled "
+                  "for RVC2 (or an NN archive, .tar.xz, holding one), at most 64 MiB; `config` is NNConfig as "
+                  "JSON. The network sees the centre of the frame at its input's shape, scaled to its input "
+                  "size; on depth streams it sees the left sensor and reports millimetres too. The model is "
+                  "kept with the camera's state and runs again after a reconnect or a restart. A file that is "
+                  "not such a model is a 422 that says why, and nothing changes. Results: a WebSocket on this "
+                  "path.",
+      requestBody={"required": True, "content": {"multipart/form-data": {"schema": NNUploadSchema}}},
+      responses={200: {"description": "What now runs on the stream", "headers": openapi.REVISION_HEADER,
+                       "content": {"application/json": {"schema": NNSchema}}},
+                 **openapi.errors(404, 413, 422, 503, 504)})
+@match_info_schema(StreamPathSchema)
+async def deploy_nn(request: web.Request) -> web.Response:
+    actor, name = stream(request)
+    files = request.app[MODELS]
+    upload = files.upload()
+    try:
+        text, filename = await _read_upload(request, upload)
+        upload.file.close()
+        missing = {field: ["Missing data for required field."] for field, got in
+                   (("model", filename), ("config", text)) if got is None}
+        if missing:
+            raise validation_error(missing)
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise validation_error({"config": [f"Not valid JSON: {exc}"]}) from None
+        if not isinstance(document, dict):
+            raise validation_error({"config": ["The config must be a JSON object."]})
+        config = load(_config, document, what="config")
+        try:
+            info = await asyncio.to_thread(inspect_model, upload.path)
+        except ModelRefused as exc:
+            raise validation_error({"model": [str(exc)]}, "the model cannot run on an OAK camera") from None
+        _check_fit(config, info)
+        sha256 = upload.hash.hexdigest()
+        path = await asyncio.to_thread(files.keep, upload.path, sha256)
+    finally:
+        upload.discard()                  # nothing is left of a refused upload; a kept one was moved away
+    nn = {"config": config, "model": {"sha256": sha256, "size": upload.size, "filename": filename[:255], **info},
+          "path": str(path)}
+    state = await ask(request, actor, DeployNN(name, nn))
+    log.info("camera %s: %s runs %s network %s", actor.mxid, name, config["type"], sha256[:12])
+    return web.json_response(_view(state.streams[name].nn), headers=_revision(state))
+
+
+@docs(tags=TAG, summary="Get Neural Network",
+      description="What runs on the stream; 404 `no_nn` when nothing does.\n\n"
+                  "A WebSocket upgrade on this path gets the network's results, one JSON text message per "
+                  "processed frame (DetectionsMessage): `detections` (label, class_id, confidence, coords "
+                  "[xmin, ymin, xmax, ymax] as fractions of the network's view and, on depth streams, "
+                  "spatial_coords in mm) for YOLO and MobileNet, `outputs` for Generic networks, with the "
+                  "frame's timestamp and sequence. A slow client skips results; none queue. While the camera "
+                  "is disconnected the socket waits. Close codes: 1000 the stream was deactivated or its "
+                  "network removed, 1001 the service is stopping. No network is a 404, an inactive stream "
+                  "a 409, before the upgrade.",
+      responses={200: {"description": "What runs on the stream",
+                       "content": {"application/json": {"schema": NNSchema}}}, **openapi.errors(404, 409, 422)})
+@match_info_schema(StreamPathSchema)
+@response_schema(NNSchema, 200)
+async def get_nn(request: web.Request) -> web.StreamResponse:
+    actor, name = stream(request)
+    nn = actor.state.streams[name].nn
+    if nn is None:
+        raise ApiError(404, "no_nn", f"no neural network runs on {name}; POST one to this path")
+    if web.WebSocketResponse().can_prepare(request).ok:
+        if not actor.state.streams[name].active:
+            raise ApiError(409, "stream_inactive", f"{name} is not active; activate it first")
+        return await _results(request, actor, name)
+    return web.json_response(_view(nn))
+
+
+@docs(tags=TAG, summary="Remove Neural Network", description="Idempotent. The stream goes on without it.",
+      responses={204: {"description": "No network runs on the stream", "headers": openapi.REVISION_HEADER},
+                 **openapi.errors(404, 422, 503, 504)})
+@match_info_schema(StreamPathSchema)
+async def remove_nn(request: web.Request) -> web.Response:
+    actor, name = stream(request)
+    state = await ask(request, actor, RemoveNN(name))
+    return web.Response(status=204, headers=_revision(state))
+
+
+class Results:
+    """One reader thread per network output, however many WebSockets watch it: each watcher holds only the
+    latest result (as JSON text), so a slow one skips and nothing queues."""
+
+    def __init__(self):
+        self._feeds: dict[int, tuple[Output, set]] = {}
+        self._lock = threading.Lock()
+
+    def watch(self, output: Output, watcher: "Watcher") -> None:
+        with self._lock:
+            feed = self._feeds.get(id(output))
+            if feed is None or feed[0] is not output:
+                feed = self._feeds[id(output)] = (output, set())
+                threading.Thread(target=self._read, args=(output, feed[1], asyncio.get_running_loop()),
+                                 name="nn-results", daemon=True).start()
+            feed[1].add(watcher)
+
+    def leave(self, output: Output, watcher: "Watcher") -> None:
+        with self._lock:
+            feed = self._feeds.get(id(output))
+            if feed is not None and feed[0] is output:
+                feed[1].discard(watcher)
+
+    def _read(self, output: Output, watchers: set, loop: asyncio.AbstractEventLoop) -> None:
+        sequence = -1
+        while not output.closed:
+            with self._lock:
+                if not watchers:
+                    self._feeds.pop(id(output), None)
+                    return
+                targets = list(watchers)
+            got = output.detections_after(sequence, 1.0)
+            if got is not None:
+                sequence, text = got[0], json.dumps(got[1])
+                for watcher in targets:
+                    loop.call_soon_threadsafe(watcher.offer, text)
+        with self._lock:
+            self._feeds.pop(id(output), None)
+
+
+class Watcher:
+    def __init__(self):
+        self.latest: str | None = None
+        self.ready = asyncio.Event()
+
+    def offer(self, text: str) -> None:
+        self.latest = text
+        self.ready.set()
+
+    async def next(self, timeout: float) -> str | None:
+        try:
+            await asyncio.wait_for(self.ready.wait(), timeout)
+        except asyncio.TimeoutError:
+            return None
+        self.ready.clear()
+        return self.latest
+
+
+async def _results(request: web.Request, actor: CameraActor, name: str) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(compress=False, max_msg_size=4096)
+    await ws.prepare(request)
+    sockets = request.app[SOCKETS]
+    sockets.add(ws)
+    results, watcher, output = request.app[RESULTS], Watcher(), None
+    listening = asyncio.create_task(_until_closed(ws))
+    try:
+        while not (ws.closed or listening.done()):
+            state = actor.state.streams[name]
+            if not state.active or state.nn is None:
+                await ws.close(code=1000, message=b"stream deactivated" if not state.active else b"network removed")
+                break
+            current = actor.output(name)          # None while disconnected; a new one after a restart
+            if current is not output:
+                if output is not None:
+                    results.leave(output, watcher)
+                output = current
+                if output is not None:
+                    results.watch(output, watcher)
+            text = await watcher.next(1.0) if output is not None else await _pause(listening)
+            if text is not None and not ws.closed:
+                await ws.send_str(text)
+    except ConnectionError:
+        pass
+    finally:
+        listening.cancel()
+        sockets.discard(ws)
+        if output is not None:
+            results.leave(output, watcher)
+    return ws
+
+
+async def _pause(listening: asyncio.Task) -> None:
+    """While the camera is away: look again in half a second, or at once when the client leaves."""
+    await asyncio.wait([listening], timeout=0.5)
+
+
+async def _until_closed(ws: web.WebSocketResponse) -> None:
+    async for _ in ws:
+        pass
+
+
+SOCKETS = web.AppKey("nn_sockets", weakref.WeakSet)
+
+
+def add_routes(add) -> None:
+    path = "/cameras/{mxid}/streams/{stream_name}/nn"
+    add("GET", path, get_nn)
+    add("POST", path, deploy_nn)
+    add("DELETE", path, remove_nn)
+
+
+def setup(app: web.Application, models: ModelFiles) -> None:
+    app[MODELS], app[RESULTS], app[SOCKETS] = models, Results(), weakref.WeakSet()
+
+    async def close(_app):
+        for ws in list(app[SOCKETS]):
+            await ws.close(code=1001, message=b"service shutting down")
+    app.on_shutdown.append(close)

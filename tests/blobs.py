@@ -1,0 +1,52 @@
+"""Model files for the tests: an OpenVINO blob with the header depthai reads (src/openvino/BlobReader.cpp) and
+no network behind it, and an NN archive holding one. depthai's own parsers accept both; the DepthAI stand-in
+runs them as the simulator does."""
+from __future__ import annotations
+
+import io
+import json
+import struct
+import tarfile
+
+BLOB_MAGIC, NCHW, U8F, FP16 = 9709, 0x4321, 1, 0
+MOBILENET_OUT = {"detection_out": (1, 1, 100, 7)}
+YOLO_OUT = {"output1_yolov5": (1, 255, 13, 13), "output2_yolov5": (1, 255, 26, 26)}
+
+
+def blob(width: int = 300, height: int = 300, outputs: dict = MOBILENET_OUT) -> bytes:
+    """ELF header, mv_blob_header (version 6.0: OpenVINO 2022.1), one U8 NCHW image input and FP16 outputs."""
+    consts = b""
+
+    def record(index, name, dtype, dims):
+        nonlocal consts
+        raw = name.encode() + b"\0"
+        entry = struct.pack("<IiI", index, 0, len(raw)) + raw + struct.pack("<iIIiIII", dtype, NCHW, len(dims), 0,
+                                                                            len(consts), 0, 0)
+        consts += struct.pack(f"<{len(dims)}I", *dims)
+        return entry
+    inputs = record(0, "data", U8F, (1, 3, height, width))
+    outs = b"".join(record(i, name, FP16, dims) for i, (name, dims) in enumerate(outputs.items()))
+    inputs_at = 52 + 80
+    outputs_at = inputs_at + len(inputs)
+    consts_at = outputs_at + len(outs)
+    total = consts_at + len(consts)
+    header = struct.pack("<20I", BLOB_MAGIC, total, 6, 0, 1, len(outputs), 1, 3 * width * height, 0, 1, 0, 0, 0, 0,
+                         0, 0, inputs_at, outputs_at, consts_at, consts_at)
+    return b"\x7fELF" + bytes(48) + header + inputs + outs + consts
+
+
+def archive(width: int = 300, height: int = 300) -> bytes:
+    """An NN archive (config.json, version 1.0, and the blob) as luxonis' tools pack it: tar.xz."""
+    config = {"config_version": "1.0", "model": {
+        "metadata": {"name": "test", "path": "model.blob", "precision": "float16"},
+        "inputs": [{"name": "data", "dtype": "uint8", "input_type": "image", "shape": [1, 3, height, width],
+                    "layout": "NCHW", "preprocessing": {}}],
+        "outputs": [{"name": "detection_out", "dtype": "float16"}],
+        "heads": [{"parser": "SSD", "metadata": {"classes": ["ball", "box"], "n_classes": 2}}]}}
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:xz") as tar:
+        for name, data in (("config.json", json.dumps(config).encode()), ("model.blob", blob(width, height))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()

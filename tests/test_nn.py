@@ -1,0 +1,198 @@
+"""Neural networks on streams: deploy, results over a WebSocket that line up with the picture, removal, refusal of
+what is not a model, and persistence across reconnects and restarts."""
+import io
+import json
+
+import aiohttp
+import numpy as np
+import pytest
+from aiohttp import WSMsgType
+from PIL import Image
+
+import actors.nn
+import blobs
+from conftest import activate, assert_error, device_timeout, stream_url, wait_until
+from service.app import create_app
+from service.inputs import FLEET
+
+MOBILENET = {"type": "MobileNet", "confidence_threshold": 0.5, "labels": ["bars", "star"]}
+
+
+def upload(model: bytes, config, filename="model.blob") -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("model", model, filename=filename, content_type="application/octet-stream")
+    if config is not None:
+        form.add_field("config", config if isinstance(config, str) else json.dumps(config))
+    return form
+
+
+async def deploy(client, cam, stream, model=None, config=MOBILENET, status=200):
+    resp = await client.post(stream_url(cam, stream, "nn"), data=upload(model or blobs.blob(), config))
+    assert resp.status == status, await resp.text()
+    return await resp.json()
+
+
+async def results(client, cam, stream, count=1) -> list[dict]:
+    """The next `count` messages of the stream's network."""
+    got = []
+    async with client.ws_connect(stream_url(cam, stream, "nn"), timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+        while len(got) < count:
+            message = await ws.receive(timeout=5)
+            assert message.type == WSMsgType.TEXT, message
+            got.append(json.loads(message.data))
+    return got
+
+
+def extent(mask: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(mask)
+    return xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+
+
+async def test_a_detection_network_reports_what_the_picture_shows(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    body = await deploy(client, cam, "CAM_A")
+    model = body["model"]
+    assert body["config"]["type"] == "MobileNet" and body["config"]["labels"] == ["bars", "star"]
+    assert model["format"] == "blob" and model["input"] == [300, 300] and model["filename"] == "model.blob"
+    assert model["outputs"] == {"detection_out": [1, 1, 100, 7]} and len(model["sha256"]) == 64
+    assert (await (await client.get(stream_url(cam, "CAM_A", "nn"))).json()) == body
+
+    first, second = await results(client, cam, "CAM_A", 2)
+    assert second["sequence"] > first["sequence"] and second["timestamp"] > first["timestamp"]
+    found = {d["label"]: d for d in second["detections"]}
+    assert set(found) == {"bars", "star"} and found["star"]["class_id"] == 1
+    assert all(0.5 <= d["confidence"] <= 1 for d in found.values())
+    # The network sees what the preview of its shape shows: the star's dark wedges in the preview (below the
+    # colour bars, above the grey ramp) lie where its box says, within a few pixels.
+    await client.post(stream_url(cam, "CAM_A", "config"), json={"preview_size": [300, 300]})
+    resp = await client.get(stream_url(cam, "CAM_A", "preview"))
+    luma = np.asarray(Image.open(io.BytesIO(await resp.read())).convert("L")).astype(int)
+    band = slice(int(300 * 0.42), int(300 * 0.9))
+    x0, y0, x1, _ = extent(luma[band] < 60)
+    xmin, ymin, xmax, _ = (v * 300 for v in found["star"]["coords"])
+    assert abs(xmin - x0) <= 4 and abs(xmax - x1) <= 4, (found["star"]["coords"], x0, x1)
+    assert abs(ymin - (y0 + band.start)) <= 4
+
+
+async def test_on_a_depth_stream_detections_carry_millimetres(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "DEPTH_B_C")
+    await deploy(client, cam, "DEPTH_B_C", config={"type": "MobileNet", "labels": ["ball", "box"]})
+    [message] = await results(client, cam, "DEPTH_B_C")
+    found = {d["label"]: d for d in message["detections"]}
+    assert set(found) == {"ball", "box"}
+    ball, box = found["ball"]["spatial_coords"], found["box"]["spatial_coords"]
+    assert ball["z"] == pytest.approx(900, abs=20) and box["z"] == pytest.approx(2200, abs=20)
+    assert ball["x"] < 0 < box["x"]                          # left of the optical axis, and right of it
+    # The ball's box is where the depth still has it: the network sees the frame's centre square.
+    resp = await client.get(stream_url(cam, "DEPTH_B_C", "still"), params={"format": "png", "depth_mm": "true"})
+    depth = np.asarray(Image.open(io.BytesIO(await resp.read())))
+    x0, y0, x1, y1 = extent(depth == 900)
+    height, width = depth.shape
+    scale = 300 / height
+    left = (width * scale - 300) / 2
+    xmin, ymin, xmax, ymax = ((c * 300 + (left if i % 2 == 0 else 0)) / scale
+                              for i, c in enumerate(found["ball"]["coords"]))
+    for got, want in ((xmin, x0), (ymin, y0), (xmax, x1), (ymax, y1)):
+        assert abs(got - want) <= 6, (found["ball"]["coords"], (x0, y0, x1, y1))
+
+
+async def test_a_generic_network_sends_its_output_tensors(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_B")
+    body = await deploy(client, cam, "CAM_B", model=blobs.blob(64, 32, {"logits": (1, 10)}), config={"type": "Generic"})
+    assert body["model"]["input"] == [64, 32]
+    [message] = await results(client, cam, "CAM_B")
+    assert message["outputs"]["logits"]["shape"] == [1, 10] and len(message["outputs"]["logits"]["data"]) == 10
+    assert "detections" not in message
+
+
+async def test_an_nn_archive_is_taken_as_the_blob_it_holds(client, mxid):
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    body = await deploy(client, cam, "CAM_A", model=blobs.archive())
+    assert body["model"]["format"] == "nn_archive" and body["model"]["input"] == [300, 300]
+    [message] = await results(client, cam, "CAM_A")
+    assert {d["label"] for d in message["detections"]} == {"bars", "star"}
+
+
+async def test_what_is_not_a_model_is_refused_and_changes_nothing(client, mxid, state_dir, monkeypatch):
+    cam = mxid("oak-d")
+    url = stream_url(cam, "CAM_A", "nn")
+    cases = [
+        (upload(b"\x7fELF not a network" * 20, MOBILENET), "model", "not an OpenVINO blob"),
+        (upload(blobs.blob(), {"type": "YOLO"}), "config", "num_classes"),
+        (upload(blobs.blob(), {"type": "Transformer"}), "config", "type"),
+        (upload(blobs.blob(), "{not json"), "config", "JSON"),
+        (upload(blobs.blob(), None), "config", "Missing"),
+        (upload(blobs.blob(416, 416, blobs.YOLO_OUT), MOBILENET), "model", "[..., N, 7]"),
+        (upload(blobs.blob(), {"type": "YOLO", "num_classes": 80}), "num_classes", "channels"),
+    ]
+    for form, field, words in cases:
+        error = await assert_error(await client.post(url, data=form), 422)
+        assert words in json.dumps(error["fields"]), error
+    await assert_error(await client.post(url, json=MOBILENET), 422, "validation_error")
+    boundary = "0d37f771f3609e9baf6be26654101f5f"
+    await assert_error(await client.post(url, data=f"--{boundary}\r\nTrue--{boundary}--\r\n".encode(), headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}"}), 422, "invalid_multipart")
+    monkeypatch.setattr(actors.nn, "MAX_MODEL_BYTES", 1000)
+    await assert_error(await client.post(url, data=upload(blobs.blob() + bytes(2000), MOBILENET)), 413)
+    await assert_error(await client.get(url), 404, "no_nn")
+    assert [p.name for p in (state_dir / "models").iterdir()] == []          # no file is left behind
+
+
+async def test_removal_ends_the_results_and_is_idempotent(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    await deploy(client, cam, "CAM_A")
+    async with client.ws_connect(stream_url(cam, "CAM_A", "nn")) as ws:
+        assert (await ws.receive(timeout=5)).type == WSMsgType.TEXT
+        for _ in range(2):
+            resp = await client.delete(stream_url(cam, "CAM_A", "nn"))
+            assert resp.status == 204 and "X-State-Revision" in resp.headers
+        message = await ws.receive(timeout=5)
+        while message.type == WSMsgType.TEXT:
+            message = await ws.receive(timeout=5)
+        assert message.type == WSMsgType.CLOSE and message.data == 1000 and message.extra == "network removed"
+    await assert_error(await client.get(stream_url(cam, "CAM_A", "nn")), 404, "no_nn")
+    # The stream itself goes on.
+    assert (await client.get(stream_url(cam, "CAM_A", "still"))).status == 200
+
+
+async def test_the_websocket_needs_a_network_and_an_active_stream(client, mxid):
+    cam = mxid("oak-d")
+    await assert_error(await client.get(stream_url(cam, "CAM_A", "nn"), headers={
+        "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}), 404, "no_nn")
+    await deploy(client, cam, "CAM_A")               # kept for the inactive stream
+    await assert_error(await client.get(stream_url(cam, "CAM_A", "nn"), headers={
+        "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}), 409, "stream_inactive")
+    await activate(client, cam, "CAM_A")
+    [message] = await results(client, cam, "CAM_A")
+    assert message["detections"]
+
+
+async def test_the_network_returns_after_a_reconnect_and_a_restart(aiohttp_client, make_backend, mxid, state_dir):
+    backend = make_backend(["oak-d"])
+    cam = mxid("oak-d")
+    app = create_app(backend, state_dir=state_dir, device_timeout=device_timeout(backend), max_backoff=0.1,
+                     discovery_interval=0.05)
+    client = await aiohttp_client(app)
+    await wait_until(lambda: client.app[FLEET].get(cam) is not None and client.app[FLEET].get(cam).status == "connected")
+    await activate(client, cam, "CAM_A")
+    body = await deploy(client, cam, "CAM_A")
+    await client.post(f"/sim/cameras/{cam}/unplug")
+    await wait_until(lambda: client.app[FLEET].get(cam).status == "disconnected")
+    await client.post(f"/sim/cameras/{cam}/replug")
+    await wait_until(lambda: client.app[FLEET].get(cam).status == "connected")
+    assert (await results(client, cam, "CAM_A"))[0]["detections"]
+    await client.close()
+
+    backend = make_backend(["oak-d"])
+    client = await aiohttp_client(create_app(backend, state_dir=state_dir, device_timeout=device_timeout(backend),
+                                             max_backoff=0.1, discovery_interval=0.05))
+    await wait_until(lambda: client.app[FLEET].get(cam) is not None and client.app[FLEET].get(cam).status == "connected")
+    assert (await (await client.get(stream_url(cam, "CAM_A", "nn"))).json()) == body
+    assert {d["label"] for d in (await results(client, cam, "CAM_A"))[0]["detections"]} == {"bars", "star"}
