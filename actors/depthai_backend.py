@@ -2,7 +2,8 @@
 
 The pipeline holds the streams the camera can switch between (see `plan`): a Camera node per sensor at the
 sensor mode its streams need, one output per stream (NV12 colour, GRAY8 mono, StereoDepth depth), each behind a
-Gate and read into a latest-only queue by a reader thread. Activating a stream opens its gate and starts its
+Gate and read into a latest-only queue by a reader thread; beside it, behind gates of their own, the preview
+(R15) and a video_size window cut by an ImageManip (R17), and a stream's neural network (R16). Activating a stream opens its gate and starts its
 sensors (R11); deactivating closes the gate and stops the sensors that feed nothing active. Only a change of
 what the pipeline is made of rebuilds, and since `Pipeline.stop()` closes the device and a device runs one
 pipeline (R1), a rebuild reopens the device: that is a camera reboot, a gate is a message.
@@ -120,7 +121,8 @@ class _Stream(Output):
     preview_gate: object = None
     nn: Mapping | None = None                     # the network on the stream, and its results' queue
     nn_queue: object = None
-    color: bool = False                           # video is the video_size window of the frame
+    video_queue: object = None                    # the video_size window, cut on the camera, behind its own gate
+    video_gate: object = None
     is_open: bool = False
     received: int = 0                             # frames that reached the gateway
     dropped: int = 0                              # gaps in the camera's frame numbers
@@ -129,6 +131,7 @@ class _Stream(Output):
     packets: PacketRing = field(default_factory=PacketRing)
     jpegs: FrameSlot = field(default_factory=FrameSlot)
     previews: FrameSlot = field(default_factory=FrameSlot)
+    videos: FrameSlot = field(default_factory=FrameSlot)
     results: FrameSlot = field(default_factory=FrameSlot)
     stopped: threading.Event = field(default_factory=threading.Event)
 
@@ -155,6 +158,9 @@ class _Stream(Output):
         if self.preview_queue is not None:
             threading.Thread(target=self._read, args=(self.preview_queue, self.previews.publish, lost),
                              name=f"preview-{name}", daemon=True).start()
+        if self.video_queue is not None:
+            threading.Thread(target=self._read, args=(self.video_queue, self.videos.publish, lost),
+                             name=f"video-{name}", daemon=True).start()
         if self.nn_queue is not None:
             threading.Thread(target=self._read, args=(self.nn_queue, self._publish_result, lost),
                              name=f"nn-{name}", daemon=True).start()
@@ -169,9 +175,9 @@ class _Stream(Output):
         return self.results.wait_after(sequence, timeout)
 
     def send_gates(self, message) -> None:
-        self.gate.send(message)
-        if self.preview_gate is not None:
-            self.preview_gate.send(message)
+        for gate in (self.gate, self.preview_gate, self.video_gate):
+            if gate is not None:
+                gate.send(message)
 
     def _read(self, queue, publish, lost: threading.Event) -> None:
         while not self.stopped.is_set():
@@ -209,12 +215,11 @@ class _Stream(Output):
 
     # Its video output: read by viewers on their own threads; nothing here calls into the device.
     def wait_after(self, sequence: int, timeout: float) -> Frame | None:
-        got = self.slot.wait_after(sequence, timeout)
+        got = (self.videos if self.video_queue is not None else self.slot).wait_after(sequence, timeout)
         if got is None:
             return None
         frame = frame_from_dai(got[1])
-        frame = Frame(frame.format, frame.planes, frame.timestamp, got[0], frame.meta)
-        return crop_window(frame, self.config, "video_size") if self.color else frame
+        return Frame(frame.format, frame.planes, frame.timestamp, got[0], frame.meta)
 
     def preview(self, timeout: float) -> Frame | None:
         got = self.previews.wait_after(self.previews.sequence, timeout) if self.preview_queue is not None else None
@@ -305,6 +310,7 @@ class DepthAIDevice(Device):
             stream.packets.close()
             stream.jpegs.close()
             stream.previews.close()
+            stream.videos.close()
             stream.results.close()
         pipeline, self._pipeline = self._pipeline, None
         self._streams, self._controls, self._streaming = {}, {}, {}
@@ -384,19 +390,27 @@ class DepthAIDevice(Device):
                 preview_gate = self._gate(pipeline, cameras[spec.sensors[0].socket].requestOutput(
                     tuple(config["preview_size"]), type=kind, resizeMode=dai.ImgResizeMode.CROP, fps=fps))
                 preview = preview_gate.output.createOutputQueue(maxSize=1, blocking=False)
+            video = video_gate = None
+            video_size, video_source = size, gate.output
+            if spec.kind == COLOR and tuple(config["video_size"]) != size:
+                # The video_size window at sensor_crop, cut on the camera by an ImageManip (R17); stills keep
+                # the whole frame.
+                video_size = tuple(config["video_size"])
+                video_gate = self._gate(pipeline, self._window(pipeline, output, config, size))
+                video, video_source = video_gate.output.createOutputQueue(maxSize=1, blocking=False), video_gate.output
             encoded = jpegs = None
-            whole = spec.kind != COLOR or tuple(config["video_size"]) == size      # the encoder sees whole frames
-            if self.camera_h264 and spec.kind != DEPTH and whole:
-                if encoder_fits("h264", size, fps, encoders):
-                    encoders.append(("h264", *size, fps))
-                    encoded = self._encoder(pipeline, gate.output, fps, "H264_BASELINE", ENCODED_QUEUE)
-                if encoder_fits("mjpeg", size, fps, encoders):
-                    encoders.append(("mjpeg", *size, fps))
-                    jpegs = self._encoder(pipeline, gate.output, fps, "MJPEG", 1)
+            if self.camera_h264 and spec.kind != DEPTH:
+                if encoder_fits("h264", video_size, fps, encoders):
+                    encoders.append(("h264", *video_size, fps))
+                    encoded = self._encoder(pipeline, video_source, fps, "H264_BASELINE", ENCODED_QUEUE)
+                if encoder_fits("mjpeg", video_size, fps, encoders):
+                    encoders.append(("mjpeg", *video_size, fps))
+                    jpegs = self._encoder(pipeline, video_source, fps, "MJPEG", 1)
             running = _Stream(dict(config), tuple(s.socket for s in spec.sensors),
                               gate.output.createOutputQueue(maxSize=1, blocking=False),
                               gate.inputControl.createInputQueue(), encoded, jpegs, preview,
-                              preview_gate and preview_gate.inputControl.createInputQueue(), color=spec.kind == COLOR)
+                              preview_gate and preview_gate.inputControl.createInputQueue(), video_queue=video,
+                              video_gate=video_gate and video_gate.inputControl.createInputQueue())
             if networks.get(name) is not None:
                 running.nn = networks[name]
                 running.nn_queue = self._network(pipeline, source, depth, running.nn, fps)
@@ -434,6 +448,16 @@ class DepthAIDevice(Device):
                              resizeMode=dai.ImgResizeMode.CROP, fps=fps).link(node.input)
         node.input.setBlocking(False)          # a busy network skips frames, never holds up the camera
         return node.out.createOutputQueue(maxSize=1, blocking=False)
+
+    def _window(self, pipeline, source, config: Mapping, size: tuple[int, int]):
+        """An ImageManip cutting the video_size window at sensor_crop out of the frames of `source` (R17)."""
+        w, h = config["video_size"]
+        x, y = window_origin(config, size)
+        manip = pipeline.create(self._dai.node.ImageManip)
+        manip.initialConfig.addCrop(x, y, w, h)
+        manip.setMaxOutputFrameSize(w * h * 3 // 2)            # NV12; the default holds 1 MiB (R17)
+        source.link(manip.inputImage)
+        return manip.out
 
     def _gate(self, pipeline, source):
         """A Gate node, closed, in front of an output: the gateway receives its frames only while it is open."""
@@ -569,15 +593,18 @@ def _close_quietly(device) -> None:
         log.debug("closing a device: %s", exc)
 
 
-def crop_window(frame: Frame, config: dict, size: str = "still_size") -> Frame:
-    """The still or video window (still_size or video_size at sensor_crop) of a full colour frame, as the
-    simulator cuts it."""
+def window_origin(config: Mapping, size: tuple[int, int]) -> tuple[int, int]:
+    """Where a still or video window starts in a frame of `size`: at sensor_crop, on even pixels."""
+    return int(config["sensor_crop"][0] * size[0]) & ~1, int(config["sensor_crop"][1] * size[1]) & ~1
+
+
+def crop_window(frame: Frame, config: dict) -> Frame:
+    """The still window (still_size at sensor_crop) of a full colour frame, as the simulator cuts it."""
     width, height = frame.width, frame.height
-    w, h = config[size]
+    w, h = config["still_size"]
     if (w, h) == (width, height):
         return frame
-    x = int(config["sensor_crop"][0] * width) & ~1
-    y = int(config["sensor_crop"][1] * height) & ~1
+    x, y = window_origin(config, (width, height))
     luma, u, v = frame.planes
     planes = (luma[y:y + h, x:x + w].copy(), u[y // 2:(y + h + 1) // 2, x // 2:(x + w + 1) // 2].copy(),
               v[y // 2:(y + h + 1) // 2, x // 2:(x + w + 1) // 2].copy())

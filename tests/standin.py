@@ -236,7 +236,8 @@ class Standin:
         self.Device = type("Device", (Device,), {"bus": bus})
         self.Pipeline = Pipeline
         self.node = SimpleNamespace(Camera=CameraNode, StereoDepth=StereoNode, Gate=GateNode,
-                                    VideoEncoder=VideoEncoderNode, NeuralNetwork=NeuralNetworkNode,
+                                    VideoEncoder=VideoEncoderNode, ImageManip=ImageManipNode,
+                                    NeuralNetwork=NeuralNetworkNode,
                                     DetectionNetwork=DetectionNetworkNode,
                                     SpatialDetectionNetwork=SpatialDetectionNetworkNode)
 
@@ -765,6 +766,66 @@ class VideoEncoderNode:
         encoded.setSequenceNum(sequence)
         encoded.setTimestamp(img.getTimestamp())
         return encoded
+
+
+class ManipConfig:
+    """ImageManipConfig, as far as the backend uses it: one crop."""
+
+    def __init__(self):
+        self.crop: tuple[int, int, int, int] | None = None
+
+    def addCrop(self, x: int, y: int, w: int, h: int) -> "ManipConfig":
+        self.crop = (x, y, w, h)
+        return self
+
+
+class ImageManipNode:
+    """ImageManip cutting a window out of NV12 frames. Its output frames live in a pool of outputFrameSize
+    bytes (1 MiB unless setMaxOutputFrameSize says more): a larger one is not made (R17)."""
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self.initialConfig = ManipConfig()
+        self.inputImage = Input()
+        self.out = Output(self)
+        self.max_frame = 1024 * 1024
+        self.started = 0.0
+
+    def setMaxOutputFrameSize(self, size: int) -> None:
+        self.max_frame = size
+
+    def start(self, now: float) -> None:
+        source = self.inputImage.source
+        x, y, w, h = self.initialConfig.crop
+        self.out.size, self.out.kind, self.out.fps = (w, h), source.kind, source.fps
+        self.started = source.node.started or now
+        self.fits = w * h * 3 // 2 <= self.max_frame
+        if not self.fits:
+            self.pipeline.device.board.counts["manip_frame_too_large"] += 1
+
+    def flowing(self, output=None) -> bool:
+        return self.fits and self.inputImage.source.flowing()
+
+    def stream_name(self, output) -> str:
+        return self.inputImage.source.stream_name()
+
+    def output_config(self, output) -> dict:
+        return self.inputImage.source.config()
+
+    def render(self, output: Output, sequence: int) -> real.ImgFrame:
+        source = self.inputImage.source
+        frame = frame_from_dai(source.node.render(source, sequence))
+        x, y, w, h = self.initialConfig.crop
+        luma, u, v = frame.planes
+        planes = (luma[y:y + h, x:x + w], u[y // 2:(y + h) // 2, x // 2:(x + w) // 2],
+                  v[y // 2:(y + h) // 2, x // 2:(x + w) // 2])
+        data, stride, plane = _nv12(*planes)
+        img = _frame(source.kind, w, h, stride, data, sequence)
+        img.fb.p1Offset, img.fb.p2Offset = 0, plane
+        meta = frame.meta
+        img.cam.exposureTimeUs, img.cam.sensitivityIso, img.cam.wbColorTemp = (
+            meta.exposure_time, meta.sensitivity_iso, meta.color_temperature)
+        return img
 
 
 class ParserNode:
