@@ -121,6 +121,7 @@ class _Stream(Output):
     preview_gate: object = None
     nn: Mapping | None = None                     # the network on the stream, and its results' queue
     nn_queue: object = None
+    frame: tuple[int, int] = (0, 0)               # the stream's frame size, which the network's view is cut from
     video_queue: object = None                    # the video_size window, cut on the camera, behind its own gate
     video_gate: object = None
     is_open: bool = False
@@ -166,7 +167,7 @@ class _Stream(Output):
                              name=f"nn-{name}", daemon=True).start()
 
     def _publish_result(self, message) -> None:
-        self.results.publish(nn_message(message, self.nn))
+        self.results.publish(nn_message(message, self.nn, self.frame))
 
     def detections_after(self, sequence: int, timeout: float) -> tuple[int, dict] | None:
         if self.nn_queue is None:
@@ -412,7 +413,7 @@ class DepthAIDevice(Device):
                               preview_gate and preview_gate.inputControl.createInputQueue(), video_queue=video,
                               video_gate=video_gate and video_gate.inputControl.createInputQueue())
             if networks.get(name) is not None:
-                running.nn = networks[name]
+                running.nn, running.frame = networks[name], size
                 running.nn_queue = self._network(pipeline, source, depth, running.nn, fps)
             streams[name] = running
         controls = {socket: camera.inputControl.createInputQueue() for socket, camera in cameras.items()}

@@ -8,7 +8,7 @@ import depthai as dai
 
 from .frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta
 from .model import COLOR, MONO, OTHER, Mode, SensorSpec
-from .nn import tensor
+from .nn import frame_coords, tensor
 
 AWB = dai.CameraControl.AutoWhiteBalanceMode
 AF = dai.CameraControl.AutoFocusMode
@@ -97,7 +97,7 @@ def protocol_of(info: dai.DeviceInfo) -> str:
     return "poe" if info.protocol == dai.XLinkProtocol.X_LINK_TCP_IP else "usb"
 
 
-def nn_message(message, nn: Mapping) -> dict:
+def nn_message(message, nn: Mapping, frame: tuple[int, int]) -> dict:
     """A network's result as the …/nn WebSocket sends it (schemas/nn.py): detections with their labels and,
     from a SpatialDetectionNetwork, millimetres; a Generic network's output tensors."""
     out = {"timestamp": round(message.getTimestamp().total_seconds(), 6), "sequence": message.getSequenceNum()}
@@ -108,7 +108,8 @@ def nn_message(message, nn: Mapping) -> dict:
     labels, found = nn["config"]["labels"], []
     for d in message.detections:
         detection = {"label": labels[d.label] if 0 <= d.label < len(labels) else str(d.label), "class_id": d.label,
-                     "confidence": round(d.confidence, 4), "coords": [round(v, 4) for v in (d.xmin, d.ymin, d.xmax, d.ymax)]}
+                     "confidence": round(d.confidence, 4), "coords": [round(v, 4) for v in (d.xmin, d.ymin, d.xmax, d.ymax)],
+                     "frame_coords": frame_coords((d.xmin, d.ymin, d.xmax, d.ymax), frame, tuple(nn["model"]["input"]))}
         if hasattr(d, "spatialCoordinates"):
             c = d.spatialCoordinates
             detection["spatial_coords"] = {"x": round(c.x, 1), "y": round(c.y, 1), "z": round(c.z, 1)}

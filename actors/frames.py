@@ -106,3 +106,12 @@ class PacketRing(FrameSlot):
             if not self._wait(sequence, timeout):
                 return None
             return [(n, item) for n, item in self._items if n > sequence]
+
+
+def centre_crop(frame: tuple[int, int], out: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    """How a camera output of size `out` is made from a frame with resize mode CROP: the frame scaled to cover
+    `out`, keeping its shape, and the centre cut out. The scaled frame's size and the window x, y, w, h in it."""
+    (fw, fh), (w, h) = frame, out
+    scale = max(w / fw, h / fh)
+    sw, sh = max(w, round(fw * scale)), max(h, round(fh * scale))
+    return (sw, sh), (((sw - w) // 2) & ~1, ((sh - h) // 2) & ~1, w, h)

@@ -7,6 +7,8 @@ import os
 import tarfile
 from pathlib import Path
 
+from .frames import centre_crop
+
 MAX_MODEL_BYTES = 64 * 1024 * 1024      # RVC2 blobs are a few MB; its NN memory holds far less than this
 
 
@@ -16,6 +18,15 @@ MAX_TENSOR_VALUES = 65536       # a larger output layer is sent as its shape alo
 def tensor(shape, values) -> dict:
     """One output layer of a Generic network as the …/nn WebSocket sends it."""
     return {"shape": list(shape), "data": values.ravel().tolist() if values.size <= MAX_TENSOR_VALUES else None}
+
+
+def frame_coords(coords, frame: tuple[int, int], view: tuple[int, int]) -> list[float]:
+    """A box as fractions of a network's view (the centre of the frame at the input's shape) as fractions of
+    the whole frame, where an overlay on the video draws it."""
+    (sw, sh), (x0, y0, w, h) = centre_crop(frame, view)
+    xmin, ymin, xmax, ymax = coords
+    return [round((x0 + xmin * w) / sw, 4), round((y0 + ymin * h) / sh, 4), round((x0 + xmax * w) / sw, 4),
+            round((y0 + ymax * h) / sh, 4)]
 
 
 class ModelRefused(ValueError):

@@ -78,6 +78,9 @@ class DetectionSchema(Schema):
     coords = fields.List(fields.Float(), required=True, metadata={
         "description": "[xmin, ymin, xmax, ymax], 0..1 of the network's input (the centre of the frame at its "
                        "shape, as the preview at the same shape shows it)"})
+    frame_coords = fields.List(fields.Float(), required=True, metadata={
+        "description": "The same box as fractions of the whole frame (the stream's resolution), where an overlay "
+                       "on the video draws it"})
     spatial_coords = fields.Nested(SpatialSchema, metadata={"description": "On depth streams"})
 
 

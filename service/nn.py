@@ -16,7 +16,7 @@ from actors.actor import CameraActor
 from actors.backend import Output
 from actors.messages import DeployNN, RemoveNN
 from actors.nn import ModelFiles, ModelRefused, inspect_model
-from schemas.nn import NNConfigSchema, NNSchema, NNUploadSchema
+from schemas.nn import DetectionsMessageSchema, NNConfigSchema, NNSchema, NNUploadSchema
 from schemas.params import StreamPathSchema
 
 from . import openapi
@@ -136,7 +136,10 @@ async def deploy_nn(request: web.Request) -> web.Response:
                   "network removed, 1001 the service is stopping. No network is a 404, an inactive stream "
                   "a 409, before the upgrade.",
       responses={200: {"description": "What runs on the stream",
-                       "content": {"application/json": {"schema": NNSchema}}}, **openapi.errors(404, 409, 422)})
+                       "content": {"application/json": {"schema": NNSchema}}},
+                 101: {"description": "The WebSocket of results: each text message is a DetectionsMessage",
+                       "content": {"application/json": {"schema": DetectionsMessageSchema}}},
+                 **openapi.errors(404, 409, 422)})
 @match_info_schema(StreamPathSchema)
 @response_schema(NNSchema, 200)
 async def get_nn(request: web.Request) -> web.StreamResponse:

@@ -655,7 +655,18 @@ class StereoNode:
         return _frame(real.ImgFrame.Type.RAW16, width, height, stride, rows.view(np.uint8).ravel(), sequence)
 
 
-class GateNode:
+class Downstream:
+    """A node fed by one input (`feed` names it): its output is its source's stream, with its source's config."""
+    feed = "input"
+
+    def stream_name(self, output) -> str:
+        return getattr(self, self.feed).source.stream_name()
+
+    def output_config(self, output) -> dict:
+        return getattr(self, self.feed).source.config()
+
+
+class GateNode(Downstream):
     def __init__(self, pipeline: Pipeline):
         self.pipeline = pipeline
         self.initialConfig = real.GateControl()
@@ -681,17 +692,11 @@ class GateNode:
     def flowing(self, output=None) -> bool:
         return self.is_open and self.input.source.flowing()
 
-    def stream_name(self, output) -> str:
-        return self.input.source.stream_name()
-
-    def output_config(self, output) -> dict:
-        return self.input.source.config()
-
     def render(self, output: Output, sequence: int):
         return self.input.source.node.render(self.input.source, sequence)
 
 
-class VideoEncoderNode:
+class VideoEncoderNode(Downstream):
     """The camera's H.264 encoder, as libx264: each frame that reaches the host is encoded, in order, into an
     EncodedFrame (Annex B, SPS and PPS with every keyframe, as the camera's encoder sends them)."""
 
@@ -734,12 +739,6 @@ class VideoEncoderNode:
     def flowing(self, output=None) -> bool:
         return self.input.source.flowing()
 
-    def stream_name(self, output) -> str:
-        return self.input.source.stream_name()
-
-    def output_config(self, output) -> dict:
-        return self.input.source.config()
-
     def render(self, output: Output, sequence: int) -> real.EncodedFrame:
         img = self.input.source.node.render(self.input.source, sequence)
         frame = frame_from_dai(img)
@@ -779,9 +778,10 @@ class ManipConfig:
         return self
 
 
-class ImageManipNode:
+class ImageManipNode(Downstream):
     """ImageManip cutting a window out of NV12 frames. Its output frames live in a pool of outputFrameSize
     bytes (1 MiB unless setMaxOutputFrameSize says more): a larger one is not made (R17)."""
+    feed = "inputImage"
 
     def __init__(self, pipeline: Pipeline):
         self.pipeline = pipeline
@@ -805,12 +805,6 @@ class ImageManipNode:
 
     def flowing(self, output=None) -> bool:
         return self.fits and self.inputImage.source.flowing()
-
-    def stream_name(self, output) -> str:
-        return self.inputImage.source.stream_name()
-
-    def output_config(self, output) -> dict:
-        return self.inputImage.source.config()
 
     def render(self, output: Output, sequence: int) -> real.ImgFrame:
         source = self.inputImage.source
@@ -856,7 +850,7 @@ class ParserNode:
         self.iou = threshold
 
 
-class NeuralNetworkNode:
+class NeuralNetworkNode(Downstream):
     """NeuralNetwork (Generic): runs the blob it is given on the frames it is fed (R16); it cannot execute the
     network, so each output layer the blob declares comes back as zeros of its shape in an NNData."""
 
@@ -893,12 +887,6 @@ class NeuralNetworkNode:
 
     def flowing(self, output=None) -> bool:
         return self.fed_right and self.input.source.flowing()
-
-    def stream_name(self, output) -> str:
-        return self.input.source.stream_name()
-
-    def output_config(self, output) -> dict:
-        return self.input.source.config()
 
     def render(self, output: Output, sequence: int):
         message = real.NNData()

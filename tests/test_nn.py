@@ -73,6 +73,14 @@ async def test_a_detection_network_reports_what_the_picture_shows(client, mxid):
     xmin, ymin, xmax, _ = (v * 300 for v in found["star"]["coords"])
     assert abs(xmin - x0) <= 4 and abs(xmax - x1) <= 4, (found["star"]["coords"], x0, x1)
     assert abs(ymin - (y0 + band.start)) <= 4
+    # frame_coords place it on the whole frame, as the video and the still show it.
+    still = await client.get(stream_url(cam, "CAM_A", "still"))
+    luma = np.asarray(Image.open(io.BytesIO(await still.read())).convert("L")).astype(int)
+    assert luma.shape == (1080, 1920)
+    band = slice(int(1080 * 0.42), int(1080 * 0.9))
+    x0, y0, x1, _ = extent(luma[band] < 60)
+    xmin, ymin, xmax, _ = (v * n for v, n in zip(found["star"]["frame_coords"], (1920, 1080, 1920, 1080)))
+    assert abs(xmin - x0) <= 8 and abs(xmax - x1) <= 8 and abs(ymin - (y0 + band.start)) <= 8, found["star"]
 
 
 async def test_on_a_depth_stream_detections_carry_millimetres(client, mxid):

@@ -7,7 +7,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..nn import tensor
+from ..nn import frame_coords, tensor
 from . import scene
 
 CONFIDENCE = {"ball": 0.93, "box": 0.88, "star": 0.91, "bars": 0.76}
@@ -32,7 +32,8 @@ def detections(frame: tuple[int, int], nn: Mapping, depth: np.ndarray | None = N
         if (clipped[2] - clipped[0]) * (clipped[3] - clipped[1]) < MIN_VISIBLE * (box[2] - box[0]) * (box[3] - box[1]):
             continue
         detection = {"label": name, "class_id": labels.index(name) if name in labels else names.index(name),
-                     "confidence": confidence, "coords": [round(v, 4) for v in clipped]}
+                     "confidence": confidence, "coords": [round(v, 4) for v in clipped],
+                     "frame_coords": frame_coords(clipped, frame, (w, h))}
         if depth is not None:
             detection["spatial_coords"] = spatial(depth, clipped, (x0, y0, w, h), (sw, sh))
         found.append(detection)

@@ -9,6 +9,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..frames import centre_crop  # noqa: F401 (the scenes are seen through it)
+
 # Exposure (µs) x ISO that gives the scene its natural brightness.
 NEUTRAL_EXPOSURE = 10000 * 400
 SCENE_TEMPERATURE = 5500          # K: the simulated light; auto white balance matches it
@@ -68,15 +70,6 @@ def depth_scene(width: int, height: int, dots: bool = False) -> np.ndarray:
         depth[TEXTURELESS_WALL[0].start * height // 100:TEXTURELESS_WALL[0].stop * height // 100,
               TEXTURELESS_WALL[1].start * width // 100:TEXTURELESS_WALL[1].stop * width // 100] = 0
     return depth
-
-
-def centre_crop(frame: tuple[int, int], out: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
-    """How a camera output of size `out` is made from a frame with resize mode CROP: the frame scaled to cover
-    `out`, keeping its shape, and the centre cut out. The scaled frame's size and the window x, y, w, h in it."""
-    (fw, fh), (w, h) = frame, out
-    scale = max(w / fw, h / fh)
-    sw, sh = max(w, round(fw * scale)), max(h, round(fh * scale))
-    return (sw, sh), (((sw - w) // 2) & ~1, ((sh - h) // 2) & ~1, w, h)
 
 
 # What the scenes show, as a detector would report it: (name, [xmin, ymin, xmax, ymax] as fractions of the
