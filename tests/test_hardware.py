@@ -143,3 +143,37 @@ def test_the_sensor_table_matches_the_camera():
                 # Every mode the table offers must be one the camera runs, with the same fps range.
                 wrong = set(table[sensor.name]) - set(sensor.modes)
                 assert not wrong, f"{sensor.name}: the camera has {sensor.modes}, the table says {sorted(wrong, key=str)}"
+
+
+async def test_preview_and_a_detection_network_on_a_real_camera(camera):
+    """The preview at preview_size, and with OAK_TEST_BLOB (a MobileNet-SSD blob for RVC2, 300x300 input) its
+    detections over the WebSocket, with OAK_TEST_SPATIAL=1 also on the first depth stream, in millimetres."""
+    import json
+    import os
+
+    import aiohttp
+    client, cam = camera
+    mxid = cam["mxid"]
+    color = next((s["socket"] for s in cam["sensors"] if s["type"] == "COLOR"), None)
+    if color is None:
+        pytest.skip("the camera has no colour sensor")
+    assert (await client.post(stream_url(mxid, color, "config"), json={"preview_size": [320, 240]})).status == 200
+    assert (await client.post(stream_url(mxid, color))).status == 204
+    preview = simplejpeg.decode_jpeg(await (await client.get(stream_url(mxid, color, "preview"))).read())
+    assert preview.shape == (240, 320, 3)
+    blob = os.environ.get("OAK_TEST_BLOB")
+    if not blob:
+        pytest.skip("set OAK_TEST_BLOB to a MobileNet-SSD blob to run a network on the camera")
+    streams = [color] + ([p["stream"] for p in cam["stereo_pairs"]][:1] if os.environ.get("OAK_TEST_SPATIAL") else [])
+    for stream in streams:
+        assert (await client.post(stream_url(mxid, stream))).status == 204
+        form = aiohttp.FormData()
+        form.add_field("model", open(blob, "rb").read(), filename=os.path.basename(blob))
+        form.add_field("config", json.dumps({"type": "MobileNet", "confidence_threshold": 0.3}))
+        resp = await client.post(stream_url(mxid, stream, "nn"), data=form)
+        assert resp.status == 200, await resp.text()
+        async with client.ws_connect(stream_url(mxid, stream, "nn")) as ws:
+            message = json.loads((await ws.receive(timeout=20)).data)
+        assert "detections" in message and message["sequence"] >= 0
+        if stream != color:
+            assert all("spatial_coords" in d for d in message["detections"])
