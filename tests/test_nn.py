@@ -204,3 +204,12 @@ async def test_the_network_returns_after_a_reconnect_and_a_restart(aiohttp_clien
     await wait_until(lambda: client.app[FLEET].get(cam) is not None and client.app[FLEET].get(cam).status == "connected")
     assert (await (await client.get(stream_url(cam, "CAM_A", "nn"))).json()) == body
     assert {d["label"] for d in (await results(client, cam, "CAM_A"))[0]["detections"]} == {"bars", "star"}
+
+
+async def test_the_confidence_threshold_drops_weaker_detections(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    await deploy(client, cam, "CAM_A", config={**MOBILENET, "confidence_threshold": 0.8})
+    [message] = await results(client, cam, "CAM_A")
+    assert [d["label"] for d in message["detections"]] == ["star"]          # the bars score 0.76
+    assert all(d["confidence"] >= 0.8 for d in message["detections"])
