@@ -213,3 +213,19 @@ async def test_the_confidence_threshold_drops_weaker_detections(client, mxid):
     [message] = await results(client, cam, "CAM_A")
     assert [d["label"] for d in message["detections"]] == ["star"]          # the bars score 0.76
     assert all(d["confidence"] >= 0.8 for d in message["detections"])
+
+
+async def test_deactivating_the_stream_ends_its_results(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    await deploy(client, cam, "CAM_A")
+    async with client.ws_connect(stream_url(cam, "CAM_A", "nn")) as ws:
+        assert (await ws.receive(timeout=5)).type == WSMsgType.TEXT
+        assert (await client.delete(stream_url(cam, "CAM_A"))).status == 204
+        message = await ws.receive(timeout=5)
+        while message.type == WSMsgType.TEXT:
+            message = await ws.receive(timeout=5)
+        assert message.type == WSMsgType.CLOSE and message.data == 1000 and message.extra == "stream deactivated"
+    # The network stays deployed, and runs again when the stream does.
+    await activate(client, cam, "CAM_A")
+    assert (await results(client, cam, "CAM_A"))[0]["detections"]
