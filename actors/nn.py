@@ -73,6 +73,8 @@ class ModelFiles:
     def __init__(self, directory: Path):
         self.directory = Path(directory)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for stale in self.directory.glob(".upload-*"):         # uploads a crash or a kill cut short
+            stale.unlink(missing_ok=True)
 
     def path(self, sha256: str) -> Path:
         return self.directory / sha256
