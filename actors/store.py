@@ -34,6 +34,22 @@ class StateStore:
         self.directory = Path(directory)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)     # the state is the operator's alone
         self.models = ModelFiles(self.directory / "models")               # the streams' networks, by hash
+        self._prune_models()
+
+    def _prune_models(self) -> None:
+        """Blocking, at start (before any upload): remove model files no saved state refers to any more (a
+        network that was replaced or removed)."""
+        used = set()
+        for state in self.directory.glob("*.json"):
+            try:
+                streams = json.loads(state.read_bytes()).get("streams", {})
+                used |= {s["nn"]["model"]["sha256"] for s in streams.values() if isinstance(s, dict) and s.get("nn")}
+            except (ValueError, AttributeError, KeyError, TypeError, OSError, RecursionError):
+                return                  # a file it cannot read may refer to any of them: keep them all
+        for model in self.models.directory.iterdir():
+            if model.is_file() and not model.name.startswith(".") and model.name not in used:
+                log.info("model %s is used by no stream any more; removed", model.name[:12])
+                model.unlink(missing_ok=True)
 
     def path(self, mxid: str) -> Path:
         return self.directory / f"{mxid}.json"

@@ -199,11 +199,14 @@ async def test_the_network_returns_after_a_reconnect_and_a_restart(aiohttp_clien
     await client.close()
     partial = state_dir / "models" / ".upload-1-2"
     partial.write_bytes(b"an upload a kill cut short")
+    replaced = state_dir / "models" / ("0" * 64)          # a network no state refers to any more
+    replaced.write_bytes(blobs.blob())
 
     backend = make_backend(["oak-d"])
     client = await aiohttp_client(create_app(backend, state_dir=state_dir, device_timeout=device_timeout(backend),
                                              max_backoff=0.1, discovery_interval=0.05))
-    assert not partial.exists()
+    assert not partial.exists() and not replaced.exists()
+    assert [p.name for p in (state_dir / "models").iterdir()] == [body["model"]["sha256"]]
     await wait_until(lambda: client.app[FLEET].get(cam) is not None and client.app[FLEET].get(cam).status == "connected")
     assert (await (await client.get(stream_url(cam, "CAM_A", "nn"))).json()) == body
     assert {d["label"] for d in (await results(client, cam, "CAM_A"))[0]["detections"]} == {"bars", "star"}
