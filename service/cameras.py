@@ -16,7 +16,7 @@ from schemas.stats import CameraStatsSchema
 
 from . import openapi
 from .errors import ApiError
-from .inputs import FLEET, ask, camera, json_object, load
+from .inputs import FLEET, ask, camera, json_object, load, revision
 
 TAG = ["cameras"]
 _camera, _cameras = CameraSchema(), CameraSchema(many=True)
@@ -116,7 +116,7 @@ def _with_ir(request: web.Request) -> CameraActor:
 @match_info_schema(CameraPathSchema)
 async def get_ir(request: web.Request) -> web.Response:
     actor = _with_ir(request)
-    return web.json_response(_ir.dump(dict(actor.state.ir)), headers={"X-State-Revision": str(actor.state.revision)})
+    return web.json_response(_ir.dump(dict(actor.state.ir)), headers=revision(actor.state))
 
 
 @docs(tags=TAG, summary="Set IR Illumination", description="Any subset of the two intensities. Part of the "
@@ -130,7 +130,7 @@ async def update_ir(request: web.Request) -> web.Response:
     actor = _with_ir(request)
     changes = load(_ir_update, await json_object(request), partial=True)
     state = await ask(request, actor, UpdateIR(changes))
-    return web.json_response(_ir.dump(dict(state.ir)), headers={"X-State-Revision": str(state.revision)})
+    return web.json_response(_ir.dump(dict(state.ir)), headers=revision(state))
 
 
 async def refresh_other(request: web.Request) -> web.Response:

@@ -64,6 +64,11 @@ async def ask(request: web.Request, actor: CameraActor, message):
         metrics.command_latency(actor.mxid).observe(time.perf_counter() - started)
 
 
+def revision(state) -> dict:
+    """The header every write's answer carries: the camera's state revision after it."""
+    return {"X-State-Revision": str(state.revision)}
+
+
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 

@@ -14,6 +14,7 @@ from aiohttp_apigami import docs, match_info_schema, response_schema
 
 from actors.actor import CameraActor
 from actors.backend import Output
+from actors.errors import StreamInactive
 from actors.messages import DeployNN, RemoveNN
 from actors.nn import ModelFiles, ModelRefused, inspect_model
 from schemas.nn import DetectionsMessageSchema, NNConfigSchema, NNSchema, NNUploadSchema
@@ -21,11 +22,12 @@ from schemas.params import StreamPathSchema
 
 from . import openapi
 from .errors import ApiError, validation_error
-from .inputs import ask, load, stream
+from .inputs import ask, load, revision, stream
 
 log = logging.getLogger(__name__)
 MODELS = web.AppKey("models", ModelFiles)
 RESULTS = web.AppKey("results", object)
+SOCKETS = web.AppKey("nn_sockets", weakref.WeakSet)       # the open results sockets, closed at shutdown
 TAG = ["neural networks"]
 MAX_CONFIG = 64 * 1024
 _config, _nn = NNConfigSchema(), NNSchema()
@@ -33,10 +35,6 @@ _config, _nn = NNConfigSchema(), NNSchema()
 
 def _view(nn) -> dict:
     return _nn.dump({"config": nn["config"], "model": nn["model"]})
-
-
-def _revision(state) -> dict:
-    return {"X-State-Revision": str(state.revision)}
 
 
 async def _read_upload(request: web.Request, upload) -> tuple[str | None, str | None]:
@@ -122,7 +120,7 @@ async def deploy_nn(request: web.Request) -> web.Response:
           "path": str(path)}
     state = await ask(request, actor, DeployNN(name, nn))
     log.info("camera %s: %s runs %s network %s", actor.mxid, name, config["type"], sha256[:12])
-    return web.json_response(_view(state.streams[name].nn), headers=_revision(state))
+    return web.json_response(_view(state.streams[name].nn), headers=revision(state))
 
 
 @docs(tags=TAG, summary="Get Neural Network",
@@ -149,7 +147,7 @@ async def get_nn(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "no_nn", f"no neural network runs on {name}; POST one to this path")
     if web.WebSocketResponse().can_prepare(request).ok:
         if not actor.state.streams[name].active:
-            raise ApiError(409, "stream_inactive", f"{name} is not active; activate it first")
+            raise StreamInactive(f"{name} is not active; activate it first")
         return await _results(request, actor, name)
     return web.json_response(_view(nn))
 
@@ -161,7 +159,7 @@ async def get_nn(request: web.Request) -> web.StreamResponse:
 async def remove_nn(request: web.Request) -> web.Response:
     actor, name = stream(request)
     state = await ask(request, actor, RemoveNN(name))
-    return web.Response(status=204, headers=_revision(state))
+    return web.Response(status=204, headers=revision(state))
 
 
 class Results:
@@ -263,9 +261,6 @@ async def _pause(listening: asyncio.Task) -> None:
 async def _until_closed(ws: web.WebSocketResponse) -> None:
     async for _ in ws:
         pass
-
-
-SOCKETS = web.AppKey("nn_sockets", weakref.WeakSet)
 
 
 def add_routes(add) -> None:

@@ -23,7 +23,7 @@ from schemas.params import CameraPathSchema, StillQuerySchema, StreamPathSchema
 
 from . import openapi
 from .errors import ApiError, validation_error
-from .inputs import ask, camera, json_object, load, stream
+from .inputs import ask, camera, json_object, load, revision, stream
 
 log = logging.getLogger(__name__)
 TAG = ["streams"]
@@ -33,19 +33,15 @@ _config_updates = {kind: cls(partial=True) for kind, cls in CONFIG_SCHEMAS.items
 _still_query = StillQuerySchema()
 
 
-def _revision(state: CameraState) -> dict:
-    return {"X-State-Revision": str(state.revision)}
-
-
 def _with_revision(body, state: CameraState) -> web.Response:
-    return web.json_response(body, headers=_revision(state))
+    return web.json_response(body, headers=revision(state))
 
 
 async def _switch(request: web.Request, message) -> web.Response:
     actor, name = stream(request)
     state = await ask(request, actor, message(name))
     log.info("camera %s: %s %s", actor.mxid, name, "activated" if message is Activate else "deactivated")
-    return web.Response(status=204, headers=_revision(state))
+    return web.Response(status=204, headers=revision(state))
 
 
 def control_view(control: Mapping, meta: FrameMeta | None) -> dict:
@@ -73,7 +69,7 @@ def _control_response(actor: CameraActor, name: str, state: CameraState) -> web.
     if cached is None or cached[0] is not control or cached[1] != meta:
         cached = (control, meta, json.dumps(control_view(control, meta)).encode())
         _control_json[actor.mxid, name] = cached
-    return web.Response(body=cached[2], content_type="application/json", headers=_revision(state))
+    return web.Response(body=cached[2], content_type="application/json", headers=revision(state))
 
 
 @docs(tags=TAG, summary="List All Streams", description="One entry per stream the camera really has.",

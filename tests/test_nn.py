@@ -14,6 +14,7 @@ import blobs
 from conftest import activate, assert_error, device_timeout, stream_url, wait_until
 from service.app import create_app
 from service.inputs import FLEET
+from service.nn import Watcher
 
 MOBILENET = {"type": "MobileNet", "confidence_threshold": 0.5, "labels": ["bars", "star"]}
 
@@ -41,6 +42,15 @@ async def results(client, cam, stream, count=1) -> list[dict]:
             assert message.type == WSMsgType.TEXT, message
             got.append(json.loads(message.data))
     return got
+
+
+async def close_of(ws) -> tuple[int, str]:
+    """The code and reason the socket closes with, after the results still on their way."""
+    message = await ws.receive(timeout=5)
+    while message.type == WSMsgType.TEXT:
+        message = await ws.receive(timeout=5)
+    assert message.type == WSMsgType.CLOSE, message
+    return message.data, message.extra
 
 
 def extent(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -159,10 +169,7 @@ async def test_removal_ends_the_results_and_is_idempotent(client, mxid):
         for _ in range(2):
             resp = await client.delete(stream_url(cam, "CAM_A", "nn"))
             assert resp.status == 204 and "X-State-Revision" in resp.headers
-        message = await ws.receive(timeout=5)
-        while message.type == WSMsgType.TEXT:
-            message = await ws.receive(timeout=5)
-        assert message.type == WSMsgType.CLOSE and message.data == 1000 and message.extra == "network removed"
+        assert await close_of(ws) == (1000, "network removed")
     await assert_error(await client.get(stream_url(cam, "CAM_A", "nn")), 404, "no_nn")
     # The stream itself goes on.
     assert (await client.get(stream_url(cam, "CAM_A", "still"))).status == 200
@@ -228,10 +235,32 @@ async def test_deactivating_the_stream_ends_its_results(client, mxid):
     async with client.ws_connect(stream_url(cam, "CAM_A", "nn")) as ws:
         assert (await ws.receive(timeout=5)).type == WSMsgType.TEXT
         assert (await client.delete(stream_url(cam, "CAM_A"))).status == 204
-        message = await ws.receive(timeout=5)
-        while message.type == WSMsgType.TEXT:
-            message = await ws.receive(timeout=5)
-        assert message.type == WSMsgType.CLOSE and message.data == 1000 and message.extra == "stream deactivated"
+        assert await close_of(ws) == (1000, "stream deactivated")
     # The network stays deployed, and runs again when the stream does.
     await activate(client, cam, "CAM_A")
     assert (await results(client, cam, "CAM_A"))[0]["detections"]
+
+
+async def test_the_results_wait_out_a_lost_camera_and_go_on(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    await deploy(client, cam, "CAM_A")
+    async with client.ws_connect(stream_url(cam, "CAM_A", "nn")) as ws:
+        first = json.loads((await ws.receive(timeout=5)).data)
+        await client.post(f"/sim/cameras/{cam}/unplug")
+        await wait_until(lambda: client.app[FLEET].get(cam).status == "disconnected")
+        await client.post(f"/sim/cameras/{cam}/replug")
+        await wait_until(lambda: client.app[FLEET].get(cam).status == "connected")
+        message = await ws.receive(timeout=10)
+        while message.type == WSMsgType.TEXT and json.loads(message.data)["timestamp"] <= first["timestamp"]:
+            message = await ws.receive(timeout=10)
+        assert message.type == WSMsgType.TEXT, message          # the same socket, from the reopened camera
+        assert {d["label"] for d in json.loads(message.data)["detections"]} == {"bars", "star"}
+
+
+async def test_a_slow_watcher_gets_the_latest_result_only():
+    watcher = Watcher()
+    for text in ("1", "2", "3"):               # results that came while the client was busy sending
+        watcher.offer(text)
+    assert await watcher.next(1.0) == "3"
+    assert await watcher.next(0.05) is None    # nothing queued behind it

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from browser import CHROMIUM, chromium, wait_for_value
-from conftest import activate, assert_error, stream_url
+from conftest import activate, assert_error, stream_url, wait_until
+from service.inputs import FLEET
 
 
 async def preview(client, cam, stream="CAM_A") -> np.ndarray:
@@ -56,6 +57,15 @@ async def test_no_preview_on_mono_or_depth_and_none_while_inactive(client, mxid)
     for stream in ("CAM_B", "DEPTH_B_C"):
         await activate(client, cam, stream)
         await assert_error(await client.get(stream_url(cam, stream, "preview")), 422, "no_preview")
+
+
+async def test_no_preview_while_the_camera_is_away(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    await client.post(f"/sim/cameras/{cam}/unplug")
+    await wait_until(lambda: client.app[FLEET].get(cam).status == "disconnected")
+    error = await assert_error(await client.get(stream_url(cam, "CAM_A", "preview")), 503, "camera_unavailable")
+    assert "disconnected" in error["message"]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)")

@@ -22,8 +22,9 @@ def detections(frame: tuple[int, int], nn: Mapping, depth: np.ndarray | None = N
     config = nn["config"]
     (sw, sh), (x0, y0, w, h) = scene.centre_crop(frame, tuple(nn["model"]["input"]))
     labels, found = config["labels"], []
-    names = [name for name, _, _ in scene.objects(depth is not None, *frame)]
-    for name, (xmin, ymin, xmax, ymax), _ in scene.objects(depth is not None, *frame):
+    shown = scene.objects(depth is not None, *frame)
+    names = [name for name, _ in shown]
+    for name, (xmin, ymin, xmax, ymax) in shown:
         confidence = CONFIDENCE[name]
         if confidence < config["confidence_threshold"]:
             continue

@@ -73,14 +73,14 @@ def depth_scene(width: int, height: int, dots: bool = False) -> np.ndarray:
 
 
 # What the scenes show, as a detector would report it: (name, [xmin, ymin, xmax, ymax] as fractions of the
-# frame, distance in mm on the depth scene). The card's Siemens star is a circle of 0.25 frame heights at
-# (0.5, 0.7); the depth scene's ball one of 0.18 heights at (0.35, 0.5); its box a rectangle.
-def objects(depth: bool, width: int, height: int) -> list[tuple[str, tuple[float, float, float, float], int | None]]:
+# frame). The card's Siemens star is a circle of 0.25 frame heights at (0.5, 0.7); the depth scene's ball one
+# of 0.18 heights at (0.35, 0.5) (900 mm away); its box a rectangle (2200 mm).
+def objects(depth: bool, width: int, height: int) -> list[tuple[str, tuple[float, float, float, float]]]:
     if depth:
         r = 0.18 * height / width
-        return [("ball", (0.35 - r, 0.32, 0.35 + r, 0.68), 900), ("box", (0.62, 0.3, 0.85, 0.75), 2200)]
+        return [("ball", (0.35 - r, 0.32, 0.35 + r, 0.68)), ("box", (0.62, 0.3, 0.85, 0.75))]
     r = 0.25 * height / width
-    return [("bars", (0.0, 0.0, 1.0, 0.4), None), ("star", (0.5 - r, 0.45, 0.5 + r, 0.95), None)]
+    return [("bars", (0.0, 0.0, 1.0, 0.4)), ("star", (0.5 - r, 0.45, 0.5 + r, 0.95))]
 
 
 HFOV_DEGREES = 72.0      # the simulated lens: focal length in pixels = width / (2 tan(HFOV / 2))
