@@ -8,7 +8,7 @@ import depthai as dai
 
 from .frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta
 from .model import COLOR, MONO, OTHER, Mode, SensorSpec
-from .nn import frame_coords, tensor
+from .nn import frame_coords, tensors
 
 AWB = dai.CameraControl.AutoWhiteBalanceMode
 AF = dai.CameraControl.AutoFocusMode
@@ -102,8 +102,8 @@ def nn_message(message, nn: Mapping, frame: tuple[int, int]) -> dict:
     from a SpatialDetectionNetwork, millimetres; a Generic network's output tensors."""
     out = {"timestamp": round(message.getTimestamp().total_seconds(), 6), "sequence": message.getSequenceNum()}
     if nn["config"]["type"] == "Generic":
-        out["outputs"] = {name: tensor(nn["model"]["outputs"].get(name, []), np.asarray(message.getTensor(name)))
-                          for name in message.getAllLayerNames()}
+        shapes = {name: nn["model"]["outputs"].get(name, []) for name in message.getAllLayerNames()}
+        out["outputs"] = tensors(shapes, message.getTensor)
         return out
     labels, found = nn["config"]["labels"], []
     for d in message.detections:

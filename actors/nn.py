@@ -3,21 +3,40 @@ pipeline reads it, and the model files kept on disk by their SHA-256."""
 from __future__ import annotations
 
 import hashlib
+import math
 import os
-import tarfile
+from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
 
 from .frames import centre_crop
 
 MAX_MODEL_BYTES = 64 * 1024 * 1024      # RVC2 blobs are a few MB; its NN memory holds far less than this
 
 
-MAX_TENSOR_VALUES = 65536       # a larger output layer is sent as its shape alone: too much JSON at frame rate
+# A results message carries at most this many output values in all (at most ~2 MiB of JSON): layers past it
+# are sent as their shape alone, since more is too much JSON at frame rate.
+MAX_RESULT_VALUES = 65536
+MAX_RESULT_BYTES = 2 << 20      # what a results message can reach: every value a float of 25 characters, at most
+MAX_OUTPUTS = 64                 # output layers of a network (more is refused at deployment)
 
 
-def tensor(shape, values) -> dict:
-    """One output layer of a Generic network as the …/nn WebSocket sends it."""
-    return {"shape": list(shape), "data": values.ravel().tolist() if values.size <= MAX_TENSOR_VALUES else None}
+def tensors(shapes: Mapping[str, list], values_of: Callable[[str], np.ndarray]) -> dict:
+    """A Generic network's output layers as the …/nn WebSocket sends them, {name: {shape, data}}: each layer's
+    values flat, while the message's budget of MAX_RESULT_VALUES lasts, else data null (`values_of` is not
+    asked for those)."""
+    out, budget = {}, MAX_RESULT_VALUES
+    for name, shape in sorted(shapes.items()):           # by name: the same layers get data every time
+        count = math.prod(shape)
+        if count <= budget:
+            budget -= count
+            out[name] = {"shape": list(shape), "data": np.asarray(values_of(name)).ravel()[:count].tolist()}
+        else:
+            out[name] = {"shape": list(shape), "data": None}
+    return out
 
 
 def frame_coords(coords, frame: tuple[int, int], view: tuple[int, int]) -> list[float]:
@@ -42,31 +61,6 @@ def load_blob(path: Path, fmt: str, dai=None):
     return dai.OpenVINO.Blob(Path(path))
 
 
-def inspect_model(path: Path) -> dict:
-    """Blocking: format, input [w, h] and outputs {name: shape} of a model file; ModelRefused says why not."""
-    fmt = "nn_archive" if tarfile.is_tarfile(path) else "blob"
-    try:
-        blob = load_blob(path, fmt)
-    except Exception as exc:  # noqa: BLE001 (depthai says what is wrong in its own words)
-        what = "an NN archive depthai can read" if fmt == "nn_archive" else "an OpenVINO blob"
-        raise ModelRefused(f"the model is not {what}: {exc}") from None
-    if blob is None:
-        raise ModelRefused("the NN archive holds no OpenVINO blob: OAK cameras of this kind (RVC2) run blobs only")
-    if blob.device.name != "VPU":
-        raise ModelRefused(f"the blob is compiled for {blob.device.name}, not for the OAK's RVC2 (VPU)")
-    inputs = list(blob.networkInputs.values())
-    if len(inputs) != 1:
-        raise ModelRefused(f"the network has {len(inputs)} inputs; a camera stream feeds exactly one image")
-    try:
-        size = [inputs[0].getWidth(), inputs[0].getHeight()]
-    except RuntimeError as exc:
-        raise ModelRefused(f"the network's input is not an image: {exc}") from None
-    if min(size) < 8 or max(size) > 4096:
-        raise ModelRefused(f"the network's input {inputs[0].dims} is not an image size a camera can feed")
-    return {"format": fmt, "input": size,
-            "outputs": {name: list(info.dims) for name, info in sorted(blob.networkOutputs.items())}}
-
-
 class ModelFiles:
     """Model files in a folder, each named by its SHA-256: the same model uploaded twice is kept once."""
 
@@ -75,6 +69,28 @@ class ModelFiles:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         for stale in self.directory.glob(".upload-*"):         # uploads a crash or a kill cut short
             stale.unlink(missing_ok=True)
+        self._held: Counter = Counter()       # kept files whose deployment is on its way to a camera
+
+    @contextmanager
+    def held(self, sha256: str):
+        """While a kept model is being deployed: prune leaves it alone."""
+        self._held[sha256] += 1
+        try:
+            yield
+        finally:
+            self._held[sha256] -= 1
+            if not self._held[sha256]:
+                del self._held[sha256]
+
+    def holding(self) -> set[str]:
+        return set(self._held)
+
+    def prune(self, keep: set[str]) -> None:
+        """Blocking: remove the model files not in `keep` (what the cameras' states refer to, and what
+        `holding()` said): a replaced or removed network's file goes at once."""
+        for model in self.directory.iterdir():
+            if model.is_file() and not model.name.startswith(".") and model.name not in keep:
+                model.unlink(missing_ok=True)
 
     def path(self, sha256: str) -> Path:
         return self.directory / sha256

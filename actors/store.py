@@ -68,11 +68,15 @@ class StateStore:
         """Blocking: replace the camera's file so that it survives a crash or power loss once this returns."""
         target = self.path(mxid)
         temporary = target.with_suffix(".json.tmp")
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, target)
+        try:
+            with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+                f.write(content)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, target)
+        except OSError:
+            temporary.unlink(missing_ok=True)       # a full disk leaves no torn temporary behind
+            raise
         directory = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(directory)         # the rename itself must reach the disk too

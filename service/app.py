@@ -9,13 +9,14 @@ from aiohttp import web
 
 from actors.backend import Backend
 from actors.fleet import Fleet
+from actors.model_check import ModelChecker
 from actors.nn import ModelFiles
 from actors.store import StateStore
 
 from . import cameras, health, metrics, nn, openapi, security, sim, streams, video
 from .errors import error_middleware
 from .logs import add_request_id, quiet_bad_requests
-from .inputs import FLEET
+from .inputs import BODY_TIMEOUT, FLEET
 
 MAX_BODY = 64 * 1024     # config and control bodies are a few hundred bytes
 
@@ -44,7 +45,8 @@ def _routes(app: web.Application, modules) -> None:
 def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size: int = 128,
                device_timeout: float = 10.0, max_backoff: float = 30.0, discovery_interval: float = 2.0,
                max_body: int = MAX_BODY, tokens: list[str] | None = None, cors_origins: list[str] | None = None,
-               with_metrics: bool = True, max_feeds: int = 4, initial_streams: str = "none") -> web.Application:
+               with_metrics: bool = True, max_feeds: int = 4, initial_streams: str = "none",
+               body_timeout: float = 10.0, model_checker: ModelChecker | None = None) -> web.Application:
     """The application; with `state_dir` each camera's desired state is saved there and restored, with
     `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call."""
     # Outermost first: admission gives the request its id and checks its token before anything else runs.
@@ -59,12 +61,14 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     fleet = Fleet(backend, store=store, interval=discovery_interval, initial_streams=initial_streams,
                   mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
+    app[BODY_TIMEOUT] = body_timeout
     app[health.READY] = False
     modules = (streams, cameras, video, nn, health) + ((sim,) if sim.enabled(backend) else ())
     _routes(app, modules + ((metrics,) if with_metrics else ()))
     video.setup(app, max_feeds)
     # Models live beside the state they belong to; without a state folder, for this run only.
-    nn.setup(app, store.models if store is not None else ModelFiles(Path(tempfile.mkdtemp(prefix="oak-models-"))))
+    nn.setup(app, store.models if store is not None else ModelFiles(Path(tempfile.mkdtemp(prefix="oak-models-"))),
+             model_checker)
     if with_metrics:
         app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO])
     openapi.setup(app, version=metadata.version("oak-camera-service"), tokens=bool(tokens))

@@ -35,6 +35,8 @@ def validation_error(fields: dict, message: str = "the request is not valid") ->
     return ApiError(422, "validation_error", message, fields=fields)
 
 
+CLIENT_CLOSED = 499
+
 # aiohttp's own errors (no route, wrong method, body too large, ...) under our codes.
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
 
@@ -69,6 +71,12 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     except asyncio.CancelledError:
         raise
+    except ConnectionResetError:
+        # The client hung up before its request was read or answered: its own doing, one line. The status
+        # (nginx's "client closed request") is only for /metrics: nobody is there to read it.
+        log.info("request %s %s %s: the client closed the connection", REQUEST_ID.get(), request.method,
+                 request.path)
+        return web.Response(status=CLIENT_CLOSED)
     except Exception as exc:  # noqa: BLE001 (every error becomes JSON; the unknown ones are logged as bugs)
         error = _from_exception(exc)
         if error is not None:

@@ -1,6 +1,7 @@
 """Reading what a request carries: the camera and stream it names, its JSON body, its query."""
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -13,9 +14,11 @@ from actors.actor import CameraActor
 from schemas.params import CameraPathSchema, StreamPathSchema
 
 from .errors import ApiError, validation_error
+from .limits import WAITING_FOR_BODY
 
 FLEET = web.AppKey("fleet", object)
 METRICS = web.AppKey("metrics", object)
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 _camera_path, _stream_path = CameraPathSchema(), StreamPathSchema()
 
@@ -73,20 +76,39 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-async def json_object(request: web.Request) -> dict:
-    """The body as a JSON object; anything else is a 422. Over the size limit aiohttp answers 413."""
+async def body(request: web.Request, reading):
+    """Await `reading`, a read of the request's body: one that stalls for the body timeout is a 408, and while
+    it waits the connection counts as idle for the connection cap. A body its Content-Encoding does not decode
+    is a 400."""
+    timeout = request.app.get(BODY_TIMEOUT, 10.0)
+    WAITING_FOR_BODY.add(request.protocol)
     try:
-        raw = await request.read()
-    except (HttpProcessingError, RequestPayloadError) as exc:     # a body its Content-Encoding does not decode
+        async with asyncio.timeout(timeout):
+            return await reading
+    except TimeoutError:
+        raise ApiError(408, "request_timeout", f"the body stopped arriving for {timeout:g} s",
+                       headers={"Connection": "close"}) from None
+    except RequestPayloadError as exc:
         # aiohttp cannot read past such a body: the connection ends with this answer.
         raise ApiError(400, "bad_request", f"the body could not be decoded: {exc}",
                        headers={"Connection": "close"}) from None
+    finally:
+        WAITING_FOR_BODY.discard(request.protocol)
+
+
+async def json_object(request: web.Request) -> dict:
+    """The body as a JSON object; anything else is a 422. Over the size limit aiohttp answers 413."""
     try:
-        body = json.loads(raw, parse_constant=_reject_constant) if raw.strip() else None
+        raw = await body(request, request.read())
+    except HttpProcessingError as exc:
+        raise ApiError(400, "bad_request", f"the body could not be decoded: {exc}",
+                       headers={"Connection": "close"}) from None
+    try:
+        document = json.loads(raw, parse_constant=_reject_constant) if raw.strip() else None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(422, "invalid_json", f"the body is not valid JSON: {exc}") from None
     except RecursionError:
         raise ApiError(422, "invalid_json", "the body is nested too deeply") from None
-    if not isinstance(body, dict):
+    if not isinstance(document, dict):
         raise ApiError(422, "invalid_json", "the body must be a JSON object")
-    return body
+    return document

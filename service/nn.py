@@ -3,33 +3,41 @@ its results on the same path."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import threading
+import types
 import weakref
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.multipart import BodyPartReader
 from aiohttp_apigami import docs, match_info_schema, response_schema
 
 from actors.actor import CameraActor
 from actors.backend import Output
 from actors.errors import StreamInactive
 from actors.messages import DeployNN, RemoveNN
-from actors.nn import ModelFiles, ModelRefused, inspect_model
+from actors.model_check import ModelChecker
+from actors.nn import ModelFiles, ModelRefused
 from schemas.nn import DetectionsMessageSchema, NNConfigSchema, NNSchema, NNUploadSchema
 from schemas.params import StreamPathSchema
 
 from . import openapi
 from .errors import ApiError, validation_error
-from .inputs import ask, load, revision, stream
+from .inputs import FLEET, ask, body, load, revision, stream
 
 log = logging.getLogger(__name__)
 MODELS = web.AppKey("models", ModelFiles)
+CHECKER = web.AppKey("model_checker", ModelChecker)
+UPLOADS = web.AppKey("uploads", types.SimpleNamespace)     # count under way, and the limit
 RESULTS = web.AppKey("results", object)
 SOCKETS = web.AppKey("nn_sockets", weakref.WeakSet)       # the open results sockets, closed at shutdown
 TAG = ["neural networks"]
-MAX_CONFIG = 64 * 1024
+MAX_FIELD = 64 * 1024        # every part but the model: the config is a few hundred bytes
+MAX_PARTS = 8                # model, config, and room for a client's extras
+MAX_UPLOADS = 2              # received at once per gateway; their models are checked one at a time
 _config, _nn = NNConfigSchema(), NNSchema()
 
 
@@ -38,27 +46,40 @@ def _view(nn) -> dict:
 
 
 async def _read_upload(request: web.Request, upload) -> tuple[str | None, str | None]:
-    """Stream the multipart body: the model part into `upload`; the config part's text and the model's name."""
+    """Stream the multipart body: the model part into `upload` (written off the loop); the config part's text
+    and the model's name. At most MAX_PARTS parts, each but the model at most MAX_FIELD bytes."""
     if request.content_type != "multipart/form-data":
         raise validation_error({"model": ["Send multipart/form-data with a model file and a config part."]})
     config = filename = None
     try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
+        reader = await body(request, request.multipart())
+        for count in itertools.count(1):
+            part = await body(request, reader.next())
+            if part is None:
+                break
+            if count > MAX_PARTS:
+                raise ApiError(422, "invalid_multipart", f"the body has more than {MAX_PARTS} parts")
+            if not isinstance(part, BodyPartReader):
+                raise ApiError(422, "invalid_multipart", "a part of the body is itself multipart")
             if part.name == "model":
                 filename = part.filename or "model"
-                while chunk := await part.read_chunk(1 << 20):
-                    upload.write(chunk)
-            elif part.name == "config":
-                raw = await part.read_chunk(MAX_CONFIG + 1)
-                if len(raw) > MAX_CONFIG or await part.read_chunk(1):
-                    raise validation_error({"config": [f"The config is larger than {MAX_CONFIG} bytes."]})
+                while chunk := await body(request, part.read_chunk(1 << 20)):
+                    await asyncio.to_thread(upload.write, chunk)
+                continue
+            raw = await body(request, part.read_chunk(MAX_FIELD + 1))
+            if len(raw) > MAX_FIELD or await body(request, part.read_chunk(1)):
+                raise validation_error({part.name or "part": [f"The part is larger than {MAX_FIELD} bytes."]})
+            if part.name == "config":
                 config = raw.decode("utf-8", errors="replace")
-            else:
-                await part.release()
     except ModelRefused as exc:                            # over the size limit
         raise ApiError(413, "body_too_large", str(exc)) from None
-    except (ValueError, AssertionError, HttpProcessingError) as exc:      # a part that does not parse
+    except OSError as exc:
+        if isinstance(exc, ConnectionError):
+            raise
+        log.error("saving an uploaded model failed: %s", exc)
+        raise ApiError(503, "model_not_saved", f"the model could not be saved: {exc.strerror or exc}",
+                       headers={"Retry-After": "5"}) from None
+    except (ValueError, AssertionError, RuntimeError, LookupError, HttpProcessingError) as exc:   # does not parse
         raise ApiError(422, "invalid_multipart", f"the body is not valid multipart/form-data: {exc}") from None
     return config, filename
 
@@ -91,36 +112,63 @@ def _check_fit(config: dict, model: dict) -> None:
 @match_info_schema(StreamPathSchema)
 async def deploy_nn(request: web.Request) -> web.Response:
     actor, name = stream(request)
-    files = request.app[MODELS]
-    upload = files.upload()
+    files, uploads = request.app[MODELS], request.app[UPLOADS]
+    if uploads.count >= uploads.limit:
+        raise ApiError(503, "uploads_busy", f"{uploads.limit} model uploads are under way; try again",
+                       headers={"Retry-After": "5"})
+    uploads.count += 1
     try:
-        text, filename = await _read_upload(request, upload)
-        upload.file.close()
-        missing = {field: ["Missing data for required field."] for field, got in
-                   (("model", filename), ("config", text)) if got is None}
-        if missing:
-            raise validation_error(missing)
+        upload = files.upload()
         try:
-            document = json.loads(text)
-        except ValueError as exc:
-            raise validation_error({"config": [f"Not valid JSON: {exc}"]}) from None
-        if not isinstance(document, dict):
-            raise validation_error({"config": ["The config must be a JSON object."]})
-        config = load(_config, document, what="config")
-        try:
-            info = await asyncio.to_thread(inspect_model, upload.path)
-        except ModelRefused as exc:
-            raise validation_error({"model": [str(exc)]}, "the model cannot run on an OAK camera") from None
-        _check_fit(config, info)
-        sha256 = upload.hash.hexdigest()
-        path = await asyncio.to_thread(files.keep, upload.path, sha256)
+            text, filename = await _read_upload(request, upload)
+            upload.file.close()
+            config = _config_of(text, filename)
+            try:
+                info = await request.app[CHECKER].check(upload.path)
+            except ModelRefused as exc:
+                raise validation_error({"model": [str(exc)]}, "the model cannot run on an OAK camera") from None
+            _check_fit(config, info)
+            sha256 = upload.hash.hexdigest()
+            try:
+                path = await asyncio.to_thread(files.keep, upload.path, sha256)
+            except OSError as exc:
+                raise ApiError(503, "model_not_saved", f"the model could not be saved: {exc.strerror or exc}",
+                               headers={"Retry-After": "5"}) from None
+        finally:
+            upload.discard()              # nothing is left of a refused upload; a kept one was moved away
     finally:
-        upload.discard()                  # nothing is left of a refused upload; a kept one was moved away
+        uploads.count -= 1
     nn = {"config": config, "model": {"sha256": sha256, "size": upload.size, "filename": filename[:255], **info},
           "path": str(path)}
-    state = await ask(request, actor, DeployNN(name, nn))
+    with files.held(sha256):
+        state = await ask(request, actor, DeployNN(name, nn))
+    await _prune(request)
     log.info("camera %s: %s runs %s network %s", actor.mxid, name, config["type"], sha256[:12])
     return web.json_response(_view(state.streams[name].nn), headers=revision(state))
+
+
+def _config_of(text: str | None, filename: str | None) -> dict:
+    missing = {field: ["Missing data for required field."] for field, got in
+               (("model", filename), ("config", text)) if got is None}
+    if missing:
+        raise validation_error(missing)
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise validation_error({"config": [f"Not valid JSON: {exc}"]}) from None
+    except RecursionError:
+        raise validation_error({"config": ["The JSON is nested too deeply."]}) from None
+    if not isinstance(document, dict):
+        raise validation_error({"config": ["The config must be a JSON object."]})
+    return load(_config, document, what="config")
+
+
+async def _prune(request: web.Request) -> None:
+    """Remove the model files no camera's state refers to any more (a replaced or removed network's)."""
+    files = request.app[MODELS]
+    keep = files.holding() | {s.nn["model"]["sha256"] for a in request.app[FLEET].actors.values()
+                              for s in a.state.streams.values() if s.nn is not None}
+    await asyncio.to_thread(files.prune, keep)
 
 
 @docs(tags=TAG, summary="Get Neural Network",
@@ -159,23 +207,26 @@ async def get_nn(request: web.Request) -> web.StreamResponse:
 async def remove_nn(request: web.Request) -> web.Response:
     actor, name = stream(request)
     state = await ask(request, actor, RemoveNN(name))
+    await _prune(request)
     return web.Response(status=204, headers=revision(state))
 
 
 class Results:
     """One reader thread per network output, however many WebSockets watch it: each watcher holds only the
-    latest result (as JSON text), so a slow one skips and nothing queues."""
+    latest result (as JSON text), so a slow one skips and nothing queues. A reader that fails is gone from
+    the table, and the next `watch` of its watchers starts another."""
 
     def __init__(self):
         self._feeds: dict[int, tuple[Output, set]] = {}
         self._lock = threading.Lock()
 
     def watch(self, output: Output, watcher: "Watcher") -> None:
+        """Idempotent: the watcher is fed by the output's reader, started if none runs."""
         with self._lock:
             feed = self._feeds.get(id(output))
             if feed is None or feed[0] is not output:
                 feed = self._feeds[id(output)] = (output, set())
-                threading.Thread(target=self._read, args=(output, feed[1], asyncio.get_running_loop()),
+                threading.Thread(target=self._read, args=(feed, asyncio.get_running_loop()),
                                  name="nn-results", daemon=True).start()
             feed[1].add(watcher)
 
@@ -185,21 +236,26 @@ class Results:
             if feed is not None and feed[0] is output:
                 feed[1].discard(watcher)
 
-    def _read(self, output: Output, watchers: set, loop: asyncio.AbstractEventLoop) -> None:
+    def _read(self, feed: tuple[Output, set], loop: asyncio.AbstractEventLoop) -> None:
+        output, watchers = feed
         sequence = -1
-        while not output.closed:
+        try:
+            while not output.closed:
+                with self._lock:
+                    if not watchers:
+                        return
+                    targets = list(watchers)
+                got = output.detections_after(sequence, 1.0)
+                if got is not None:
+                    sequence, text = got[0], json.dumps(got[1])
+                    for watcher in targets:
+                        loop.call_soon_threadsafe(watcher.offer, text)
+        except Exception:  # noqa: BLE001 (logged; the watchers' next look starts a new reader)
+            log.exception("the results reader of a network failed")
+        finally:
             with self._lock:
-                if not watchers:
-                    self._feeds.pop(id(output), None)
-                    return
-                targets = list(watchers)
-            got = output.detections_after(sequence, 1.0)
-            if got is not None:
-                sequence, text = got[0], json.dumps(got[1])
-                for watcher in targets:
-                    loop.call_soon_threadsafe(watcher.offer, text)
-        with self._lock:
-            self._feeds.pop(id(output), None)
+                if self._feeds.get(id(output)) is feed:
+                    del self._feeds[id(output)]
 
 
 class Watcher:
@@ -243,6 +299,8 @@ async def _results(request: web.Request, actor: CameraActor, name: str) -> web.W
             text = await watcher.next(1.0) if output is not None else await _pause(listening)
             if text is not None and not ws.closed:
                 await ws.send_str(text)
+            elif output is not None:
+                results.watch(output, watcher)      # nothing for a second: a reader that failed is replaced
     except ConnectionError:
         pass
     finally:
@@ -270,8 +328,10 @@ def add_routes(add) -> None:
     add("DELETE", path, remove_nn)
 
 
-def setup(app: web.Application, models: ModelFiles) -> None:
+def setup(app: web.Application, models: ModelFiles, checker: ModelChecker | None = None) -> None:
     app[MODELS], app[RESULTS], app[SOCKETS] = models, Results(), weakref.WeakSet()
+    app[CHECKER] = checker or ModelChecker()
+    app[UPLOADS] = types.SimpleNamespace(count=0, limit=MAX_UPLOADS)
 
     async def close(_app):
         for ws in list(app[SOCKETS]):

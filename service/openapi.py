@@ -14,19 +14,21 @@ from schemas.errors import ErrorSchema
 ERROR_WHEN = {
     400: "The body cannot be decoded as its Content-Encoding says (for example, not gzip)",
     401: "A valid token is required (with --token-file): `Authorization: Bearer <token>` or ?access_token=",
+    408: "The body stopped arriving for the body timeout (10 s); the connection is closed",
     404: "No such camera, no such stream on this camera (the message lists its streams)",
     409: "The stream is not active, or the camera is shut down (POST /cameras/{mxid}/ boots it)",
     413: "The body is larger than the limit",
     422: "The body, query or path fails validation (shape, type, range, or what the sensor can do); "
          "`fields` has a message per field",
-    503: "The camera is disconnected or booting, or its command queue is full; see Retry-After",
+    503: "The camera is disconnected or booting, or its command queue is full; a model upload while two are "
+         "under way (`uploads_busy`) or on a full disk (`model_not_saved`); see Retry-After",
     504: "The device did not answer in time",
 }
 
 
 def errors(*statuses: int) -> dict:
-    if 413 in statuses:           # an operation that takes a body can also get one it cannot decode
-        statuses = (400, *statuses)
+    if 413 in statuses:           # an operation that takes a body can also get one it cannot decode or that stalls
+        statuses = (400, 408, *statuses)
     out = {s: {"description": ERROR_WHEN[s], "content": {"application/json": {"schema": ErrorSchema}}}
            for s in statuses}
     out[500] = {"description": "A bug: logged under the request_id the body carries",

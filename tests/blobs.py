@@ -35,17 +35,22 @@ def blob(width: int = 300, height: int = 300, outputs: dict = MOBILENET_OUT) -> 
     return b"\x7fELF" + bytes(48) + header + inputs + outs + consts
 
 
-def archive(width: int = 300, height: int = 300) -> bytes:
-    """An NN archive (config.json, version 1.0, and the blob) as luxonis' tools pack it: tar.xz."""
-    config = {"config_version": "1.0", "model": {
+def archive_config(width: int = 300, height: int = 300) -> str:
+    """The config.json of an NN archive (version 1.0) whose model is model.blob."""
+    return json.dumps({"config_version": "1.0", "model": {
         "metadata": {"name": "test", "path": "model.blob", "precision": "float16"},
         "inputs": [{"name": "data", "dtype": "uint8", "input_type": "image", "shape": [1, 3, height, width],
                     "layout": "NCHW", "preprocessing": {}}],
         "outputs": [{"name": "detection_out", "dtype": "float16"}],
-        "heads": [{"parser": "SSD", "metadata": {"classes": ["ball", "box"], "n_classes": 2}}]}}
+        "heads": [{"parser": "SSD", "metadata": {"classes": ["ball", "box"], "n_classes": 2}}]}})
+
+
+def archive(width: int = 300, height: int = 300) -> bytes:
+    """An NN archive (config.json and the blob) as luxonis' tools pack it: tar.xz."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:xz") as tar:
-        for name, data in (("config.json", json.dumps(config).encode()), ("model.blob", blob(width, height))):
+        for name, data in (("config.json", archive_config(width, height).encode()),
+                           ("model.blob", blob(width, height))):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))

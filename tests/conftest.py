@@ -99,12 +99,19 @@ def state_dir(tmp_path):
 async def client(aiohttp_client, backend, state_dir):
     app = create_app(backend, state_dir=state_dir, device_timeout=device_timeout(backend), max_backoff=0.1,
                      discovery_interval=0.05)
-    server = TestServer(app)
-    await server.start_server(**runner_options(app))       # served as the command serves it, request metrics on
-    client = await aiohttp_client(server)
+    client = await aiohttp_client(await serve(app))
     fleet = app[FLEET]
     await wait_until(lambda: all(a.status == "connected" for a in fleet.actors.values()))
     return client
+
+
+async def serve(app) -> TestServer:
+    """The app served as the command serves it: request metrics on, and a handler whose client hangs up is
+    not cancelled (TestServer's own default) but sees the connection's loss where it reads."""
+    server = TestServer(app)
+    await server.start_server(**runner_options(app))
+    server.runner.server.handler_cancellation = False
+    return server
 
 
 def stream_url(mxid, stream, tail=""):

@@ -11,6 +11,7 @@ from PIL import Image
 
 import actors.nn
 import blobs
+from actors.nn import MAX_OUTPUTS, MAX_RESULT_BYTES, MAX_RESULT_VALUES
 from conftest import activate, assert_error, device_timeout, stream_url, wait_until
 from service.app import create_app
 from service.inputs import FLEET
@@ -264,3 +265,41 @@ async def test_a_slow_watcher_gets_the_latest_result_only():
         watcher.offer(text)
     assert await watcher.next(1.0) == "3"
     assert await watcher.next(0.05) is None    # nothing queued behind it
+
+
+async def test_outputs_beyond_the_limits_are_refused_and_a_message_stays_within_its_size(client, mxid):
+    cam = mxid("oak-d")
+    url = stream_url(cam, "CAM_B", "nn")
+    for outputs, words in (({"huge": (65535, 65535, 65535, 65535)}, "at most"),
+                           ({f"o{i}": (1, 4) for i in range(MAX_OUTPUTS + 1)}, f"at most {MAX_OUTPUTS}")):
+        error = await assert_error(await client.post(url, data=upload(blobs.blob(64, 32, outputs),
+                                                                      {"type": "Generic"})), 422)
+        assert words in error["fields"]["model"][0], error
+    await activate(client, cam, "CAM_B")
+    layers = {f"layer{i:02}": (1, 65536) for i in range(MAX_OUTPUTS)}       # 4 M values declared in all
+    await deploy(client, cam, "CAM_B", model=blobs.blob(64, 32, layers), config={"type": "Generic"})
+    async with client.ws_connect(url, max_msg_size=0) as ws:
+        message = await ws.receive(timeout=10)
+    assert message.type == WSMsgType.TEXT and len(message.data) <= MAX_RESULT_BYTES
+    outputs = json.loads(message.data)["outputs"]
+    assert set(outputs) == set(layers) and sum(len(o["data"] or []) for o in outputs.values()) == MAX_RESULT_VALUES
+    assert outputs["layer00"]["data"] == [0.0] * 65536 and outputs["layer01"] == {"shape": [1, 65536], "data": None}
+
+
+async def test_a_results_reader_that_fails_is_replaced(client, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    await deploy(client, cam, "CAM_A")
+    output = client.app[FLEET].get(cam).output("CAM_A")
+    real, failures = output.detections_after, []
+
+    def fails_twice(sequence, timeout):
+        if len(failures) < 2:
+            failures.append(sequence)
+            raise MemoryError("a result too large to hold")
+        return real(sequence, timeout)
+    output.detections_after = fails_twice
+    async with client.ws_connect(stream_url(cam, "CAM_A", "nn")) as ws:
+        message = await ws.receive(timeout=10)
+        assert message.type == WSMsgType.TEXT, message
+    assert len(failures) == 2 and json.loads(message.data)["detections"]

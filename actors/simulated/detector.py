@@ -7,7 +7,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..nn import frame_coords, tensor
+from ..nn import frame_coords, tensors
 from . import scene
 
 CONFIDENCE = {"ball": 0.93, "box": 0.88, "star": 0.91, "bars": 0.76}
@@ -57,7 +57,7 @@ def spatial(depth: np.ndarray, box: list[float], window: tuple[int, int, int, in
     return {"x": round((cx - width / 2) * z / focal, 1), "y": round((cy - height / 2) * z / focal, 1), "z": round(z, 1)}
 
 
-def tensors(nn: Mapping) -> dict:
+def outputs(nn: Mapping) -> dict:
     """A Generic network's outputs: the simulator cannot run the model, so each output layer it declares comes
     with its shape and zeros."""
-    return {name: tensor(shape, np.zeros(math.prod(shape), np.float32)) for name, shape in nn["model"]["outputs"].items()}
+    return tensors(nn["model"]["outputs"], lambda name: np.zeros(math.prod(nn["model"]["outputs"][name]), np.float32))

@@ -1,0 +1,215 @@
+"""Whether an uploaded file is a model an OAK can run, read where a crash cannot reach the service.
+
+depthai's parsers are native code: a 0-byte blob segfaults them, and an NN archive is inflated into memory
+whole. So a file is read in a short-lived child process (`python -m actors.model_check FILE`) with a cap on
+the memory it may add and a deadline, after cheap checks of its size and shape that need no parser: an empty
+or truncated blob, or an archive whose members would inflate past the model limit, is refused before depthai
+sees it. The child's death, its cap or its deadline is a refusal that names the cause.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import signal
+import struct
+import sys
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .nn import MAX_MODEL_BYTES, MAX_OUTPUTS, ModelRefused, load_blob
+
+BLOB_HEADER = 52 + 80          # ELF header, then mv_blob_header (depthai src/openvino/BlobReader.cpp)
+BLOB_MAGIC = 9709
+MAX_ARCHIVE_MEMBERS = 16       # an NN archive holds a config.json and a model or two
+MAX_ARCHIVE_BYTES = MAX_MODEL_BYTES + (1 << 20)     # all its members inflated: the model and a small config
+MAX_OUTPUT_VALUES = 1 << 24    # values of one output layer: more than an RVC2's NN memory holds (2 bytes each)
+
+
+def _check_blob_header(head: bytes, size: int, what: str = "the model") -> None:
+    """A blob's fixed header, without a parser: refuses empty, cut short and foreign files."""
+    if size == 0:
+        raise ModelRefused(f"{what} is empty")
+    if size < BLOB_HEADER or not head.startswith(b"\x7fELF"):
+        raise ModelRefused(f"{what} is not an OpenVINO blob (no blob header)")
+    magic, total = struct.unpack_from("<II", head, 52)
+    if magic != BLOB_MAGIC:
+        raise ModelRefused(f"{what} is not an OpenVINO blob (magic {magic}, not {BLOB_MAGIC})")
+    if total > size:
+        raise ModelRefused(f"{what} is cut short: its header says {total} bytes, the file has {size}")
+
+
+def _check_archive(path: Path) -> None:
+    """An NN archive's members by their tar headers, before anything is inflated: few, regular files, inside
+    the archive, inflating to at most MAX_ARCHIVE_BYTES, and the model it names a blob that is whole."""
+    total, names = 0, set()
+    with tarfile.open(path, "r|*") as tar:              # streaming: sizes are read from headers, data skipped
+        for count, member in enumerate(tar, 1):
+            if count > MAX_ARCHIVE_MEMBERS:
+                raise ModelRefused(f"the NN archive has more than {MAX_ARCHIVE_MEMBERS} members")
+            if not (member.isfile() or member.isdir()):
+                raise ModelRefused(f"the NN archive's member {member.name!r} is not a regular file")
+            if member.name.startswith("/") or ".." in Path(member.name).parts:
+                raise ModelRefused(f"the NN archive's member {member.name!r} points outside the archive")
+            total += member.size
+            if total > MAX_ARCHIVE_BYTES:
+                raise ModelRefused(f"the NN archive inflates to more than {MAX_ARCHIVE_BYTES >> 20} MiB")
+            names.add(member.name.removeprefix("./"))
+    with tarfile.open(path, "r:*") as tar:
+        config = _member(tar, names, "config.json", 1 << 20)
+        try:
+            model = json.loads(config)["model"]["metadata"]["path"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelRefused(f"the NN archive's config.json does not name its model: {exc}") from None
+        if isinstance(model, str) and model.removeprefix("./") in names:
+            data = _member(tar, names, model, MAX_MODEL_BYTES)
+            if data[:4] == b"\x7fELF":                   # a blob (a superblob has a header of its own)
+                _check_blob_header(data[:BLOB_HEADER], len(data), f"the NN archive's {model}")
+            elif not data:
+                raise ModelRefused(f"the NN archive's {model} is empty")
+
+
+def _member(tar: tarfile.TarFile, names: set, name: str, limit: int) -> bytes:
+    if name.removeprefix("./") not in names:
+        raise ModelRefused(f"the NN archive has no {name}")
+    member = next(m for m in tar.getmembers() if m.name.removeprefix("./") == name.removeprefix("./"))
+    if member.size > limit:
+        raise ModelRefused(f"the NN archive's {name} is larger than {limit >> 20} MiB")
+    return tar.extractfile(member).read() if member.isfile() else b""
+
+
+def precheck(path: Path) -> str:
+    """The file's format ("blob" or "nn_archive") after the checks that need no parser; ModelRefused why not."""
+    size = path.stat().st_size
+    if size > MAX_MODEL_BYTES:
+        raise ModelRefused(f"the model is larger than {MAX_MODEL_BYTES >> 20} MiB")
+    with open(path, "rb") as f:
+        head = f.read(BLOB_HEADER)
+    if size and not head.startswith(b"\x7fELF"):
+        try:
+            if tarfile.is_tarfile(path):
+                _check_archive(path)
+                return "nn_archive"
+        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:   # lzma and gzip errors are OSErrors
+            raise ModelRefused(f"the NN archive cannot be read: {exc}") from None
+    _check_blob_header(head, size)
+    return "blob"
+
+
+def inspect(path: Path, fmt: str) -> dict:
+    """Blocking, in the child, after `precheck`: format, input [w, h] and outputs {name: shape}; ModelRefused
+    says why not."""
+    try:
+        blob = load_blob(path, fmt)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (depthai says what is wrong in its own words)
+        what = "an NN archive depthai can read" if fmt == "nn_archive" else "an OpenVINO blob"
+        raise ModelRefused(f"the model is not {what}: {exc}") from None
+    if blob is None:
+        raise ModelRefused("the NN archive holds no OpenVINO blob: OAK cameras of this kind (RVC2) run blobs only")
+    if blob.device.name != "VPU":
+        raise ModelRefused(f"the blob is compiled for {blob.device.name}, not for the OAK's RVC2 (VPU)")
+    inputs = list(blob.networkInputs.values())
+    if len(inputs) != 1:
+        raise ModelRefused(f"the network has {len(inputs)} inputs; a camera stream feeds exactly one image")
+    try:
+        size = [inputs[0].getWidth(), inputs[0].getHeight()]
+    except RuntimeError as exc:
+        raise ModelRefused(f"the network's input is not an image: {exc}") from None
+    if min(size) < 8 or max(size) > 4096:
+        raise ModelRefused(f"the network's input {inputs[0].dims} is not an image size a camera can feed")
+    outputs = {name: list(info.dims) for name, info in sorted(blob.networkOutputs.items())}
+    if len(outputs) > MAX_OUTPUTS:
+        raise ModelRefused(f"the network has {len(outputs)} outputs; at most {MAX_OUTPUTS} are taken")
+    for name, dims in outputs.items():
+        values = 1
+        for d in dims:
+            values *= d
+        if not dims or values > MAX_OUTPUT_VALUES:
+            raise ModelRefused(f"the network's output {name} {dims} is not one an OAK can hold "
+                               f"(at most {MAX_OUTPUT_VALUES} values)")
+    return {"format": fmt, "input": size, "outputs": outputs}
+
+
+def _vm_size() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _child(path: str, memory: int) -> None:
+    """The child's whole life: cap itself, read the file, print one JSON line, exit."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))          # a crash leaves no core file behind
+    try:
+        fmt = precheck(Path(path))                # no parser yet: tar headers are read as a stream
+        import depthai  # noqa: F401 (loaded before the cap: the cap is on what the file makes it allocate)
+        limit = _vm_size() + memory
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        answer = {"model": inspect(Path(path), fmt)}
+    except ModelRefused as exc:
+        answer = {"refused": str(exc)}
+    except MemoryError:
+        answer = {"refused": f"reading the model needs more than {memory >> 20} MiB of memory"}
+    sys.stdout.write("\n" + json.dumps(answer) + "\n")
+    sys.stdout.flush()
+
+
+@dataclass
+class ModelChecker:
+    """Runs the child, at most `concurrent` at once for the whole gateway. `command` is the child's command
+    line without the file (tests give another)."""
+    deadline: float = 30.0
+    memory: int = 512 << 20            # bytes the parse may add to the child's own address space
+    concurrent: int = 1
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "actors.model_check"])
+
+    def __post_init__(self):
+        self._slots: asyncio.Semaphore | None = None
+
+    async def check(self, path: Path) -> dict:
+        """The model's format, input and outputs; ModelRefused (its message names the cause) otherwise."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrent)
+        async with self._slots:
+            return await self._run(path)
+
+    async def _run(self, path: Path) -> dict:
+        env = {**os.environ, "OAK_MODEL_CHECK_MEMORY": str(self.memory), "DEPTHAI_LEVEL": "error"}
+        child = await asyncio.create_subprocess_exec(
+            *self.command, str(path), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True)
+        try:
+            out, err = await asyncio.wait_for(child.communicate(), self.deadline)
+        except TimeoutError:
+            child.kill()
+            await child.wait()
+            raise ModelRefused(f"reading the model took longer than {self.deadline:g} s") from None
+        except asyncio.CancelledError:           # the client left: the child goes with it
+            child.kill()
+            raise
+        lines = out.decode("utf-8", "replace").strip().splitlines()
+        try:
+            answer = json.loads(lines[-1]) if lines and child.returncode == 0 else None
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            text = err.decode("utf-8", "replace")
+            if "MemoryError" in text or "bad_alloc" in text:
+                raise ModelRefused(f"reading the model needs more than {self.memory >> 20} MiB of memory")
+            if child.returncode < 0:
+                name = signal.Signals(-child.returncode).name
+                raise ModelRefused(f"the model crashed depthai's parser ({name}); it is not a model an OAK can run")
+            raise ModelRefused(f"reading the model failed (exit {child.returncode}); it is not a model an OAK "
+                               "can run")
+        if "refused" in answer:
+            raise ModelRefused(answer["refused"])
+        return answer["model"]
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], int(os.environ.get("OAK_MODEL_CHECK_MEMORY", 512 << 20)))

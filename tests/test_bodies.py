@@ -1,0 +1,73 @@
+"""Bodies that do not arrive: a stalled body is a 408 after the body timeout, a connection waiting for one makes
+room under the connection cap, and a client that hangs up mid-body is one line at info, counted as 499."""
+import asyncio
+import logging
+
+import pytest
+
+from conftest import serve, device_timeout, stream_url, wait_until
+from service.app import create_app
+from service.inputs import FLEET
+from service.limits import WAITING_FOR_BODY, cap_connections
+
+BODY_TIMEOUT = 0.5
+
+
+@pytest.fixture
+async def served(aiohttp_client, backend, state_dir):
+    app = create_app(backend, state_dir=state_dir, device_timeout=device_timeout(backend), max_backoff=0.1,
+                     discovery_interval=0.05, body_timeout=BODY_TIMEOUT)
+    client = await aiohttp_client(await serve(app))
+    await wait_until(lambda: all(a.status == "connected" for a in app[FLEET].actors.values()))
+    return client
+
+
+def stalled(path: str, content_type: str = "application/json") -> bytes:
+    """A POST whose headers promise a body that never comes (a few bytes of it, then nothing)."""
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: 1000\r\n\r\n"
+            '{"fps": '.encode())
+
+
+@pytest.mark.parametrize("tail, content_type", [("control", "application/json"),
+                                                ("nn", "multipart/form-data; boundary=b")])
+async def test_a_body_that_stops_arriving_is_a_408_and_changes_nothing(served, mxid, tail, content_type):
+    cam = mxid("oak-d")
+    before = await (await served.get(stream_url(cam, "CAM_A", "control"))).json()
+    reader, writer = await asyncio.open_connection(served.server.host, served.server.port)
+    writer.write(stalled(stream_url(cam, "CAM_A", tail), content_type))
+    answer = await asyncio.wait_for(reader.read(), BODY_TIMEOUT * 40)     # the service closes the connection
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 408") and b'"request_timeout"' in answer, answer
+    assert await (await served.get(stream_url(cam, "CAM_A", "control"))).json() == before
+
+
+async def test_connections_waiting_for_a_body_make_room_under_the_cap(served, mxid):
+    server = served.server.runner.server
+    await wait_until(lambda: not server.connections)
+    cap_connections(server, 3)
+    cam = mxid("oak-d")
+    held = []
+    for _ in range(3):
+        reader, writer = await asyncio.open_connection(served.server.host, served.server.port)
+        writer.write(stalled(stream_url(cam, "CAM_A", "control")))
+        held.append((reader, writer))
+    await wait_until(lambda: len(server.connections) == 3)
+    assert (await served.get("/healthz")).status == 200          # a stalled one made room
+    for _, writer in held:
+        writer.close()
+
+
+async def test_a_client_that_hangs_up_mid_body_is_one_info_line_counted_as_499(served, mxid, caplog):
+    cam = mxid("oak-d")
+    caplog.set_level(logging.INFO)
+    for tail, content_type in (("control", "application/json"), ("nn", "multipart/form-data; boundary=b")):
+        reader, writer = await asyncio.open_connection(served.server.host, served.server.port)
+        writer.write(stalled(stream_url(cam, "CAM_A", tail), content_type))
+        await wait_until(lambda: len(WAITING_FOR_BODY) == 1)          # the handler reads the body
+        writer.close()
+        await wait_until(lambda: not WAITING_FOR_BODY)
+    await wait_until(lambda: sum("the client closed the connection" in r.getMessage() for r in caplog.records) == 2)
+    metrics = (await (await served.get("/metrics")).text()).splitlines()
+    for tail in ("control", "nn"):
+        assert any(f'/{tail}"' in line and 'status="499"' in line for line in metrics), tail
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.records

@@ -1,0 +1,161 @@
+"""Model uploads from a hostile client: files that crash depthai's parser, archive bombs, a parser that hangs or
+eats memory, multipart bodies with too many or nested parts, a full disk, and replaced models: each is a clear
+4xx (or a 503 for the disk), the service lives on, and nothing is left behind."""
+import errno
+import io
+import json
+import lzma
+import sys
+import tarfile
+
+import pytest
+
+import actors.nn
+import blobs
+from actors.model_check import MAX_ARCHIVE_BYTES, ModelChecker
+from conftest import serve, activate, assert_error, device_timeout, stream_url, wait_until
+from service.app import create_app
+from service.inputs import FLEET
+from test_nn import MOBILENET, deploy, upload
+
+# depthai's blob parser on the file as it is, with none of the service's checks before it.
+BARE_PARSER = "import sys, depthai as dai; from pathlib import Path; dai.OpenVINO.Blob(Path(sys.argv[1]))"
+
+
+@pytest.fixture
+def app_client(aiohttp_client, backend, state_dir):
+    async def make(**options):
+        app = create_app(backend, state_dir=state_dir, device_timeout=device_timeout(backend), max_backoff=0.1,
+                         discovery_interval=0.05, **options)
+        client = await aiohttp_client(await serve(app))
+        await wait_until(lambda: all(a.status == "connected" for a in app[FLEET].actors.values()))
+        return client
+    return make
+
+
+def archive_of(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:xz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def claimed_archive(name: str, size: int) -> bytes:
+    """An xz tar whose member claims `size` bytes (a bomb needs no more than its header to be refused)."""
+    header = tarfile.TarInfo(name)
+    header.size = size
+    return lzma.compress(header.tobuf(format=tarfile.GNU_FORMAT) + bytes(1 << 16), preset=0)
+
+
+async def assert_nothing_changed(client, cam, state_dir):
+    await assert_error(await client.get(stream_url(cam, "CAM_A", "nn")), 404, "no_nn")
+    assert [p.name for p in (state_dir / "models").iterdir()] == []
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_an_empty_or_cut_short_model_is_refused_before_any_parser_sees_it(client, mxid, state_dir):
+    cam = mxid("oak-d")
+    url = stream_url(cam, "CAM_A", "nn")
+    config = json.dumps(json.loads(blobs.archive_config()))
+    cases = [(b"", "empty"), (blobs.blob()[:200], "cut short"),
+             (archive_of({"config.json": config.encode(), "model.blob": b""}), "empty"),
+             (archive_of({"config.json": config.encode(), "model.blob": blobs.blob()[:150]}), "cut short")]
+    for model, words in cases:
+        error = await assert_error(await client.post(url, data=upload(model, MOBILENET)), 422, "validation_error")
+        assert words in error["fields"]["model"][0], error
+    await assert_nothing_changed(client, cam, state_dir)
+
+
+async def test_a_parser_that_crashes_is_a_422_naming_the_crash_and_the_service_lives(app_client, mxid, state_dir):
+    client = await app_client(model_checker=ModelChecker(command=[sys.executable, "-c", BARE_PARSER]))
+    cam = mxid("oak-d")
+    error = await assert_error(await client.post(stream_url(cam, "CAM_A", "nn"), data=upload(b"", MOBILENET)), 422)
+    assert "SIGSEGV" in error["fields"]["model"][0], error
+    await assert_nothing_changed(client, cam, state_dir)
+
+
+async def test_an_archive_bomb_is_refused_before_it_inflates(client, mxid, state_dir):
+    cam = mxid("oak-d")
+    url = stream_url(cam, "CAM_A", "nn")
+    zeros = archive_of({"config.json": blobs.archive_config().encode(), "model.blob": bytes(MAX_ARCHIVE_BYTES)})
+    assert len(zeros) < 100_000
+    for bomb in (zeros, claimed_archive("model.blob", 1 << 30)):
+        error = await assert_error(await client.post(url, data=upload(bomb, MOBILENET, "model.tar.xz")), 422)
+        assert "inflates to more than" in error["fields"]["model"][0], error
+    many = archive_of({f"f{i}": b"x" for i in range(40)})
+    error = await assert_error(await client.post(url, data=upload(many, MOBILENET, "model.tar.xz")), 422)
+    assert "more than 16 members" in error["fields"]["model"][0], error
+    await assert_nothing_changed(client, cam, state_dir)
+
+
+@pytest.mark.parametrize("checker, words", [(ModelChecker(deadline=0.001), "took longer than 0.001 s"),
+                                             (ModelChecker(memory=1 << 20), "more than 1 MiB of memory")])
+async def test_a_parser_past_its_deadline_or_its_memory_is_a_422_naming_which(app_client, mxid, state_dir, checker,
+                                                                              words):
+    cam = mxid("oak-d")
+    client = await app_client(model_checker=checker)
+    error = await assert_error(await client.post(stream_url(cam, "CAM_A", "nn"), data=upload(blobs.blob(), MOBILENET)),
+                               422)
+    assert words in error["fields"]["model"][0], error
+    await assert_nothing_changed(client, cam, state_dir)
+
+
+def multipart(*parts: bytes, boundary: str = "b0undary") -> tuple[bytes, dict]:
+    body = b"".join(b"--" + boundary.encode() + b"\r\n" + p + b"\r\n" for p in parts) + f"--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def field(name: str, data: bytes, filename: str | None = None) -> bytes:
+    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+    return f"Content-Disposition: {disposition}\r\n\r\n".encode() + data
+
+
+async def test_multipart_is_bounded_and_every_malformed_body_is_a_4xx(client, mxid, state_dir):
+    cam = mxid("oak-d")
+    url = stream_url(cam, "CAM_A", "nn")
+    model, config = field("model", blobs.blob(), "m.blob"), field("config", json.dumps(MOBILENET).encode())
+    nested = (b'Content-Disposition: form-data; name="model"\r\nContent-Type: multipart/mixed; boundary=inner\r\n\r\n'
+              b"--inner\r\nContent-Disposition: attachment\r\n\r\nx\r\n--inner--")
+    cases = [
+        (multipart(model, config, *(field(f"x{i}", b"1") for i in range(100_000))), 422, "more than 8 parts"),
+        (multipart(model, field("config", b" " * 70_000)), 422, "larger than 65536 bytes"),
+        (multipart(model, field("other", b"x" * 70_000), config), 422, "larger than 65536 bytes"),
+        (multipart(nested, config), 422, "itself multipart"),
+        (multipart(field("_charset_", b"u" * 40), model, config), 422, "multipart"),
+        (multipart(model, field("config", b"[" * 5000 + b"]" * 5000)), 422, "nested too deeply"),
+    ]
+    for (body, headers), status, words in cases:
+        error = await assert_error(await client.post(url, data=body, headers=headers), status)
+        assert words in json.dumps(error), error
+    body, headers = multipart(model, config)
+    error = await assert_error(await client.post(url, data=body, headers={**headers, "Content-Encoding": "gzip"}),
+                               400, "bad_request")
+    assert "decode" in error["message"]
+    await assert_nothing_changed(client, cam, state_dir)
+
+
+async def test_a_model_upload_on_a_full_disk_is_a_503_and_leaves_nothing(client, mxid, state_dir, monkeypatch):
+    def full(self, chunk):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(actors.nn.Upload, "write", full)
+    cam = mxid("oak-d")
+    error = await assert_error(await client.post(stream_url(cam, "CAM_A", "nn"), data=upload(blobs.blob(), MOBILENET)),
+                               503, "model_not_saved")
+    assert "No space left" in error["message"]
+    await assert_nothing_changed(client, cam, state_dir)
+
+
+async def test_a_replaced_or_removed_model_leaves_the_disk_at_once(client, mxid, state_dir):
+    cam = mxid("oak-d")
+    models = state_dir / "models"
+    first = (await deploy(client, cam, "CAM_A"))["model"]["sha256"]
+    await deploy(client, cam, "CAM_B", model=blobs.blob(64, 32, {"logits": (1, 10)}), config={"type": "Generic"})
+    second = (await deploy(client, cam, "CAM_A", model=blobs.blob(320, 320)))["model"]["sha256"]
+    assert first != second
+    assert second in {p.name for p in models.iterdir()} and first not in {p.name for p in models.iterdir()}
+    assert len(list(models.iterdir())) == 2                         # CAM_B's stays: its stream refers to it
+    assert (await client.delete(stream_url(cam, "CAM_A", "nn"))).status == 204
+    assert len(list(models.iterdir())) == 1
