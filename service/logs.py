@@ -6,6 +6,7 @@ import contextvars
 import itertools
 import json
 import logging
+import re
 import sys
 import uuid
 
@@ -54,17 +55,26 @@ def setup(level: str, fmt: str) -> None:
     root.setLevel(level.upper())
 
 
+# What aiohttp quotes of a request it cannot parse may hold a token: a ?access_token= value, a whole
+# `Authorization:` line, or a header's value alone ("Bearer ..." when that line is too long).
+_SECRETS = re.compile(r"(access_token=)[^&\s'\"]*|(authorization:\s*)[^\n]*|(bearer\s+)[^\s'\"]+", re.IGNORECASE)
+
+
+def _redacted(text: str) -> str:
+    return _SECRETS.sub(lambda m: m.group(m.lastindex) + "REDACTED", text)
+
+
 class _BadRequests(logging.Filter):
     """aiohttp logs every request it cannot parse (a NUL in a header, a line too long, an unknown method, a body
     its Content-Encoding does not decode) as an error with a traceback: a client's mistake, not ours. One
-    warning line instead."""
+    warning line instead, with the tokens it quotes redacted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from aiohttp.http_exceptions import HttpProcessingError
         from aiohttp.web_protocol import RequestPayloadError
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, (HttpProcessingError, RequestPayloadError)):
-            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {getattr(exc, 'message', '') or exc}"
+            record.msg = _redacted(f"{record.getMessage()}: {type(exc).__name__}: {getattr(exc, 'message', '') or exc}")
             record.args, record.exc_info, record.exc_text = (), None, None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True

@@ -89,6 +89,23 @@ async def test_the_query_token_works_where_it_is_meant_for(guarded, mxid):
     await assert_error(await guarded.get(stream_url(cam, "CAM_A", "still"), params={"access_token": "nope"}), 401)
 
 
+@pytest.mark.parametrize("request_head", [
+    f"GET /cameras/?access_token=SECRET123&pad={'x' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n",
+    f"GET /cameras/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer SECRET123{'x' * 9000}\r\n\r\n",
+    "GET /cameras/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer SECRET123\x00\r\n\r\n",
+], ids=["long-query", "long-header", "bad-header"])
+async def test_a_request_aiohttp_cannot_parse_is_logged_without_its_token(guarded, caplog, request_head):
+    import asyncio
+    reader, writer = await asyncio.open_connection(guarded.server.host, guarded.server.port)
+    writer.write(request_head.encode("latin-1"))
+    assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.0 400")
+    writer.close()
+    await wait_until(lambda: any(r.levelname == "WARNING" and "Error handling request" in r.getMessage()
+                                 for r in caplog.records))
+    assert not [r for r in caplog.records if "SECRET123" in r.getMessage()], caplog.text
+    assert "REDACTED" in caplog.text
+
+
 async def test_cors_only_for_listed_origins(guarded, client):
     auth = {"Authorization": "Bearer s3cret"}
     resp = await guarded.get("/cameras/", headers={**auth, "Origin": "https://fleet.example"})
