@@ -19,7 +19,9 @@ TIME_BASE = Fraction(1, 90000)
 # Constrained Baseline (no B-frames, so every fragment holds the frame just taken), a keyframe at least every
 # second so a joining viewer starts within one, and libx264's fastest preset: the gateway's CPU is shared.
 X264 = {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline", "forced-idr": "1"}
-MOVFLAGS = "empty_moov+default_base_moof+frag_every_frame"
+# delay_moov: the moov is written with the first fragment, its avcC taken from that keyframe's SPS and PPS, so
+# the stream needs no codec context (one would open an encoder: threads and memory for nothing).
+MOVFLAGS = "empty_moov+default_base_moof+frag_every_frame+delay_moov"
 _START = re.compile(b"\x00\x00\x01")
 SPS, PPS = 7, 8
 
@@ -73,10 +75,9 @@ class _Muxer:
         self._sink = _Sink()
         self._container = av.open(self._sink, "w", format="mp4",
                                   options={"movflags": MOVFLAGS, "flush_packets": "1"})
-        self._stream = self._container.add_stream("h264", rate=Fraction(fps).limit_denominator(1000))
-        self._stream.width, self._stream.height = width, height
+        self._stream = self._container.add_mux_stream("h264", rate=Fraction(fps).limit_denominator(1000),
+                                                      width=width, height=height)
         self._stream.time_base = TIME_BASE
-        self._stream.codec_context.extradata = extradata
         self._keys: deque[bool] = deque()       # of the packets muxed but not yet out as a fragment
         self._start: float | None = None
         self._last_pts = -1
@@ -105,6 +106,12 @@ class _Muxer:
             self.init = b"".join(init)
         return fragments
 
+    def close(self) -> None:
+        """Release FFmpeg's muxer now (the container and its stream refer to each other: left alone, only the
+        garbage collector would free them)."""
+        self._container.close()
+        self._sink.take()
+
 
 class Fmp4Stream:
     """A stream's H.264 access units (Annex B) as fragmented MP4, across whatever happens to the stream: a
@@ -129,11 +136,17 @@ class Fmp4Stream:
             if self._muxer is None or (extradata and extradata != self._muxer.extradata) or size != self._muxer.size:
                 if not extradata:
                     return []                  # a keyframe that cannot start a run: wait for the next
+                self.close()
                 self._muxer = _Muxer(extradata, *size, self.fps)
             self._need_key = False
         elif self._need_key:
             return []
         return self._muxer.mux(data, keyframe, timestamp)
+
+    def close(self) -> None:
+        if self._muxer is not None:
+            self._muxer.close()
+            self._muxer = None
 
 
 class H264Encoder:

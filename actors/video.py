@@ -1,7 +1,7 @@
 """Live video: one feed per stream and set of parameters, encoding each frame once for all of its viewers.
 
-A feed runs only while somebody watches. It takes frames from the stream's output on a reader thread, encodes
-them on a shared pool (both cores) and offers them to every viewer. MJPEG viewers keep only the latest JPEG;
+A feed runs only while somebody watches. A thread of its own takes frames from the stream's output, encodes
+them and hands each encoded frame to the event loop once, which offers it to every viewer. MJPEG viewers keep only the latest JPEG;
 H.264 viewers (fragmented MP4 over WebSocket) queue a second of fragments at most, and one that falls further
 behind drops them and starts again at the next keyframe: a slow viewer never slows another. While the camera
 is away, viewers get a "no signal" picture about once a second; when the stream is deactivated, video ends.
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import numpy as np
 import simplejpeg
@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .actor import CONNECTED, CameraActor
 from .encode import check_planes, depth_to_gray
 from .fmp4 import Fmp4Stream, Fragment, H264Encoder
-from .frames import DEPTH16, GRAY8, EncodedPacket, Frame
+from .frames import DEPTH16, GRAY8, Frame
 
 log = logging.getLogger(__name__)
 
@@ -187,121 +187,152 @@ class StreamStats:
 
 
 class VideoFeed:
-    def __init__(self, hub: "VideoHub", actor: CameraActor, stream: str, params: VideoParams):
+    """One stream at one set of parameters, for all of its viewers. A thread of its own reads the stream's
+    output, encodes (or packs the camera's encoding) and hands each result to the loop once; it runs while
+    anybody watches, and when the last viewer leaves it stops and releases its encoder and muxer itself, so a
+    session leaves nothing behind."""
+
+    def __init__(self, hub: "VideoHub", actor: CameraActor, stream: str, params: VideoParams,
+                 loop: asyncio.AbstractEventLoop):
         self.hub, self.actor, self.stream, self.params = hub, actor, stream, params
         self.viewers: set[Viewer] = set()
         self.stats = hub.stats_of(actor.mxid, stream)
+        self._loop = loop
         self._size = (640, 360)       # of the latest frame, for the "no signal" picture
         fps = actor.state.streams[stream].config["fps"]
         self._fmp4 = Fmp4Stream(fps) if params.codec == "h264" else None
         self._encoder: H264Encoder | None = None
-        self.keyframe_wanted = False     # a viewer joined: the next frame is a keyframe, so it starts at once
-        self.task = asyncio.create_task(self._run(), name=f"video-{actor.mxid}-{stream}")
+        self._keyframe = threading.Event()     # a viewer joined: the next frame is a keyframe, so it starts at once
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"video-{actor.mxid}-{stream}", daemon=True)
+        self.thread.start()
 
+    def want_keyframe(self) -> None:
+        self._keyframe.set()
+
+    def stop(self) -> None:
+        """Not blocking: the thread ends after the read in progress (a frame interval, FRAME_TIMEOUT at most)."""
+        self._stop.set()
+
+    # The loop's side: hand-offs from the thread ---------------------------------------------------
     def _offer(self, item) -> None:
         for viewer in self.viewers:
             if self._fmp4 is not None:
-                viewer.offer(self._fmp4.init, item)
+                viewer.offer(item[0], item[1])
             else:
                 viewer.offer(item)
 
-    async def _show(self, frame: Frame) -> None:
-        """Encode a frame once (on the encoder pool) and offer it to every viewer."""
-        encode = self._encode_h264 if self._fmp4 is not None else partial(encode_video, params=self.params)
-        self._offer(await asyncio.get_running_loop().run_in_executor(self.hub.encoders, encode, frame))
+    def _ended(self, reason: str) -> None:
+        for viewer in self.viewers:
+            viewer.end(reason)
+        self.hub.forget(self)
+
+    def _hand(self, callback, *args) -> bool:
+        """Run `callback` on the loop; False once the loop is gone (the service stopped)."""
+        try:
+            self._loop.call_soon_threadsafe(callback, *args)
+            return True
+        except RuntimeError:
+            return False
+
+    # The thread ----------------------------------------------------------------------------------
+    def _publish(self, item) -> None:
         self.stats.encodes += 1
+        self._hand(self._offer, item)
 
-    def _encode_h264(self, frame: Frame) -> list[Fragment]:
-        """Encoder thread: a new size (a config change) starts a new encoder, and viewers a new init segment."""
+    def _show(self, frame: Frame) -> None:
+        """Encode a frame once and offer it to every viewer."""
+        if self._fmp4 is None:
+            self._publish(encode_video(frame, self.params))
+            return
         size = (frame.width, frame.height)
-        if self._encoder is None or self._encoder.size != size:
+        if self._encoder is None or self._encoder.size != size:       # a config change: a new encoder
             self._encoder = H264Encoder(*size, self._fmp4.fps)
-        keyframe, self.keyframe_wanted = self.keyframe_wanted, False
-        return [fragment for unit, key in self._encoder.encode(frame, keyframe)
-                for fragment in self._fmp4.add(unit, key, frame.timestamp, size)]
+        keyframe = self._keyframe.is_set()
+        self._keyframe.clear()
+        fragments = [fragment for unit, key in self._encoder.encode(frame, keyframe)
+                     for fragment in self._fmp4.add(unit, key, frame.timestamp, size)]
+        self._publish((self._fmp4.init, fragments))
 
-    def _mux(self, packets: list[tuple[bool, EncodedPacket]]) -> list[Fragment]:
-        """Encoder thread: the camera's own H.264, only packed (each with whether it follows the one before)."""
-        return [fragment for continuous, p in packets
-                for fragment in self._fmp4.add(p.data, p.keyframe, p.timestamp, (p.width, p.height), continuous)]
+    def _show_no_signal(self) -> None:
+        self._show(no_signal(*self._size, f"{self.actor.mxid} {self.stream}"))
+        self._stop.wait(NO_SIGNAL_PERIOD)
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        after, next_due, last_frame, source = -1, 0.0, time.monotonic(), None
+    def _run(self) -> None:
         reason = SHUTDOWN
         try:
-            while self.viewers:
-                if not self.actor.state.streams[self.stream].active:
-                    reason = DEACTIVATED
-                    break
-                if self.actor.status != CONNECTED:
-                    await self._show_no_signal()
-                    after, last_frame = -1, time.monotonic()
-                    continue
-                output = self.actor.output(self.stream)
-                if output is not source:          # a restarted stream counts from anew
-                    after, source = -1, output
-                if output is not None and output.jpeg and self.params == DEFAULT_PARAMS:
-                    # The camera encodes MJPEG at the default quality: pass its JPEGs on, no encode here.
-                    got = await loop.run_in_executor(self.hub.readers, output.jpeg_after, after, FRAME_TIMEOUT)
-                    if got is not None:
-                        after, (number, jpeg) = got[0], got[1]
-                        last_frame = time.monotonic()
-                        self.stats.took_frame(number)
-                        self._offer(jpeg)
-                        continue
-                    frame = None
-                elif output is not None and output.h264 and self._fmp4 is not None:
-                    # The camera encodes: pack its packets, every one in order, no encode on the gateway.
-                    packets = await loop.run_in_executor(self.hub.readers, output.encoded_after, after,
-                                                         FRAME_TIMEOUT)
-                    if packets:
-                        held, previous = [], after
-                        for n, packet in packets:       # a packet that does not follow its forerunner: a gap
-                            held.append((previous >= 0 and n == previous + 1, packet))
-                            previous = n
-                        after, last_frame = packets[-1][0], time.monotonic()
-                        for _, packet in held:
-                            self.stats.took_frame(packet.sequence)
-                        self._size = (packets[-1][1].width, packets[-1][1].height)
-                        self._offer(await loop.run_in_executor(self.hub.encoders, self._mux, held))
-                        continue
-                    frame = None
-                else:
-                    frame = None if output is None else await loop.run_in_executor(
-                        self.hub.readers, output.wait_after, after, FRAME_TIMEOUT)
-                if frame is None:
-                    # A stream that restarts (a config change, a rebuild) is not a lost camera: viewers keep
-                    # the last frame until the new stream's first, and see "no signal" only after
-                    # FRAME_TIMEOUT without a frame.
-                    if time.monotonic() - last_frame < FRAME_TIMEOUT:
-                        await asyncio.sleep(RESTART_POLL)
-                    elif self.actor.state.streams[self.stream].active and self.viewers:
-                        await self._show_no_signal()
-                    after = -1
-                    continue
-                after, last_frame = frame.sequence, time.monotonic()
-                self.stats.took_frame(frame.sequence)
-                if self.params.fps:          # a lower rate: skip frames until the next one is due
-                    now = time.monotonic()
-                    if now < next_due:
-                        self.stats.dropped += 1
-                        continue
-                    interval = 1 / self.params.fps     # keep the average rate, but never catch up in a burst
-                    next_due = next_due + interval if next_due + interval > now - interval else now + interval
-                self._size = (frame.width, frame.height)
-                await self._show(frame)
+            reason = self._pump()
         except Exception:  # noqa: BLE001 (a broken feed ends its viewers instead of leaving them hanging)
             log.exception("video of %s %s failed", self.actor.mxid, self.stream)
             reason = FAILED
         finally:
-            for viewer in self.viewers:
-                viewer.end(reason)
-            self.hub.forget(self)
+            # Released here, by the thread that used them, the moment the feed ends.
+            self._encoder = None
+            if self._fmp4 is not None:
+                self._fmp4.close()
+            self._hand(self._ended, reason)
 
-    async def _show_no_signal(self) -> None:
-        await self._show(no_signal(*self._size, f"{self.actor.mxid} {self.stream}"))
-        await asyncio.sleep(NO_SIGNAL_PERIOD)
+    def _pump(self) -> str:
+        """Frames in, encoded frames out, until stopped (SHUTDOWN) or the stream is deactivated."""
+        after, next_due, last_frame, source = -1, 0.0, time.monotonic(), None
+        while not self._stop.is_set():
+            if not self.actor.state.streams[self.stream].active:
+                return DEACTIVATED
+            if self.actor.status != CONNECTED:
+                self._show_no_signal()
+                after, last_frame = -1, time.monotonic()
+                continue
+            output = self.actor.output(self.stream)
+            if output is not source:          # a restarted stream counts from anew
+                after, source = -1, output
+            frame = None
+            if output is not None and output.jpeg and self.params == DEFAULT_PARAMS:
+                # The camera encodes MJPEG at the default quality: pass its JPEGs on, no encode here.
+                got = output.jpeg_after(after, FRAME_TIMEOUT)
+                if got is not None:
+                    after, (number, jpeg) = got[0], got[1]
+                    last_frame = time.monotonic()
+                    self.stats.took_frame(number)
+                    self._hand(self._offer, jpeg)
+                    continue
+            elif output is not None and output.h264 and self._fmp4 is not None:
+                # The camera encodes: pack its packets, every one in order, no encode on the gateway.
+                packets = output.encoded_after(after, FRAME_TIMEOUT)
+                if packets:
+                    fragments, previous = [], after
+                    for n, packet in packets:       # a packet that does not follow its forerunner: a gap
+                        fragments += self._fmp4.add(packet.data, packet.keyframe, packet.timestamp,
+                                                    (packet.width, packet.height), previous >= 0 and n == previous + 1)
+                        previous = n
+                        self.stats.took_frame(packet.sequence)
+                    after, last_frame = packets[-1][0], time.monotonic()
+                    self._size = (packets[-1][1].width, packets[-1][1].height)
+                    self._hand(self._offer, (self._fmp4.init, fragments))
+                    continue
+            elif output is not None:
+                frame = output.wait_after(after, FRAME_TIMEOUT)
+            if frame is None:
+                # A stream that restarts (a config change, a rebuild) is not a lost camera: viewers keep the
+                # last frame until the new stream's first, and see "no signal" only after FRAME_TIMEOUT
+                # without a frame.
+                if time.monotonic() - last_frame < FRAME_TIMEOUT:
+                    self._stop.wait(RESTART_POLL)
+                elif self.actor.state.streams[self.stream].active:
+                    self._show_no_signal()
+                after = -1
+                continue
+            after, last_frame = frame.sequence, time.monotonic()
+            self.stats.took_frame(frame.sequence)
+            if self.params.fps:          # a lower rate: skip frames until the next one is due
+                now = time.monotonic()
+                if now < next_due:
+                    self.stats.dropped += 1
+                    continue
+                interval = 1 / self.params.fps     # keep the average rate, but never catch up in a burst
+                next_due = next_due + interval if next_due + interval > now - interval else now + interval
+            self._size = (frame.width, frame.height)
+            self._show(frame)
+        return SHUTDOWN
 
 
 def _distance(a: VideoParams, b: VideoParams) -> float:
@@ -314,12 +345,11 @@ class VideoHub:
     """Every running feed, keyed by camera, stream and parameters; at most `max_feeds` a stream, since each
     reads and encodes on its own: a viewer asking for one more combination joins the nearest feed."""
 
-    def __init__(self, encoders: int = 2, readers: int = 64, max_feeds: int = 4):
+    def __init__(self, max_feeds: int = 4):
         self.max_feeds = max_feeds
-        self.encoders = ThreadPoolExecutor(encoders, thread_name_prefix="video-encode")
-        self.readers = ThreadPoolExecutor(readers, thread_name_prefix="video-read")
         self.feeds: dict[tuple, VideoFeed] = {}
         self.stats: dict[tuple[str, str], StreamStats] = {}
+        self._stopped: list[VideoFeed] = []      # feeds told to stop whose threads may still be finishing
 
     def stats_of(self, mxid: str, stream: str) -> StreamStats:
         return self.stats.setdefault((mxid, stream), StreamStats())
@@ -336,17 +366,19 @@ class VideoHub:
             if len(running) >= self.max_feeds:
                 feed = min(running, key=lambda f: _distance(f.params, params))
             else:
-                feed = self.feeds[key] = VideoFeed(self, actor, stream, params)
+                feed = self.feeds[key] = VideoFeed(self, actor, stream, params, asyncio.get_running_loop())
         viewer = StreamViewer() if params.codec == "h264" else Viewer()
         feed.viewers.add(viewer)
-        feed.keyframe_wanted = params.codec == "h264"
+        if params.codec == "h264":
+            feed.want_keyframe()
         return feed, viewer
 
     def leave(self, feed: VideoFeed, viewer: Viewer) -> None:
         feed.viewers.discard(viewer)
         if not feed.viewers:
-            feed.task.cancel()            # nobody watches: stop reading and encoding at once
+            feed.stop()                   # nobody watches: stop reading and encoding at once
             self.forget(feed)
+            self._stopped = [f for f in self._stopped if f.thread.is_alive()] + [feed]
 
     def forget(self, feed: VideoFeed) -> None:
         key = (feed.actor.mxid, feed.stream, feed.params)
@@ -354,10 +386,11 @@ class VideoHub:
             del self.feeds[key]
 
     async def close(self) -> None:
-        """End every video response (on shutdown)."""
-        feeds = list(self.feeds.values())
+        """End every video response and wait for the feeds' threads (on shutdown)."""
+        feeds = list(self.feeds.values()) + self._stopped
         for feed in feeds:
-            feed.task.cancel()
-        await asyncio.gather(*(f.task for f in feeds), return_exceptions=True)
-        self.encoders.shutdown(wait=False)
-        self.readers.shutdown(wait=False)
+            feed.stop()
+        for feed in feeds:
+            await asyncio.to_thread(feed.thread.join, FRAME_TIMEOUT + NO_SIGNAL_PERIOD)
+        for feed in feeds:
+            feed._ended(SHUTDOWN)
