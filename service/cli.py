@@ -32,7 +32,7 @@ def make_backend(args):
 async def serve(args, tokens: list[str]) -> None:
     app = create_app(make_backend(args), state_dir=args.state_dir, mailbox_size=args.mailbox_size,
                      device_timeout=args.device_timeout, discovery_interval=args.discovery_interval,
-                     max_body=args.max_body, tokens=tokens, cors_origins=args.cors_origins,
+                     max_body=args.max_body, body_timeout=args.body_timeout, tokens=tokens, cors_origins=args.cors_origins,
                      with_metrics=args.metrics == "on", max_feeds=args.max_feeds,
                      initial_streams=args.initial_streams)
     tls = None

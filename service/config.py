@@ -116,6 +116,8 @@ OPTIONS = (
            "is answered 503 at once (keep it under the open-file limit, LimitNOFILE in the unit)", "N"),
     Option("--max-body", _positive(int), 64 * 1024, "largest request body in bytes; larger ones are answered 413",
            "BYTES"),
+    Option("--body-timeout", _positive(float), 10.0, "seconds a request body may stop arriving before the "
+           "request is answered 408 and its connection closed", "SECONDS"),
     Option("--token-file", _readable_file, None, "file of bearer tokens, one per line (blank lines and lines "
            "starting with # are ignored); when given, every endpoint but /healthz needs one", "FILE"),
     Option("--cors-origins", _origins, None, "comma-separated origins allowed to call the API from a browser "

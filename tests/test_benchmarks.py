@@ -1,0 +1,18 @@
+"""Every benchmark keeps running: each is run once here at a tiny scale (its figures come from `make bench`),
+so one that breaks fails the suite instead of rotting unnoticed."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.mark.parametrize("script, env, ends_with", [("abuse.py", {"ABUSE_SCALE": "0.02"}, "alive at the end: True")])
+def test_the_benchmark_runs(script, env, ends_with):
+    run = subprocess.run([sys.executable, script], cwd=BENCH, env={**os.environ, **env}, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert ends_with in run.stdout, run.stdout
