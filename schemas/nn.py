@@ -87,7 +87,7 @@ class DetectionSchema(Schema):
 class DetectionsMessageSchema(Schema):
     detections = fields.List(fields.Nested(DetectionSchema), metadata={"description": "YOLO and MobileNet"})
     outputs = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
-        "description": "Generic: each output layer as {shape, data}: its values flat, or null for a layer of "
-                       "more than 65536 values"})
+        "description": "Generic: each output layer as {shape, data}: its values flat while the message's "
+                       "65536 values last (layers by name in order; at most 2 MiB of JSON), else null"})
     timestamp = fields.Float(required=True, metadata={"description": "s, the frame's device time"})
     sequence = fields.Integer(required=True, metadata={"description": "The frame's number"})

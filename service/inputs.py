@@ -10,7 +10,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from marshmallow import Schema, ValidationError
 
-from actors.actor import CameraActor
+from actors.actor import SHUT_DOWN, CameraActor
+from actors.errors import CameraShutDown, CameraUnavailable
 from schemas.params import CameraPathSchema, StreamPathSchema
 
 from .errors import ApiError, validation_error
@@ -65,6 +66,14 @@ async def ask(request: web.Request, actor: CameraActor, message):
         return await actor.ask(message)
     finally:
         metrics.command_latency(actor.mxid).observe(time.perf_counter() - started)
+
+
+def unavailable(actor: CameraActor) -> Exception:
+    """Why a camera that is not connected cannot serve frames: shut down on request (409), or away (503)."""
+    if actor.status == SHUT_DOWN:
+        return CameraShutDown(f"camera {actor.mxid} is shut down; POST /cameras/{actor.mxid}/ boots it")
+    detail = f": {actor.last_error}" if actor.last_error else ""
+    return CameraUnavailable(f"camera {actor.mxid} is {actor.status}{detail}", retry_after=actor.retry_after())
 
 
 def revision(state) -> dict:

@@ -23,7 +23,7 @@ from schemas.params import CameraPathSchema, StillQuerySchema, StreamPathSchema
 
 from . import openapi
 from .errors import ApiError, validation_error
-from .inputs import ask, camera, json_object, load, revision, stream
+from .inputs import ask, camera, json_object, load, revision, stream, unavailable
 
 log = logging.getLogger(__name__)
 TAG = ["streams"]
@@ -204,7 +204,7 @@ async def preview(request: web.Request) -> web.Response:
         raise StreamInactive(f"{name} is not active; activate it first")
     output = actor.output(name)
     if output is None:
-        raise CameraUnavailable(f"camera {actor.mxid} is {actor.status if actor.status != CONNECTED else 'busy'}")
+        raise unavailable(actor) if actor.status != CONNECTED else CameraUnavailable(f"camera {actor.mxid} is busy")
     timeout = max(1.0, 3 / state.config["fps"])
     frame = await asyncio.to_thread(output.preview, timeout)        # the device fills it; no device call here
     if frame is None:

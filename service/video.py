@@ -9,13 +9,13 @@ from aiohttp import web
 from aiohttp_apigami import docs, match_info_schema, querystring_schema
 
 from actors.actor import CONNECTED
-from actors.errors import CameraUnavailable, StreamInactive
+from actors.errors import StreamInactive
 from actors.video import DEACTIVATED, FAILED, SHUTDOWN, WAITING, VideoHub, VideoParams
 from schemas.params import StreamPathSchema, VideoQuerySchema
 
 from . import openapi
 from .errors import validation_error
-from .inputs import load, stream
+from .inputs import load, stream, unavailable
 
 VIDEO = web.AppKey("video", VideoHub)
 BOUNDARY = "frame"
@@ -56,7 +56,7 @@ async def video(request: web.Request) -> web.StreamResponse:
     if not state.active:
         raise StreamInactive(f"{name} is not active; activate it first")
     if actor.status != CONNECTED:
-        raise CameraUnavailable(f"camera {actor.mxid} is {actor.status}")
+        raise unavailable(actor)
     spec = actor.specs[name]
     full_width = state.config.get("video_size", spec.size_of(state.config["resolution"]))[0]
     if query.get("width", 0) > full_width:

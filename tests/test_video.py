@@ -261,3 +261,11 @@ async def test_video_is_the_video_size_window_of_the_frame_on_every_backend(clie
     async with client.ws_connect(stream_url(cam, "CAM_A", "video")) as ws:
         init = (await asyncio.wait_for(ws.receive(), 10)).data
     assert b"avc1" in init and width.to_bytes(2, "big") + b"\x00\x00" + height.to_bytes(2, "big") in init
+
+
+async def test_video_and_preview_of_a_shut_down_camera_are_409_as_its_stills(client, mxid):
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    assert (await client.delete(f"/cameras/{cam}/")).status == 200
+    for tail in ("video", "preview", "still"):
+        await assert_error(await client.get(stream_url(cam, "CAM_A", tail)), 409, "camera_shut_down")
