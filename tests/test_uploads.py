@@ -159,3 +159,25 @@ async def test_a_replaced_or_removed_model_leaves_the_disk_at_once(client, mxid,
     assert len(list(models.iterdir())) == 2                         # CAM_B's stays: its stream refers to it
     assert (await client.delete(stream_url(cam, "CAM_A", "nn"))).status == 204
     assert len(list(models.iterdir())) == 1
+
+
+async def test_a_third_upload_while_two_are_under_way_is_a_503(client, mxid, state_dir):
+    import asyncio
+    from service.limits import WAITING_FOR_BODY
+    cam = mxid("oak-d")
+    url = stream_url(cam, "CAM_A", "nn")
+    held = []
+    for _ in range(2):                  # two uploads whose model is still on its way
+        reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+        writer.write(f"POST {url} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     "Content-Length: 100000\r\n\r\n--b\r\nContent-Disposition: form-data; name=\"model\"; "
+                     "filename=\"m.blob\"\r\n\r\n\x7fELF".encode())
+        held.append(writer)
+    await wait_until(lambda: len(WAITING_FOR_BODY) == 2)
+    resp = await client.post(url, data=upload(blobs.blob(), MOBILENET))
+    await assert_error(resp, 503, "uploads_busy")
+    assert resp.headers["Retry-After"]
+    for writer in held:
+        writer.close()
+    await wait_until(lambda: not WAITING_FOR_BODY)
+    await deploy(client, cam, "CAM_A")                  # room again
