@@ -162,7 +162,8 @@ class CameraActor:
                 if isinstance(item[0], Capture):
                     _settle(item[1], result=await self._capture(item[0]))
                 elif isinstance(item[0], _Reopen):
-                    _settle(item[1], result=await self._reopen())
+                    if not item[1].cancelled():     # else a shut down called its recovery off: it opens nothing
+                        _settle(item[1], result=await self._reopen())
                 elif isinstance(item[0], _CheckHealth):
                     await self._check_health()
                 elif isinstance(item[0], _Close):
@@ -390,6 +391,8 @@ class CameraActor:
     async def _reopen(self, after_loss: bool = True) -> None:
         """The reopen job: open the device (closing a lost one first) and apply the desired state as it is
         now, after every write that came before in the mailbox."""
+        if self.state.shut_down:        # only a boot opens a camera shut down (it clears shut_down first)
+            raise CameraShutDown(f"camera {self.mxid} is shut down; POST /cameras/{self.mxid}/ boots it")
         if self.status != BOOTING:      # a device found moments ago is open already; a lost one is reopened
             await self._call(self.device.close)
         await self._call(self.device.open)
@@ -409,6 +412,8 @@ class CameraActor:
             try:
                 await future
                 log.info("camera %s %s", self.mxid, "ready" if first else "reconnected, state restored")
+                return
+            except CameraShutDown:
                 return
             except (CameraUnavailable, DeviceTimeout):
                 self._set_status(DISCONNECTED)           # _call noted the device's error as last_error

@@ -1,4 +1,5 @@
 """The rest of a camera's surface: stats, IR illumination, and shutting down and booting."""
+import asyncio
 import io
 
 import numpy as np
@@ -160,3 +161,48 @@ async def test_a_shut_down_camera_stays_closed_across_restarts_until_booted(aioh
     await client.close()
     client = await serve(aiohttp_client, make_backend(["oak-1"]), state_dir)
     assert (await get(client, f"/cameras/{cam}/"))["state"] == "connected"
+
+
+async def shut_down_behind_a_hung_call(client, backend, cam, monkeypatch, boot_too=False):
+    """DELETE the camera (and POST a boot after it) while a hung device call holds its worker: the call's
+    deadline loses the camera, and the recovery queues a reopen behind what is waiting in the mailbox."""
+    actor, device = client.app[FLEET].get(cam), backend.device(cam)
+    monkeypatch.setattr(actor, "check", lambda: None)      # no health check joins the mailbox: its depth is ours
+    await activate(client, cam, "CAM_A")
+    device.inject(hang_next=True)
+    hung = asyncio.create_task(client.post(stream_url(cam, "CAM_B")))
+    await wait_until(lambda: not device.faults.hang_next)            # the activation is in the device, hung
+    waiting = [asyncio.create_task(client.delete(f"/cameras/{cam}/"))]
+    if boot_too:
+        await wait_until(lambda: actor.mailbox_depth == 1)
+        waiting.append(asyncio.create_task(client.post(f"/cameras/{cam}/")))
+    await wait_until(lambda: actor.mailbox_depth == len(waiting))
+    assert actor.status == "connected"             # all queued before the deadline, so ahead of the reopen
+    await assert_error(await hung, 504, "device_timeout")
+    answers = [await task for task in waiting]
+    assert answers[0].status == 200 and (await answers[0].json())["state"] == "shut_down"
+    device.release()                               # the device is back
+    return answers[1:]
+
+
+async def test_a_reopen_queued_before_a_shut_down_does_not_open_the_camera(client, backend, mxid, monkeypatch):
+    cam = mxid("oak-d")
+    await shut_down_behind_a_hung_call(client, backend, cam, monkeypatch)
+    # The still waits behind the queued reopen: it answers as the camera is once that has run.
+    resp = await client.get(stream_url(cam, "CAM_A", "still"))
+    assert resp.status == 409, resp.content_type
+    await assert_error(resp, 409, "camera_shut_down")
+    assert {c["mxid"]: c["state"] for c in await get(client, "/cameras/")}[cam] == "shut_down"
+    assert backend.device(cam).running == {}
+    resp = await client.post(f"/cameras/{cam}/")                      # a boot is the way back
+    assert resp.status == 200 and (await resp.json())["state"] == "connected"
+    assert (await client.get(stream_url(cam, "CAM_A", "still"))).status == 200
+
+
+async def test_a_reopen_queued_before_a_shut_down_does_not_reopen_a_camera_booted_since(client, backend, mxid,
+                                                                                        monkeypatch):
+    cam = mxid("oak-d")
+    [booted] = await shut_down_behind_a_hung_call(client, backend, cam, monkeypatch, boot_too=True)
+    assert booted.status == 200 and (await booted.json())["state"] == "connected"
+    assert (await client.get(stream_url(cam, "CAM_A", "still"))).status == 200      # behind the queued reopen
+    assert (await get(client, f"/cameras/{cam}/"))["reconnects"] == 0           # booted, never reopened since
