@@ -264,15 +264,18 @@ class CameraActor:
         have, self._applied = self._applied, None
         want = target.active_streams()
         running = have.active_streams() if have is not None else None
-        if running is None or running.keys() != want.keys() or any(
-                want[n].config != running[n].config or want[n].nn != running[n].nn for n in want):
+        configured = running is None or running.keys() != want.keys() or any(
+            want[n].config != running[n].config or want[n].nn != running[n].nn for n in want)
+        if configured:
             self.device.configure({n: replace(s, control=_for_device(s.control, n in triggers))
                                    for n, s in target.streams.items()})
         else:
             for name, stream in want.items():
                 if stream.control != running[name].control or name in triggers:
                     self.device.set_control(name, _for_device(stream.control, name in triggers))
-        if target.ir is not None and (have is None or have.ir != target.ir):
+        # A configure may have rebuilt the pipeline, which reboots a real camera with its emitters off (R14):
+        # the IR goes again after every one, as after every open.
+        if target.ir is not None and (have is None or configured or have.ir != target.ir):
             self.device.set_ir(target.ir)
         if epoch == self._epoch:          # a call that outlived a loss must not vouch for the reopened device
             self._applied = target

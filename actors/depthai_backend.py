@@ -456,7 +456,7 @@ class DepthAIDevice(Device):
         x, y = window_origin(config, size)
         manip = pipeline.create(self._dai.node.ImageManip)
         manip.initialConfig.addCrop(x, y, w, h)
-        manip.setMaxOutputFrameSize(w * h * 3 // 2)            # NV12; the default holds 1 MiB (R17)
+        manip.setMaxOutputFrameSize(manip_frame_bytes(w, h))     # the default holds 1 MiB (R17)
         source.link(manip.inputImage)
         return manip.out
 
@@ -559,6 +559,14 @@ class DepthAIDevice(Device):
         if running is None or not running.is_open:
             raise DeviceError(f"{name} is not running on the device")
         return running
+
+
+def manip_frame_bytes(width: int, height: int) -> int:
+    """The pool size an ImageManip needs for NV12 frames of this size: it pads rows to 128 bytes and the
+    height to 32 lines (src/pipeline/utilities/ImageManip/ImageManipImpl.cpp), and skips a frame its pool
+    cannot hold (R17)."""
+    stride, lines = -(-width // 128) * 128, -(-height // 32) * 32
+    return stride * lines * 3 // 2
 
 
 def encoder_fits(codec: str, size: tuple[int, int], fps: float, encoders: list[tuple[str, int, int, float]]) -> bool:

@@ -778,9 +778,18 @@ class ManipConfig:
         return self
 
 
+def manip_nv12_bytes(width: int, height: int) -> int:
+    """What ImageManip allocates for an NV12 frame of this size: rows padded to 128 bytes, height to 32 lines,
+    the UV plane after the Y plane (src/pipeline/utilities/ImageManip/ImageManipImpl.cpp; the wheel's own host
+    ImageManip is held to it in test_depthai_rules.py)."""
+    stride, lines = -(-width // 128) * 128, -(-height // 32) * 32
+    return stride * lines * 3 // 2
+
+
 class ImageManipNode(Downstream):
     """ImageManip cutting a window out of NV12 frames. Its output frames live in a pool of outputFrameSize
-    bytes (1 MiB unless setMaxOutputFrameSize says more): a larger one is not made (R17)."""
+    bytes (1 MiB unless setMaxOutputFrameSize says more), each the aligned size of manip_nv12_bytes: a larger
+    one is skipped, as depthai logs "skipping frame" (R17)."""
     feed = "inputImage"
 
     def __init__(self, pipeline: Pipeline):
@@ -799,7 +808,7 @@ class ImageManipNode(Downstream):
         x, y, w, h = self.initialConfig.crop
         self.out.size, self.out.kind, self.out.fps = (w, h), source.kind, source.fps
         self.started = source.node.started or now
-        self.fits = w * h * 3 // 2 <= self.max_frame
+        self.fits = manip_nv12_bytes(w, h) <= self.max_frame
         if not self.fits:
             self.pipeline.device.board.counts["manip_frame_too_large"] += 1
 

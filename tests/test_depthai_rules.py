@@ -316,3 +316,57 @@ async def test_frames_held_back_by_a_closed_gate_are_not_counted_as_dropped(clie
     await activate(client, OAK_D, "CAM_B")
     stats = await (await client.get(f"/cameras/{OAK_D}/stats")).json()
     assert stats["streams"]["CAM_B"]["dropped"] < 15, stats["streams"]
+
+
+async def test_r14_the_ir_survives_a_rebuild_which_boots_the_emitters_off(aiohttp_client):
+    standin = StandinBackend(["oak-d-pro"])
+    client = await serve(aiohttp_client, standin)
+    pro = mxid_for("oak-d-pro", 0)
+    board = standin.device(pro)
+    await activate(client, pro, "CAM_B")
+    assert (await client.post(f"/cameras/{pro}/ir", json={"flood_light": 0.5, "dot_projector": 0.3})).status == 200
+    opens = board.counts["opens"]
+    resp = await client.post(stream_url(pro, "CAM_B", "config"), json={"resolution": "THE_400_P"})
+    assert resp.status == 200, await resp.text()
+    assert board.counts["opens"] == opens + 1                       # a rebuild: the device rebooted
+    assert board.ir == {"flood_light": 0.5, "dot_projector": 0.3}
+    assert (await (await client.get(f"/cameras/{pro}/ir")).json()) == {"flood_light": 0.5, "dot_projector": 0.3}
+
+
+MANIP_PROBE = """
+import os, sys, time
+import depthai as dai, numpy as np
+w, h, *pools = (int(a) for a in sys.argv[1:])
+pipeline = dai.Pipeline(False)
+queues = []
+for pool in pools:
+    manip = pipeline.create(dai.node.ImageManip)
+    manip.setRunOnHost(True)
+    manip.initialConfig.addCrop(0, 0, w, h)
+    manip.setMaxOutputFrameSize(pool)
+    queues.append((manip.inputImage.createInputQueue(), manip.out.createOutputQueue()))
+pipeline.start()
+frame = dai.ImgFrame()
+frame.setData(np.zeros(1920 * 1080 * 3 // 2, np.uint8))
+frame.setWidth(1920); frame.setHeight(1080); frame.setStride(1920); frame.setType(dai.ImgFrame.Type.NV12)
+for source, _ in queues:
+    source.send(frame)
+for i, (_, out) in enumerate(queues):      # the first pool holds the frame; the others were sent at once
+    deadline, got = time.monotonic() + (60 if i == 0 else 2), None
+    while got is None and time.monotonic() < deadline:
+        got = out.tryGet()
+        time.sleep(0.01)
+    print("made" if got is not None else "skipped", flush=True)
+os._exit(0)     # the host pipeline's threads are not joined: leave without tearing them down
+"""
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (300, 300)])
+def test_r17_the_standin_pools_image_manip_frames_as_the_wheel_s_own_image_manip(size):
+    import subprocess
+    import sys
+    from standin import manip_nv12_bytes
+    need = manip_nv12_bytes(*size)
+    run = subprocess.run([sys.executable, "-c", MANIP_PROBE, *map(str, size), str(need), str(need - 1)],
+                         capture_output=True, text=True, timeout=180)
+    assert run.stdout.split()[-2:] == ["made", "skipped"], (run.stdout[-500:], run.stderr[-500:])
