@@ -213,7 +213,7 @@ class CameraActor:
         try:
             if self.status == CONNECTED:
                 try:
-                    await self._call(self._reconcile, state, triggers)
+                    await self._call(self._reconcile, state, triggers, deadline=self._configure_deadline)
                 except ConfigRejected:
                     await self._put_back()         # the camera would not build it: back to what it ran
                     raise
@@ -242,7 +242,7 @@ class CameraActor:
         that fails here is lost, and its reopen applies that state)."""
         if self.status == CONNECTED:
             with contextlib.suppress(Exception):
-                await self._call(self._reconcile, self.state)
+                await self._call(self._reconcile, self.state, deadline=self._configure_deadline)
 
     async def _save(self, state: CameraState) -> None:
         """Make the state durable before any of the writes it holds is acknowledged: one fsync a batch."""
@@ -298,18 +298,24 @@ class CameraActor:
             return 1
         return max(1, math.ceil(self.reconnect_due - asyncio.get_running_loop().time()))
 
-    async def _call(self, fn, *args):
-        """Run a blocking device call on the worker thread with a deadline; a failure starts recovery."""
+    @property
+    def _configure_deadline(self) -> float:
+        return self.timeout + self.device.rebuild_allowance
+
+    async def _call(self, fn, *args, deadline: float | None = None):
+        """Run a blocking device call on the worker thread with a deadline (the device deadline unless given);
+        a failure starts recovery."""
         loop = asyncio.get_running_loop()
+        deadline = self.timeout if deadline is None else deadline
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(deadline):
                 return await loop.run_in_executor(self._executor, fn, *args)
         except TimeoutError:
             # The worker thread is stuck in the device call; leave it behind and reopen on a fresh one.
             self._executor.shutdown(wait=False)
             self._executor = self._new_executor()
-            self._lost(f"the device did not answer within {self.timeout:g} s")
-            raise DeviceTimeout(f"camera {self.mxid} did not answer within {self.timeout:g} s") from None
+            self._lost(f"the device did not answer within {deadline:g} s")
+            raise DeviceTimeout(f"camera {self.mxid} did not answer within {deadline:g} s") from None
         except DeviceTimeout as exc:         # the device's own deadline (no frame in time)
             self._lost(str(exc))
             raise DeviceTimeout(f"camera {self.mxid}: {exc}") from None
@@ -398,8 +404,8 @@ class CameraActor:
             raise CameraShutDown(f"camera {self.mxid} is shut down; POST /cameras/{self.mxid}/ boots it")
         if self.status != BOOTING:      # a device found moments ago is open already; a lost one is reopened
             await self._call(self.device.close)
-        await self._call(self.device.open)
-        await self._call(self._reconcile, self.state)
+        await self._call(self.device.open, deadline=self._configure_deadline)      # it may be rebooting
+        await self._call(self._reconcile, self.state, deadline=self._configure_deadline)
         self._set_status(CONNECTED)
         if after_loss and self._was_connected:
             self.reconnects += 1        # counted as it connects: whoever sees "connected" sees the count

@@ -11,6 +11,7 @@ from .model import CameraInfo, StreamState
 
 class Device(ABC):
     info: CameraInfo
+    rebuild_allowance = 0.0     # s a configure may take beyond the device deadline: a rebuild that reboots it
 
     @abstractmethod
     def open(self) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import wraps
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 FIRST_FRAME_TIMEOUT = 8.0     # s: a stream that was switched on must deliver a frame within this
 CAPTURE_TIMEOUT = 3.0         # s: a still must arrive within this
 READ_PERIOD = 0.5             # s: how often a reader thread looks up from its queue
+REBOOT_POLL = 0.1             # s: how often a rebuild looks for its rebooted camera
 QueueException = depthai.MessageQueue.QueueException   # a closed queue; not a RuntimeError (R2)
 # The camera's H.264 encoder (R13): widths a multiple of 32 and at most 4096, at most 3 encodes at once, and
 # 248 million pixels a second for all of them. A stream beyond that is encoded on the host.
@@ -49,6 +51,19 @@ H264_WIDTH_STEP, H264_MAX_WIDTH, H264_MAX_ENCODERS, H264_MAX_PIXEL_RATE = 32, 40
 MJPEG_MAX_WIDTH, MJPEG_MAX_PIXEL_RATE = 16384, 500e6
 CAMERA_JPEG_QUALITY = 80      # the MJPEG the camera encodes: the video's default quality
 ENCODED_QUEUE = 30            # encoded frames the device may hold for the host: a second at 30 fps
+
+
+# A closed or unplugged device fails every call with one of these (src/device/DeviceBase.cpp rethrows an RPC's
+# failure as "Device already closed or disconnected"; XLink's own errors name X_LINK). Anything else is the
+# device refusing a request, not a lost device: an unsupported call, a pipeline it will not run.
+LOST_TEXTS = ("X_LINK", "closed or disconnected", "Communication exception")
+# How long a rebooted camera takes to be listed again after a rebuild closed it, at most: a USB device
+# re-enumerates within seconds, a PoE one boots over the network (R8). A rebuild waits for it.
+REBOOT_WAIT = {"usb": 5.0, "poe": 15.0}
+
+
+def means_lost(exc: Exception) -> bool:
+    return isinstance(exc, QueueException) or any(text in str(exc) for text in LOST_TEXTS)
 
 
 def _xlink(fn):
@@ -250,6 +265,8 @@ class DepthAIDevice(Device):
 
     def __init__(self, dai, device, device_info):
         """`device` is open: discovery opened it to read what the camera has."""
+        self.rebuild_allowance = REBOOT_WAIT[protocol_of(device_info)]      # a configure may reboot it
+        self._rebooting_since = float("-inf")      # when this backend last closed it while it ran
         self._dai = dai
         self._device = device
         self._generation = 0
@@ -286,11 +303,16 @@ class DepthAIDevice(Device):
             self._reopen()
 
     def _reopen(self) -> None:
+        """Close and open again. A camera moved to another port or address is only found under its new
+        DeviceInfo (R7); one that is not listed is not waited for (opening a missing device takes ~10 s, R8),
+        except one this backend closed while it ran (a rebuild, a shut down): it reboots, and is listed again
+        once it has."""
         self._generation += 1
         self.close()
-        # A camera moved to another port or address is only found under its new DeviceInfo (R7); one that is
-        # not there is not waited for (opening a missing device takes ~10 s, R8).
-        found = [i for i in self._dai.Device.getAllAvailableDevices() if i.getDeviceId() == self.info.mxid]
+        deadline = self._rebooting_since + self.rebuild_allowance
+        while not (found := [i for i in self._dai.Device.getAllAvailableDevices() if i.getDeviceId() == self.info.mxid]) \
+                and time.monotonic() < deadline:
+            time.sleep(REBOOT_POLL)
         if not found:
             raise DeviceError(f"X_LINK_DEVICE_NOT_FOUND: {self.info.mxid} is disconnected (not among the "
                               "available devices)")
@@ -299,6 +321,8 @@ class DepthAIDevice(Device):
         self._ran_pipeline = False
 
     def close(self) -> None:
+        if self.healthy():                  # closed while it ran: it reboots before it is listed again
+            self._rebooting_since = time.monotonic()
         self._stop_pipeline()
         device, self._device = self._device, None
         if device is not None:
@@ -343,17 +367,26 @@ class DepthAIDevice(Device):
         # The switchable extras are a convenience: if the camera refuses them, build what is active alone.
         for attempt in ((holds, active_only) if active_only != holds else (holds,)):
             pipeline = dai.Pipeline(device)
+            # No AutoCalibration node (depthai adds one to a camera with a stereo pair, ON_START: extra ISP
+            # outputs and a recalibration at every rebuild).
+            pipeline.setAutoCalibrationMode(dai.Pipeline.AutoCalibrationMode.OFF)
             try:
                 streams, controls = self._build(pipeline, attempt, {n: desired[n].nn for n in attempt})
                 break
             except (RuntimeError, ValueError) as exc:
-                if "X_LINK" in str(exc):
+                if means_lost(exc):
                     raise
                 error = exc
         else:
             raise ConfigRejected(f"the camera refused the configuration: {error}") from error
         self._check(generation)
-        pipeline.start()
+        try:
+            pipeline.start()          # the device's own checks run here ("Device … error: …")
+        except RuntimeError as exc:
+            self._ran_pipeline = True         # the device is spent either way: the next build reopens it
+            if means_lost(exc):
+                raise
+            raise ConfigRejected(f"the camera refused to start the configuration: {exc}") from exc
         self._ran_pipeline = True
         self._pipeline, self._streams, self._controls = pipeline, streams, controls
         self._streaming = {socket: True for socket in controls}        # sensors start streaming
@@ -542,7 +575,12 @@ class DepthAIDevice(Device):
         device = self._device
         if device is None:
             raise DeviceError("device is not open")
-        t = device.getChipTemperature()
+        try:
+            t = device.getChipTemperature()
+        except RuntimeError as exc:
+            if means_lost(exc):
+                raise
+            raise ConfigRejected(f"the camera does not report its figures: {exc}") from exc
         memory = lambda m: {"total": m.total, "used": m.used, "remaining": m.remaining}  # noqa: E731
         return {"chip_temperature": {"average": t.average, "css": t.css, "mss": t.mss, "upa": t.upa, "dss": t.dss},
                 "cmx_memory_usage": memory(device.getCmxMemoryUsage()),
@@ -623,9 +661,10 @@ def crop_window(frame: Frame, config: dict) -> Frame:
 class DepthAIBackend(Backend):
     """`dai` is depthai itself, or a stand-in for its device layer in tests."""
 
-    def __init__(self, dai=depthai, camera_h264: bool = True):
+    def __init__(self, dai=depthai, camera_h264: bool = True, reboot_wait: Mapping[str, float] = REBOOT_WAIT):
         self.dai = dai
         self.camera_h264 = camera_h264
+        self.reboot_wait = reboot_wait
         self._devices: dict[str, DepthAIDevice] = {}
 
     def discover(self) -> list[Device]:
@@ -638,6 +677,7 @@ class DepthAIBackend(Backend):
                 try:
                     self._devices[mxid] = DepthAIDevice.open_new(self.dai, info)
                     self._devices[mxid].camera_h264 = self.camera_h264
+                    self._devices[mxid].rebuild_allowance = self.reboot_wait[protocol_of(info)]
                 except (RuntimeError, DeviceError) as exc:
                     log.warning("camera %s found but could not be opened: %s", mxid, exc)
                     continue

@@ -39,7 +39,9 @@ class StandinBackend(DepthAIBackend, FaultInjection):
 
     def __init__(self, models):
         self.bus = Bus(models)
-        super().__init__(self.bus.dai)
+        # The stand-in's cameras reboot in a fraction of a second (standin.REBOOT): a rebuild waits a second
+        # at most for one, so that deadlines in the tests stay short.
+        super().__init__(self.bus.dai, reboot_wait={"usb": 1.0, "poe": 1.0})
 
     @property
     def devices(self):

@@ -39,6 +39,12 @@ HANG_LIMIT = 60.0
 H264_MAX_ENCODERS, H264_MAX_PIXEL_RATE = 3, 248e6      # the camera's H.264 encoder; widths a multiple of 32 (R13)
 MJPEG_MAX_PIXEL_RATE = 500e6                            # its MJPEG side, sharing the encoder
 CLOSE_HOLD_LIMIT = 10.0      # depthai's crash-dump wait is ~9 s
+# A closed device reboots before it is listed again: XLinkConnection::close waits only for an UNBOOTED USB
+# device, and a BOOTED one is not listed (src/xlink/XLinkConnection.cpp); a USB device re-enumerates, a PoE
+# one comes back over the network later. Short here, so the suite stays quick; bench/activation.py sets the
+# lengths a camera takes (Bus.reboot).
+REBOOT = {"usb": 0.2, "poe": 0.5}
+LOST = "Device already closed or disconnected"      # every RPC of a closed device fails so (src/device/DeviceBase.cpp)
 
 
 class Faults(SimFaults):
@@ -46,6 +52,7 @@ class Faults(SimFaults):
         super().__init__()
         self.failing_setups = 0      # opens after which reading the camera's features fails (R9)
         self.hold_close = False      # a close of a lost device waits for release() (crash-dump wait, R8)
+        self.refuse_start = 0        # pipelines the device refuses at start ("Device … error: …")
 
 
 class Board:
@@ -59,6 +66,7 @@ class Board:
         self.plugged = True
         self.port = index + 1
         self.booted = False
+        self.rebooted_at = 0.0                        # when its last close happened: not listed for a while
         self.device: Device | None = None
         self.counts: Counter = Counter()
         self.faults = Faults()
@@ -130,7 +138,7 @@ class Board:
         if hang:
             self._unhang.wait(HANG_LIMIT)
         if not self.plugged:
-            raise RuntimeError("X_LINK_ERROR: Couldn't read data from stream (device disconnected)")
+            raise RuntimeError(LOST)
         if opening and self.faults.failing_opens > 0:
             self.faults.failing_opens -= 1
             raise RuntimeError("X_LINK_DEVICE_NOT_FOUND: Failed to boot the device (injected)")
@@ -216,6 +224,7 @@ class Bus:
     def __init__(self, models: list[str]):
         counts: Counter = Counter()
         self.boards: list[Board] = []
+        self.reboot = dict(REBOOT)              # seconds a closed device is not listed, by protocol
         for model in models:
             self.boards.append(Board(self, model, counts[model]))
             counts[model] += 1
@@ -226,7 +235,9 @@ class Bus:
 
     def available(self) -> list:
         """What getAllAvailableDevices lists: plugged boards that no one has booted (R9)."""
-        return [b.device_info() for b in self.boards if b.plugged and not b.booted]
+        now = time.monotonic()
+        return [b.device_info() for b in self.boards if b.plugged and not b.booted
+                and now >= b.rebooted_at + self.reboot[b.info.protocol]]
 
 
 class Standin:
@@ -259,7 +270,7 @@ class Device:
         if not board.plugged:
             board.counts["missing_opens"] += 1     # depthai searches ~10 s for it before giving up (R8)
         board.operate(opening=True)
-        if info.name != board.path:
+        if info.name != board.path or time.monotonic() < board.rebooted_at + self.bus.reboot[board.info.protocol]:
             raise RuntimeError(f"X_LINK_DEVICE_NOT_FOUND: no device at {info.name}")
         if board.booted:
             raise RuntimeError("X_LINK_DEVICE_ALREADY_IN_USE: the device is booted by another host")
@@ -276,7 +287,7 @@ class Device:
 
     def _alive(self) -> None:
         if self.closed:
-            raise RuntimeError("Device already closed or disconnected")
+            raise RuntimeError(LOST)
 
     def getConnectedCameraFeatures(self) -> list:
         self._alive()
@@ -365,6 +376,7 @@ class Device:
             self.pipeline.close_queues()
         if self.board.device is self:
             self.board.booted, self.board.device = False, None
+            self.board.rebooted_at = time.monotonic()
 
     def link_lost(self) -> None:
         """The cable was pulled. With reconnection off the device closes and its queues with it, its close
@@ -397,6 +409,17 @@ class Pipeline:
         self.nodes: list = []
         self.queues: list = []
         self.running = False
+        # depthai 3.12 adds an AutoCalibration node to a pipeline on a camera with a stereo pair unless told not
+        # to (Pipeline::getAutoCalibrationMode() is ON_START by default): a recalibration at every start.
+        self.auto_calibration = self.AutoCalibrationMode.ON_START
+
+    AutoCalibrationMode = real.Pipeline.AutoCalibrationMode
+
+    def setAutoCalibrationMode(self, mode) -> None:
+        self.auto_calibration = mode
+
+    def getAutoCalibrationMode(self):
+        return self.auto_calibration
 
     def create(self, node_class):
         node = node_class(self)
@@ -409,8 +432,14 @@ class Pipeline:
         if device.ran_pipeline:
             raise RuntimeError("Pipeline is already running on the device")        # R1
         board.operate()
+        if board.faults.refuse_start > 0:          # the device's own checks: the pipeline never runs
+            board.faults.refuse_start -= 1
+            device.ran_pipeline = True
+            raise RuntimeError(f"Device {board.mxid} error: the pipeline needs more memory than the device has")
         device.ran_pipeline, device.pipeline, self.running = True, self, True
         board.counts["pipelines"] += 1
+        if self.auto_calibration != self.AutoCalibrationMode.OFF and board.info.stereo_pairs:
+            board.counts["recalibrations"] += 1
         now = time.monotonic()
         with board.changed:
             for node in self.nodes:

@@ -346,13 +346,13 @@ for pool in pools:
     manip.setMaxOutputFrameSize(pool)
     queues.append((manip.inputImage.createInputQueue(), manip.out.createOutputQueue()))
 pipeline.start()
-frame = dai.ImgFrame()
-frame.setData(np.zeros(1920 * 1080 * 3 // 2, np.uint8))
-frame.setWidth(1920); frame.setHeight(1080); frame.setStride(1920); frame.setType(dai.ImgFrame.Type.NV12)
-for source, _ in queues:
+for source, _ in queues:          # a frame of its own for each
+    frame = dai.ImgFrame()
+    frame.setData(np.zeros(1920 * 1080 * 3 // 2, np.uint8))
+    frame.setWidth(1920); frame.setHeight(1080); frame.setStride(1920); frame.setType(dai.ImgFrame.Type.NV12)
     source.send(frame)
-for i, (_, out) in enumerate(queues):      # the first pool holds the frame; the others were sent at once
-    deadline, got = time.monotonic() + (60 if i == 0 else 2), None
+for i, (_, out) in enumerate(queues):      # the first pool holds the frame; the others were sent with it
+    deadline, got = time.monotonic() + (60 if i == 0 else 5), None
     while got is None and time.monotonic() < deadline:
         got = out.tryGet()
         time.sleep(0.01)
@@ -369,4 +369,82 @@ def test_r17_the_standin_pools_image_manip_frames_as_the_wheel_s_own_image_manip
     need = manip_nv12_bytes(*size)
     run = subprocess.run([sys.executable, "-c", MANIP_PROBE, *map(str, size), str(need), str(need - 1)],
                          capture_output=True, text=True, timeout=180)
-    assert run.stdout.split()[-2:] == ["made", "skipped"], (run.stdout[-500:], run.stderr[-500:])
+    said = run.stdout + run.stderr
+    assert [w for w in run.stdout.split() if w in ("made", "skipped")] == ["made", "skipped"], said[-800:]
+    assert f"bigger ({need}B)" in said, said[-800:]          # depthai says why it skipped the frame
+
+
+@pytest.mark.parametrize("protocol_model", ["oak-d", "oak-d-pro"])
+async def test_r8_a_rebuild_waits_for_the_rebooted_camera_and_counts_no_reconnect(aiohttp_client, protocol_model):
+    standin = StandinBackend([protocol_model])
+    standin.bus.reboot = {"usb": 0.4, "poe": 0.8}        # listed again only this long after the close
+    client = await serve(aiohttp_client, standin)
+    cam = mxid_for(protocol_model, 0)
+    board = standin.device(cam)
+    await activate(client, cam, "CAM_B")
+    statuses = []
+    watching = asyncio.create_task(_watch_status(client, cam, statuses))
+    for resolution in ("THE_400_P", "THE_800_P"):
+        resp = await client.post(stream_url(cam, "CAM_B", "config"), json={"resolution": resolution})
+        assert resp.status == 200, await resp.text()
+        assert board.running["CAM_B"].config["resolution"] == resolution
+    watching.cancel()
+    assert set(statuses) == {"connected"} and actor(client, cam).reconnects == 0
+    assert (await client.get(stream_url(cam, "CAM_B", "still"))).status == 200
+
+
+async def _watch_status(client, cam, statuses):
+    while True:
+        statuses.append(actor(client, cam).status)
+        await asyncio.sleep(0)
+
+
+async def test_a_pipeline_the_camera_refuses_at_start_is_a_422_and_the_previous_one_runs_again(client, standin):
+    board = standin.device(OAK_D)
+    await activate(client, OAK_D, "CAM_B")
+    before = await (await client.get(stream_url(OAK_D, "CAM_B", "config"))).json()
+    board.faults.refuse_start = 1
+    error = await assert_error(await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"resolution": "THE_400_P"}),
+                               422, "not_supported")
+    assert "refused to start" in error["message"]
+    assert await (await client.get(stream_url(OAK_D, "CAM_B", "config"))).json() == before
+    assert board.running["CAM_B"].config["resolution"] == before["resolution"]
+    assert actor(client, OAK_D).status == "connected" and actor(client, OAK_D).reconnects == 0
+    assert (await client.get(stream_url(OAK_D, "CAM_B", "still"))).status == 200
+
+
+async def test_no_auto_calibration_runs_at_a_rebuild(client, standin):
+    board = standin.device(OAK_D)
+    await activate(client, OAK_D, "DEPTH_B_C")
+    assert (await client.post(stream_url(OAK_D, "DEPTH_B_C", "config"), json={"resolution": "THE_400_P"})).status == 200
+    assert board.counts["pipelines"] >= 2 and board.counts["recalibrations"] == 0
+
+
+async def test_a_device_lost_during_a_build_is_a_lost_camera_not_a_refused_config(client, standin, monkeypatch):
+    import standin as standin_module
+    board = standin.device(OAK_1)
+    standin.bus.reboot = {"usb": 0, "poe": 0}         # the rebuild finds its camera at once: only the build fails
+    await activate(client, OAK_1, "CAM_A")              # the only stream: the pipeline is built once, no retry
+    build = standin_module.CameraNode.build
+
+    def unplugged_midway(node, *args, **kwargs):
+        board.unplug()                                 # the cable goes while the pipeline is being built
+        return build(node, *args, **kwargs)
+    monkeypatch.setattr(standin_module.CameraNode, "build", unplugged_midway)
+    resp = await client.post(stream_url(OAK_1, "CAM_A", "config"), json={"resolution": "THE_4_K", "fps": 15})
+    assert resp.status == 200, await resp.text()                # kept for the camera's return
+    assert actor(client, OAK_1).status == "disconnected"
+    monkeypatch.setattr(standin_module.CameraNode, "build", build)
+    board.replug()
+    await wait_until(lambda: actor(client, OAK_1).status == "connected", timeout=10)
+    assert board.running["CAM_A"].config["resolution"] == "THE_4_K"
+
+
+async def test_a_figure_the_camera_cannot_report_is_a_422_not_a_lost_camera(client, standin, monkeypatch):
+    board = standin.device(OAK_D)
+
+    def unsupported():
+        raise RuntimeError("getChipTemperature is not supported on this platform")
+    monkeypatch.setattr(board.device, "getChipTemperature", unsupported)
+    await assert_error(await client.get(f"/cameras/{OAK_D}/stats"), 422, "not_supported")
+    assert actor(client, OAK_D).status == "connected" and actor(client, OAK_D).reconnects == 0
