@@ -23,6 +23,7 @@ from .nn import MAX_MODEL_BYTES, MAX_OUTPUTS, ModelRefused, load_blob
 
 BLOB_HEADER = 52 + 80          # ELF header, then mv_blob_header (depthai src/openvino/BlobReader.cpp)
 BLOB_MAGIC = 9709
+SUPERBLOB_HEADER = 8 * 17      # big-endian sizes of the blob and 16 patches (src/openvino/OpenVINO.cpp)
 MAX_ARCHIVE_MEMBERS = 16       # an NN archive holds a config.json and a model or two
 MAX_ARCHIVE_BYTES = MAX_MODEL_BYTES + (1 << 20)     # all its members inflated: the model and a small config
 MAX_OUTPUT_VALUES = 1 << 24    # values of one output layer: more than an RVC2's NN memory holds (2 bytes each)
@@ -65,10 +66,13 @@ def _check_archive(path: Path) -> None:
             raise ModelRefused(f"the NN archive's config.json does not name its model: {exc}") from None
         if isinstance(model, str) and model.removeprefix("./") in names:
             data = _member(tar, names, model, MAX_MODEL_BYTES)
-            if data[:4] == b"\x7fELF":                   # a blob (a superblob has a header of its own)
-                _check_blob_header(data[:BLOB_HEADER], len(data), f"the NN archive's {model}")
-            elif not data:
-                raise ModelRefused(f"the NN archive's {model} is empty")
+            what = f"the NN archive's {model}"
+            if model.endswith(".superblob"):            # sizes of the blob and 16 patches, then the blob
+                if len(data) < SUPERBLOB_HEADER:
+                    raise ModelRefused(f"{what} is cut short: no superblob header")
+                size = struct.unpack_from(">Q", data)[0]
+                data = data[SUPERBLOB_HEADER:SUPERBLOB_HEADER + size]
+            _check_blob_header(data[:BLOB_HEADER], len(data), what)
 
 
 def _member(tar: tarfile.TarFile, names: set, name: str, limit: int) -> bytes:

@@ -48,6 +48,9 @@ def frame_coords(coords, frame: tuple[int, int], view: tuple[int, int]) -> list[
             round((y0 + ymax * h) / sh, 4)]
 
 
+SUPERBLOB_SHAVES = 8
+
+
 class ModelRefused(ValueError):
     """The file is not a model an OAK (RVC2) can run; the message says why."""
 
@@ -57,7 +60,11 @@ def load_blob(path: Path, fmt: str, dai=None):
     if dai is None:
         import depthai as dai       # here, not at the top: the simulator never loads depthai
     if fmt == "nn_archive":
-        return dai.NNArchive(str(path)).getBlob()
+        archive = dai.NNArchive(str(path))
+        superblob = archive.getSuperBlob()
+        # Luxonis packs RVC2 models as a superblob: the blob for the shave count depthai itself picks
+        # (NeuralNetwork::setNNArchive, DEFAULT_SUPERBLOB_NUM_SHAVES).
+        return superblob.getBlobWithNumShaves(SUPERBLOB_SHAVES) if superblob is not None else archive.getBlob()
     return dai.OpenVINO.Blob(Path(path))
 
 

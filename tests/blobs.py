@@ -35,22 +35,31 @@ def blob(width: int = 300, height: int = 300, outputs: dict = MOBILENET_OUT) -> 
     return b"\x7fELF" + bytes(48) + header + inputs + outs + consts
 
 
-def archive_config(width: int = 300, height: int = 300) -> str:
-    """The config.json of an NN archive (version 1.0) whose model is model.blob."""
+def superblob(width: int = 300, height: int = 300) -> bytes:
+    """A SUPERBLOB, as Luxonis' RVC2 archives hold their model (src/openvino/OpenVINO.cpp): big-endian sizes of
+    the blob and of 16 bsdiff patches (one per shave count), then the blob and the patches. Patches of size 0
+    say the blob itself fits every shave count."""
+    data = blob(width, height)
+    return struct.pack(">17Q", len(data), *([0] * 16)) + data
+
+
+def archive_config(width: int = 300, height: int = 300, model: str = "model.blob") -> str:
+    """The config.json of an NN archive (version 1.0) whose model is `model`."""
     return json.dumps({"config_version": "1.0", "model": {
-        "metadata": {"name": "test", "path": "model.blob", "precision": "float16"},
+        "metadata": {"name": "test", "path": model, "precision": "float16"},
         "inputs": [{"name": "data", "dtype": "uint8", "input_type": "image", "shape": [1, 3, height, width],
                     "layout": "NCHW", "preprocessing": {}}],
         "outputs": [{"name": "detection_out", "dtype": "float16"}],
         "heads": [{"parser": "SSD", "metadata": {"classes": ["ball", "box"], "n_classes": 2}}]}})
 
 
-def archive(width: int = 300, height: int = 300) -> bytes:
-    """An NN archive (config.json and the blob) as luxonis' tools pack it: tar.xz."""
+def archive(width: int = 300, height: int = 300, as_superblob: bool = False) -> bytes:
+    """An NN archive (config.json and the model) as luxonis' tools pack it: tar.xz; for RVC2 their model zoo
+    packs a superblob."""
+    model, data = ("model.superblob", superblob(width, height)) if as_superblob else ("model.blob", blob(width, height))
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:xz") as tar:
-        for name, data in (("config.json", archive_config(width, height).encode()),
-                           ("model.blob", blob(width, height))):
+        for name, data in (("config.json", archive_config(width, height, model).encode()), (model, data)):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))

@@ -303,3 +303,12 @@ async def test_a_results_reader_that_fails_is_replaced(client, mxid):
         message = await ws.receive(timeout=10)
         assert message.type == WSMsgType.TEXT, message
     assert len(failures) == 2 and json.loads(message.data)["detections"]
+
+
+async def test_an_nn_archive_holding_a_superblob_deploys_as_luxonis_packs_rvc2_models(client, mxid):
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    body = await deploy(client, cam, "CAM_A", model=blobs.archive(as_superblob=True))
+    assert body["model"]["format"] == "nn_archive" and body["model"]["input"] == [300, 300]
+    [message] = await results(client, cam, "CAM_A")
+    assert {d["label"] for d in message["detections"]} == {"bars", "star"}
