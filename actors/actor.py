@@ -5,8 +5,9 @@ import asyncio
 import contextlib
 import logging
 import math
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
 from .backend import Device, Output
@@ -20,7 +21,7 @@ from .store import StateStore
 
 log = logging.getLogger(__name__)
 
-BOOTING, CONNECTED, DISCONNECTED, SHUT_DOWN = "booting", "connected", "disconnected", "shut_down"
+BOOTING, CONNECTED, DISCONNECTED, SHUT_DOWN, WEDGED = "booting", "connected", "disconnected", "shut_down", "wedged"
 STATS_PERIOD = 10.0          # s: how often the health job also reads the device's stats (for /metrics)
 ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="still-encode")     # stills of every camera, both cores
 
@@ -35,6 +36,10 @@ class _CheckHealth:
 
 class _Close:
     """The actor's own job: close the device of a camera that starts shut down."""
+
+
+class _Stale(Exception):
+    """A device call that waited while the camera was lost: it must not reach the device reopened since."""
 
 
 class CameraActor:
@@ -69,7 +74,11 @@ class CameraActor:
         self._outputs: dict[str, Output] = {}         # the running streams' outputs, as the device gave them
         self._epoch = 0                               # bumped by every loss: what a late worker call saw is void
         self._mailbox: asyncio.Queue = asyncio.Queue(mailbox_size)
-        self._executor = self._new_executor()
+        # The one thread that enters the device, for the actor's life: a call that outlives its deadline is
+        # waited for (`_stuck`), never left beside a new thread, so two threads are never inside the device.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"camera-{self.mxid}")
+        self._device_lock = threading.Lock()
+        self._stuck: Future | None = None             # a call that outlived its deadline and may still be inside
         self._saver = ThreadPoolExecutor(1, thread_name_prefix=f"save-{self.mxid}")   # apart from a stuck device
         self._health_asked = False
         self._was_connected = False
@@ -213,7 +222,7 @@ class CameraActor:
         try:
             if self.status == CONNECTED:
                 try:
-                    await self._call(self._reconcile, state, triggers, deadline=self._configure_deadline)
+                    await self._apply(state, triggers)
                 except ConfigRejected:
                     await self._put_back()         # the camera would not build it: back to what it ran
                     raise
@@ -242,7 +251,7 @@ class CameraActor:
         that fails here is lost, and its reopen applies that state)."""
         if self.status == CONNECTED:
             with contextlib.suppress(Exception):
-                await self._call(self._reconcile, self.state, deadline=self._configure_deadline)
+                await self._apply(self.state)
 
     async def _save(self, state: CameraState) -> None:
         """Make the state durable before any of the writes it holds is acknowledged: one fsync a batch."""
@@ -257,11 +266,19 @@ class CameraActor:
             reason = exc.strerror or type(exc).__name__
             raise StateNotSaved(f"the change reached camera {self.mxid} but could not be saved: {reason}") from None
 
-    def _reconcile(self, target: CameraState, triggers: frozenset = frozenset()) -> None:
-        """Worker thread: make the device run `target`: configure when the active streams or their configs
-        change, else send the controls that changed. Streams in `triggers` get their autofocus trigger."""
-        epoch = self._epoch
+    async def _apply(self, target: CameraState, triggers: frozenset = frozenset()) -> None:
+        """Make the device run `target` (a configure may rebuild: its longer deadline). What the device runs
+        is unknown while this runs and after it fails; the loop records it, not the worker."""
         have, self._applied = self._applied, None
+        epoch = self._epoch
+        outputs = await self._call(self._reconcile, have, target, triggers, deadline=self._configure_deadline)
+        if epoch == self._epoch:          # a call that outlived a loss must not vouch for the reopened device
+            self._applied, self._outputs = target, outputs
+
+    def _reconcile(self, have: CameraState | None, target: CameraState, triggers: frozenset) -> dict[str, Output]:
+        """Worker thread: make the device run `target` when it runs `have` (None: unknown): configure when the
+        active streams or their configs change, else send the controls that changed. Streams in `triggers`
+        get their autofocus trigger. Returns the running streams' outputs."""
         want = target.active_streams()
         running = have.active_streams() if have is not None else None
         configured = running is None or running.keys() != want.keys() or any(
@@ -277,14 +294,9 @@ class CameraActor:
         # the IR goes again after every one, as after every open.
         if target.ir is not None and (have is None or configured or have.ir != target.ir):
             self.device.set_ir(target.ir)
-        if epoch == self._epoch:          # a call that outlived a loss must not vouch for the reopened device
-            self._applied = target
-            self._outputs = {name: self.device.output(name) for name in want}
+        return {name: self.device.output(name) for name in want}
 
     # Device calls and recovery -------------------------------------------------------------------
-    def _new_executor(self) -> ThreadPoolExecutor:
-        return ThreadPoolExecutor(1, thread_name_prefix=f"camera-{self.mxid}")
-
     def _require_connected(self) -> None:
         if self.status == SHUT_DOWN:
             raise CameraShutDown(f"camera {self.mxid} is shut down; POST /cameras/{self.mxid}/ boots it")
@@ -302,20 +314,35 @@ class CameraActor:
     def _configure_deadline(self) -> float:
         return self.timeout + self.device.rebuild_allowance
 
+    def _enter(self, epoch: int, fn, *args):
+        """Worker thread: the device entered under its lock, by a call made for the camera as it is now."""
+        with self._device_lock:
+            if epoch != self._epoch:
+                raise _Stale()
+            return fn(*args)
+
     async def _call(self, fn, *args, deadline: float | None = None):
         """Run a blocking device call on the worker thread with a deadline (the device deadline unless given);
-        a failure starts recovery."""
-        loop = asyncio.get_running_loop()
+        a failure starts recovery. While a call that outlived its deadline is still inside the device, the
+        next one waits for it as long as its own deadline; a camera whose call never returns is wedged."""
         deadline = self.timeout if deadline is None else deadline
+        if self._stuck is not None:
+            await asyncio.wait([asyncio.wrap_future(self._stuck)], timeout=deadline)
+            if not self._stuck.done():
+                self._set_status(WEDGED, "a device call never returned")
+                raise CameraUnavailable(f"camera {self.mxid} is wedged: a device call never returned",
+                                        retry_after=self.retry_after())
+            self._stuck = None
+        job = self._executor.submit(self._enter, self._epoch, fn, *args)
         try:
             async with asyncio.timeout(deadline):
-                return await loop.run_in_executor(self._executor, fn, *args)
+                return await asyncio.wrap_future(job)
         except TimeoutError:
-            # The worker thread is stuck in the device call; leave it behind and reopen on a fresh one.
-            self._executor.shutdown(wait=False)
-            self._executor = self._new_executor()
+            self._stuck = job            # still inside the device: nothing else enters until it leaves
             self._lost(f"the device did not answer within {deadline:g} s")
             raise DeviceTimeout(f"camera {self.mxid} did not answer within {deadline:g} s") from None
+        except _Stale:
+            raise CameraUnavailable(f"camera {self.mxid} was lost while the call waited") from None
         except DeviceTimeout as exc:         # the device's own deadline (no frame in time)
             self._lost(str(exc))
             raise DeviceTimeout(f"camera {self.mxid}: {exc}") from None
@@ -369,8 +396,15 @@ class CameraActor:
         self._applied, self._outputs, self.reconnect_due = None, {}, None
         if self._recovery is not None:
             self._recovery.cancel()
-        with contextlib.suppress(CameraUnavailable, DeviceTimeout):
-            await self._call(self.device.close)
+        # Queued on the worker even behind a call stuck in the device, so that it closes the device when that
+        # call returns; the shut down does not wait longer than a deadline for it.
+        job = self._executor.submit(self._enter, self._epoch, self.device.close)
+        await asyncio.wait([asyncio.wrap_future(job)], timeout=self.timeout)
+        if job.done():
+            if job.exception() is not None:
+                log.warning("camera %s: closing failed: %s", self.mxid, job.exception())
+        else:
+            self._stuck = job
         self._set_status(SHUT_DOWN, "shut down on request")
 
     async def _shut_down(self) -> CameraState:
@@ -405,7 +439,7 @@ class CameraActor:
         if self.status != BOOTING:      # a device found moments ago is open already; a lost one is reopened
             await self._call(self.device.close)
         await self._call(self.device.open, deadline=self._configure_deadline)      # it may be rebooting
-        await self._call(self._reconcile, self.state, deadline=self._configure_deadline)
+        await self._apply(self.state)
         self._set_status(CONNECTED)
         if after_loss and self._was_connected:
             self.reconnects += 1        # counted as it connects: whoever sees "connected" sees the count
@@ -425,7 +459,8 @@ class CameraActor:
             except CameraShutDown:
                 return
             except (CameraUnavailable, DeviceTimeout):
-                self._set_status(DISCONNECTED)           # _call noted the device's error as last_error
+                if self.status != WEDGED:
+                    self._set_status(DISCONNECTED)       # _call noted the device's error as last_error
             except ConfigRejected as exc:
                 self._set_status(DISCONNECTED, str(exc))
             self.reconnect_due = asyncio.get_running_loop().time() + delay

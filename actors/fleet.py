@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
-from .actor import CameraActor
+from .actor import WEDGED, CameraActor
 from .backend import Backend
 from .model import initial_state, streams_of
 from .store import StateStore
@@ -78,6 +79,14 @@ class Fleet:
                 await self.discover()
             except Exception:  # noqa: BLE001 (discovery tries again next round)
                 log.exception("discovery failed")
+
+    def wedged_too_long(self, limit: float) -> str | None:
+        """Which camera has been wedged (a device call that never returned) for more than `limit` seconds."""
+        now = time.time()
+        for actor in self.actors.values():
+            if actor.status == WEDGED and now - actor.status_since > limit:
+                return f"camera {actor.mxid} wedged for {now - actor.status_since:.0f} s"
+        return None
 
     def get(self, mxid: str) -> CameraActor | None:
         return self.actors.get(mxid)

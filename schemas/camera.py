@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from .facts import COLOR, MONO, OTHER
 
-CAMERA_STATES = ("booting", "connected", "disconnected", "shut_down")
+CAMERA_STATES = ("booting", "connected", "disconnected", "shut_down", "wedged")
 
 
 class SensorSchema(Schema):

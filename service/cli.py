@@ -15,6 +15,7 @@ from aiohttp import web
 from . import logs, metrics, systemd
 from .app import create_app
 from .config import parse, read_tokens
+from .inputs import FLEET
 from .limits import cap_connections
 
 log = logging.getLogger("oak-camera-service")
@@ -62,7 +63,9 @@ async def serve(args, tokens: list[str]) -> None:
              args.state_dir, ", tokens required" if tokens else "")
     systemd.notify("READY=1")
     interval = systemd.watchdog_interval()
-    watchdog = asyncio.create_task(systemd.keep_alive(interval)) if interval else None
+    fleet = app[FLEET]
+    watchdog = asyncio.create_task(systemd.keep_alive(
+        interval, lambda: fleet.wedged_too_long(args.wedged_restart))) if interval else None
     await stop.wait()
     systemd.notify("STOPPING=1")
     log.info("stopping: finishing requests in flight, then closing the cameras")

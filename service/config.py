@@ -116,6 +116,9 @@ OPTIONS = (
            "is answered 503 at once (keep it under the open-file limit, LimitNOFILE in the unit)", "N"),
     Option("--max-body", _positive(int), 64 * 1024, "largest request body in bytes; larger ones are answered 413",
            "BYTES"),
+    Option("--wedged-restart", _positive(float), 120.0, "seconds a camera may stay wedged (a device call that "
+           "never returned) before the systemd watchdog keep-alive stops, so that systemd restarts the service",
+           "SECONDS"),
     Option("--body-timeout", _positive(float), 10.0, "seconds a request body may stop arriving before the "
            "request is answered 408 and its connection closed", "SECONDS"),
     Option("--token-file", _readable_file, None, "file of bearer tokens, one per line (blank lines and lines "

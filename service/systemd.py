@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from typing import Callable
 
 
 def notify(message: str) -> bool:
@@ -31,7 +32,10 @@ def watchdog_interval() -> float | None:
     return int(usec) / 2e6
 
 
-async def keep_alive(interval: float) -> None:
-    while True:
+async def keep_alive(interval: float, trouble: Callable[[], str | None] = lambda: None) -> None:
+    """WATCHDOG=1 every `interval` until `trouble()` names a reason not to go on (a camera wedged too long:
+    only a restart frees a device call that never returns); then STATUS= says it, and systemd restarts us."""
+    while (reason := trouble()) is None:
         notify("WATCHDOG=1")
         await asyncio.sleep(interval)
+    notify(f"STATUS={reason}; the watchdog is left to restart the service")

@@ -179,9 +179,9 @@ async def shut_down_behind_a_hung_call(client, backend, cam, monkeypatch, boot_t
     await wait_until(lambda: actor.mailbox_depth == len(waiting))
     assert actor.status == "connected"             # all queued before the deadline, so ahead of the reopen
     await assert_error(await hung, 504, "device_timeout")
+    device.release()                   # the hung call returns: what waited behind it may enter the device
     answers = [await task for task in waiting]
     assert answers[0].status == 200 and (await answers[0].json())["state"] == "shut_down"
-    device.release()                               # the device is back
     return answers[1:]
 
 

@@ -105,13 +105,15 @@ async def test_a_full_mailbox_is_503_with_retry_after(slow_client):
     assert (await (await client.get(stream_url(cam, "CAM_A", "control"))).json())["contrast"] == 2
 
 
-async def test_a_device_that_does_not_answer_is_504_and_the_camera_recovers(client, backend, mxid):
+async def test_a_device_that_does_not_answer_is_504_and_the_camera_recovers_once_the_call_returns(client, backend,
+                                                                                                    mxid):
     cam = mxid("oak-1")
     device = backend.device(cam)
     device.faults.hang_next = True
     await assert_error(await client.post(stream_url(cam, "CAM_A")), 504, "device_timeout")
     streams = await (await client.get(f"/cameras/{cam}/streams/")).json()
     assert streams == [{"name": "CAM_A", "active": False}]          # the failed activation changed nothing
+    device.release()               # the call leaves the device: only then may the reopen enter it
     fleet = client.app[FLEET]
     await wait_until(lambda: fleet.get(cam).status == "connected")
     await activate(client, cam, "CAM_A")

@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import socket
+import time
 import ssl
 import subprocess
 import urllib.request
@@ -53,6 +54,45 @@ def test_ready_and_watchdog_reach_the_notify_socket(tmp_path):
         assert proc.wait(15) == 0
     finally:
         proc.kill()
+        listener.close()
+
+
+def test_a_camera_wedged_too_long_stops_the_watchdog_so_systemd_restarts_the_service(tmp_path):
+    import json
+    import urllib.request
+    from actors.simulated.models import mxid_for
+    address = str(tmp_path / "notify")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(address)
+    listener.settimeout(30)
+    port, cam = free_port(), mxid_for("oak-1", 0)
+    env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"}
+    proc = subprocess.Popen([COMMAND, "--simulate", "oak-1", "--port", str(port), "--state-dir", str(tmp_path / "s"),
+                             "--device-timeout", "0.5", "--wedged-restart", "0.5"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def post(path, body=None):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST",
+                                         data=json.dumps(body).encode() if body is not None else b"",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            return urllib.request.urlopen(request, timeout=30).status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+    try:
+        assert listener.recv(256).decode() == "READY=1"
+        assert post(f"/sim/cameras/{cam}/faults", {"hang_next": True}) == 200
+        post(f"/cameras/{cam}/streams/CAM_A/")        # it, or a health check before it, never returns
+        message, deadline = listener.recv(256).decode(), time.monotonic() + 60
+        while message == "WATCHDOG=1" and time.monotonic() < deadline:
+            message = listener.recv(256).decode()
+        assert message.startswith(f"STATUS=camera {cam} wedged for"), message
+        listener.settimeout(2.0)                     # five keep-alive periods: none comes any more
+        with pytest.raises(socket.timeout):
+            listener.recv(256)
+    finally:
+        proc.kill()
+        proc.wait(15)
         listener.close()
 
 

@@ -88,6 +88,7 @@ async def test_a_hung_operation_is_504_and_the_camera_is_usable_afterwards(clien
     cam = mxid("oak-1")
     await sim(client, cam, "faults", {"hang_next": True})
     await assert_error(await client.post(stream_url(cam, "CAM_A")), 504, "device_timeout")
+    await sim(client, cam, "replug")           # the hung call returns: the reopen that waited for it goes on
     await wait_until(lambda: client.app[FLEET].get(cam).status == "connected")
     await activate(client, cam, "CAM_A")
     assert (await client.get(stream_url(cam, "CAM_A", "still"))).status == 200

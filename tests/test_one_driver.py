@@ -6,8 +6,7 @@ import threading
 from conftest import activate, stream_url, wait_until
 from service.inputs import FLEET
 
-DEVICE_CALLS = ("open", "close", "configure", "set_control", "capture", "healthy", "output", "next_frame",
-                "frame_meta")
+DEVICE_CALLS = ("open", "close", "configure", "set_control", "capture", "healthy", "output", "set_ir", "stats")
 
 
 class Recorder:
@@ -16,6 +15,8 @@ class Recorder:
 
     def __init__(self, device):
         self.threads: set[str] = set()
+        self.idents: set[int] = set()          # threads by identity: a second worker may carry the same name
+        self.calls = 0
         self.inside: dict[int, int] = {}      # thread -> calls it is inside
         self.most = 0
         self._lock = threading.Lock()
@@ -28,6 +29,8 @@ class Recorder:
             me = threading.get_ident()
             with self._lock:
                 self.threads.add(threading.current_thread().name)
+                self.idents.add(me)
+                self.calls += 1
                 self.inside[me] = self.inside.get(me, 0) + 1
                 self.most = max(self.most, len(self.inside))
             try:
@@ -66,3 +69,40 @@ async def test_only_the_actors_worker_calls_the_device(client, mxid):
 
     assert recorder.most == 1, "two threads were inside the device at once"
     assert all(name.startswith(f"camera-{cam}") for name in recorder.threads), recorder.threads
+
+
+async def test_a_call_past_its_deadline_is_waited_for_never_left_beside_another(client, backend, mxid):
+    """A device slower than the deadline: the call is abandoned and the camera lost, but its reopen waits for
+    that call to leave the device instead of entering beside it on another thread."""
+    cam = mxid("oak-d")
+    actor = client.app[FLEET].get(cam)
+    await activate(client, cam, "CAM_A")
+    recorder = Recorder(actor.device)
+    device = backend.device(cam)
+    device.inject(latency=actor.timeout + actor.device.rebuild_allowance + 0.3)     # past even a rebuild's
+    resp = await client.post(stream_url(cam, "CAM_A", "config"), json={"fps": 12})
+    assert resp.status in (200, 504), await resp.text()
+    await wait_until(lambda: actor.status != "connected")
+    await wait_until(lambda: recorder.calls >= 4, timeout=30)      # the recovery tries, each call too slow
+    device.inject(latency=0)
+    await wait_until(lambda: actor.status == "connected", timeout=15)
+    assert recorder.most == 1, "two threads were inside the device at once"
+    assert len(recorder.idents) == 1, "the device was entered from more than one thread"
+
+
+async def test_a_call_that_never_returns_wedges_the_camera_until_it_does(client, backend, mxid):
+    cam = mxid("oak-1")
+    actor = client.app[FLEET].get(cam)
+    await activate(client, cam, "CAM_A")
+    recorder = Recorder(actor.device)
+    device = backend.device(cam)
+    device.inject(hang_next=True)
+    await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 2})
+    await wait_until(lambda: actor.status == "wedged", timeout=15)
+    cameras = await (await client.get("/cameras/")).json()
+    assert {c["mxid"]: c["state"] for c in cameras}[cam] == "wedged"
+    metrics = await (await client.get("/metrics")).text()
+    assert f'camera_state{{mxid="{cam}",state="wedged"}} 1.0' in metrics
+    device.release()                               # the call returns at last: the camera comes back
+    await wait_until(lambda: actor.status == "connected", timeout=15)
+    assert recorder.most == 1 and len(recorder.idents) == 1
