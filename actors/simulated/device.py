@@ -147,9 +147,9 @@ class Faults:
 class SimDevice(Device):
     HANG_LIMIT = 60.0    # a hung operation gives up after this long, so threads do not pile up
 
-    def __init__(self, model: str, index: int):
+    def __init__(self, model: str, index: int, seed: str = ""):
         self.model = model
-        self.info = camera_info(model, index)
+        self.info = camera_info(model, index, seed)
         self.specs = streams_of(self.info)
         self.plugged = True
         self.is_open = False
@@ -291,11 +291,11 @@ class SimDevice(Device):
 
 
 class SimBackend(Backend, FaultInjection):
-    def __init__(self, models: list[str]):
+    def __init__(self, models: list[str], seed: str = ""):
         counts: dict[str, int] = {}
         self.devices: list[SimDevice] = []
         for model in models:
-            self.devices.append(SimDevice(model, counts.get(model, 0)))
+            self.devices.append(SimDevice(model, counts.get(model, 0), seed))
             counts[model] = counts.get(model, 0) + 1
 
     def discover(self) -> list[Device]:
