@@ -13,7 +13,7 @@ from .backend import Device, Output
 from .capabilities import CapabilityError
 from .encode import encode
 from .errors import CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
-from .frames import FrameMeta
+from .frames import Frame, FrameMeta
 from .messages import BATCHABLE, Activate, Boot, Capture, ReadStats, ShutDown, UpdateControl
 from .model import CameraState, initial_state, streams_of
 from .store import StateStore
@@ -180,14 +180,17 @@ class CameraActor:
                 for _, future in batch:
                     _settle(future, error=exc)
 
-    async def _capture(self, message: Capture) -> bytes:
+    async def _capture(self, message: Capture) -> tuple[bytes, Frame]:
+        """The encoded still, and the frame it was made from (whose sequence, times and metadata it answers
+        with)."""
         if not self.state.streams[message.stream].active:
             raise StreamInactive(f"{message.stream} is not active; activate it first")
         self._require_connected()
         frame = await self._call(self.device.capture, message.stream)
         # Encoding is not device time: a slow CPU must not look like a hung camera.
-        return await asyncio.get_running_loop().run_in_executor(ENCODERS, encode, frame, message.format,
+        body = await asyncio.get_running_loop().run_in_executor(ENCODERS, encode, frame, message.format,
                                                                 message.depth_mm)
+        return body, frame
 
     async def _write(self, batch: list) -> None:
         state, done = self.state, []

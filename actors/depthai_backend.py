@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import wraps
 from typing import Mapping
@@ -220,7 +220,7 @@ class _Stream(Output):
         if got is None:
             return None
         frame = frame_from_dai(got[1])
-        return Frame(frame.format, frame.planes, frame.timestamp, got[0], frame.meta)
+        return replace(frame, sequence=got[0])
 
     def preview(self, timeout: float) -> Frame | None:
         got = self.previews.wait_after(self.previews.sequence, timeout) if self.preview_queue is not None else None
@@ -609,7 +609,7 @@ def crop_window(frame: Frame, config: dict) -> Frame:
     luma, u, v = frame.planes
     planes = (luma[y:y + h, x:x + w].copy(), u[y // 2:(y + h + 1) // 2, x // 2:(x + w + 1) // 2].copy(),
               v[y // 2:(y + h + 1) // 2, x // 2:(x + w + 1) // 2].copy())
-    return Frame(frame.format, planes, frame.timestamp, frame.sequence, frame.meta)
+    return replace(frame, planes=planes)
 
 
 class DepthAIBackend(Backend):

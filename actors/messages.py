@@ -92,7 +92,8 @@ class ReadStats:
 
 @dataclass
 class Capture:
-    """A still of an active stream, taken after the messages before it were applied, as an image file.
+    """A still of an active stream, taken after the messages before it were applied, as an image file and the
+    frame it was made from.
 
     The frame is taken within the device deadline, then encoded on the still encoders (not device time); the
     event loop and the other cameras go on meanwhile.

@@ -273,6 +273,7 @@ class Device:
         self.max_reconnection_attempts = 1          # depthai's default (R3)
         self.pipeline: Pipeline | None = None
         self.ran_pipeline = False
+        self.booted = time.monotonic()              # the device's clock starts at its boot
 
     def _alive(self) -> None:
         if self.closed:
@@ -610,8 +611,11 @@ class CameraNode:
             self._cache[output] = (key, (data, stride, plane))
         data, stride, plane = self._cache[output][1]
         img = _frame(output.kind, width, height, stride, _with_marker(data, stride, width, height, sequence), sequence)
+        _stamp(img, self, sequence, output.fps)
         img.fb.p1Offset, img.fb.p2Offset = 0, plane
         img.cam.exposureTimeUs, img.cam.sensitivityIso, img.cam.wbColorTemp = exposure, iso, temperature
+        lens = self.auto.lens_position(control)
+        img.cam.lensPositionRaw = -1.0 if lens is None else lens        # -1: no lens motor
         return img
 
 
@@ -652,7 +656,8 @@ class StereoNode:
         stride = width * 2 + 64                  # padded rows
         rows = np.zeros((height, stride // 2), np.uint16)
         rows[:, :width] = depth
-        return _frame(real.ImgFrame.Type.RAW16, width, height, stride, rows.view(np.uint8).ravel(), sequence)
+        img = _frame(real.ImgFrame.Type.RAW16, width, height, stride, rows.view(np.uint8).ravel(), sequence)
+        return _stamp(img, self, sequence, output.fps)
 
 
 class Downstream:
@@ -808,17 +813,18 @@ class ImageManipNode(Downstream):
 
     def render(self, output: Output, sequence: int) -> real.ImgFrame:
         source = self.inputImage.source
-        frame = frame_from_dai(source.node.render(source, sequence))
+        original = source.node.render(source, sequence)
+        frame = frame_from_dai(original)
         x, y, w, h = self.initialConfig.crop
         luma, u, v = frame.planes
         planes = (luma[y:y + h, x:x + w], u[y // 2:(y + h) // 2, x // 2:(x + w) // 2],
                   v[y // 2:(y + h) // 2, x // 2:(x + w) // 2])
         data, stride, plane = _nv12(*planes)
         img = _frame(source.kind, w, h, stride, data, sequence)
+        img.setTimestamp(original.getTimestamp())
+        img.setTimestampDevice(original.getTimestampDevice())
         img.fb.p1Offset, img.fb.p2Offset = 0, plane
-        meta = frame.meta
-        img.cam.exposureTimeUs, img.cam.sensitivityIso, img.cam.wbColorTemp = (
-            meta.exposure_time, meta.sensitivity_iso, meta.color_temperature)
+        img.cam = original.cam
         return img
 
 
@@ -893,8 +899,7 @@ class NeuralNetworkNode(Downstream):
         for name, info in self.blob.networkOutputs.items():
             message.addTensor(name, np.zeros(info.dims, np.float32))
         message.setSequenceNum(sequence)
-        message.setTimestamp(_timestamp())
-        return message
+        return _stamp(message, self, sequence, self.out.fps)      # its input frame's time (R16)
 
 
 class DetectionNetworkNode(NeuralNetworkNode):
@@ -935,8 +940,7 @@ class DetectionNetworkNode(NeuralNetworkNode):
             found.append(item)
         message.detections = found
         message.setSequenceNum(sequence)
-        message.setTimestamp(_timestamp())
-        return message
+        return _stamp(message, self, sequence, self.out.fps)      # its input frame's time (R16)
 
 
 class SpatialDetectionNetworkNode(DetectionNetworkNode):
@@ -982,10 +986,14 @@ def _frame(kind, width, height, stride, data, sequence) -> real.ImgFrame:
     img.setStride(stride)
     img.setData(data)
     img.setSequenceNum(sequence)
-    img.setTimestamp(_timestamp())
     return img
 
 
-def _timestamp():
+def _stamp(message, node, sequence: int, fps: float):
+    """A message of frame `sequence` of a node's output carries that frame's time, whichever output it came
+    from: on the host's monotonic clock (getTimestamp) and on the device's, which starts when it boots."""
     from datetime import timedelta
-    return timedelta(seconds=time.monotonic())
+    taken = node.started + sequence / fps
+    message.setTimestamp(timedelta(seconds=taken))
+    message.setTimestampDevice(timedelta(seconds=taken - node.pipeline.device.booted))
+    return message

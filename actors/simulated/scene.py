@@ -137,6 +137,14 @@ class AutoAlgorithms:
             self._exposure = auto_exposure(control)
         return self._exposure
 
+    @staticmethod
+    def lens_position(control: dict) -> float | None:
+        """Where the lens is: autofocus finds the card; none on a fixed-focus sensor."""
+        focus = control.get("focus")
+        if not focus:
+            return None
+        return focus["lens_position"] if focus["auto_focus_mode"] == "OFF" else IN_FOCUS_LENS_POSITION
+
     def temperature(self, control: dict) -> int:
         if control["auto_whitebalance_mode"] == "OFF":
             return control["manual_whitebalance"]
