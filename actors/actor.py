@@ -14,7 +14,8 @@ from .capabilities import CapabilityError
 from .encode import encode
 from .errors import CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
 from .frames import Frame, FrameMeta
-from .messages import BATCHABLE, Activate, Boot, Capture, ReadStats, ShutDown, UpdateControl
+from .calibration import describe
+from .messages import BATCHABLE, Activate, Boot, Capture, ReadCalibration, ReadStats, ShutDown, UpdateControl
 from .model import CameraState, initial_state, streams_of
 from .store import StateStore
 
@@ -174,6 +175,8 @@ class CameraActor:
                     _settle(item[1], result=await self._boot())
                 elif isinstance(item[0], ReadStats):
                     _settle(item[1], result=await self._read_stats())
+                elif isinstance(item[0], ReadCalibration):
+                    _settle(item[1], result=await self._read_calibration())
                 else:
                     await self._write(batch)
             except Exception as exc:  # noqa: BLE001 (the error belongs to the request, the loop goes on)
@@ -356,6 +359,12 @@ class CameraActor:
         self.stats = {**device, "connected_seconds": round(now - self.status_since, 3), "streams": streams,
                       "read_at": now}
         return self.stats
+
+    async def _read_calibration(self) -> dict:
+        """Read on the worker (the device is the actor's alone), described on the loop: a few small sums."""
+        self._require_connected()
+        handler = await self._call(self.device.calibration)
+        return describe(handler, self.info, self.specs, self.state)
 
     async def _close(self) -> None:
         """Close the device and keep it closed (shut down on request)."""

@@ -32,7 +32,7 @@ from .backend import Backend, Device, Output
 from .depthai_convert import control_to_dai, frame_from_dai, frame_meta, nn_message, protocol_of, sensor_from_features, \
     stereo_pairs
 from .errors import ConfigRejected, DeviceError, DeviceTimeout
-from .frames import EncodedPacket, Frame, FrameMeta, FrameSlot, PacketRing
+from .frames import EncodedPacket, Frame, FrameMeta, FrameSlot, PacketRing, window_origin
 from .model import COLOR, DEPTH, MONO, CameraInfo, StreamSpec, stereo_source, streams_of
 from .nn import load_blob
 
@@ -379,6 +379,9 @@ class DepthAIDevice(Device):
                 # Preset DENSITY leaves decimation at 1: depth comes out at the input size (DEFAULT halves it, R6).
                 stereo = pipeline.create(dai.node.StereoDepth).build(
                     left, right, presetMode=dai.node.StereoDepth.PresetMode.DENSITY)
+                # Depth in the rectified left sensor's view, as GET …/calibration describes it (the default,
+                # AUTO, leaves the choice to the firmware).
+                stereo.setDepthAlign(dai.StereoDepthConfig.AlgorithmControl.DepthAlign.RECTIFIED_LEFT)
                 output = stereo.depth
                 source, depth = cameras[spec.sensors[0].socket], stereo          # a network sees the left sensor
             else:
@@ -550,6 +553,13 @@ class DepthAIDevice(Device):
                 "leon_cpu_usage": {"css": device.getLeonCssCpuUsage().average,
                                    "mss": device.getLeonMssCpuUsage().average}}
 
+    @_xlink
+    def calibration(self):
+        device = self._device
+        if device is None:
+            raise DeviceError("device is not open")
+        return device.readCalibration()
+
     def output(self, stream: str) -> Output | None:
         running = self._streams.get(stream)
         return running if running is not None and running.is_open else None
@@ -592,11 +602,6 @@ def _close_quietly(device) -> None:
         device.close()
     except (RuntimeError, QueueException) as exc:
         log.debug("closing a device: %s", exc)
-
-
-def window_origin(config: Mapping, size: tuple[int, int]) -> tuple[int, int]:
-    """Where a still or video window starts in a frame of `size`: at sensor_crop, on even pixels."""
-    return int(config["sensor_crop"][0] * size[0]) & ~1, int(config["sensor_crop"][1] * size[1]) & ~1
 
 
 def crop_window(frame: Frame, config: dict) -> Frame:

@@ -5,6 +5,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
@@ -125,3 +126,9 @@ def centre_crop(frame: tuple[int, int], out: tuple[int, int]) -> tuple[tuple[int
     scale = max(w / fw, h / fh)
     sw, sh = max(w, round(fw * scale)), max(h, round(fh * scale))
     return (sw, sh), (((sw - w) // 2) & ~1, ((sh - h) // 2) & ~1, w, h)
+
+
+def window_origin(config: Mapping, size: tuple[int, int]) -> tuple[int, int]:
+    """Where a colour stream's still or video window starts in a frame of `size`: at sensor_crop, on even
+    pixels."""
+    return int(config["sensor_crop"][0] * size[0]) & ~1, int(config["sensor_crop"][1] * size[1]) & ~1

@@ -91,6 +91,11 @@ class ReadStats:
 
 
 @dataclass
+class ReadCalibration:
+    """The device's calibration, described for the camera's streams at their configured sizes."""
+
+
+@dataclass
 class Capture:
     """A still of an active stream, taken after the messages before it were applied, as an image file and the
     frame it was made from.

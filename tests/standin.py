@@ -27,6 +27,7 @@ from actors.depthai_convert import frame_from_dai
 from actors.fmp4 import H264Encoder
 from actors.model import COLOR, COLOR_RESOLUTIONS, MONO_RESOLUTIONS, default_control, depth_stream_name, streams_of
 from actors.simulated import detector, scene
+from actors.simulated.calibration import calibration
 from actors.simulated.device import Faults as SimFaults
 from actors.simulated.models import camera_info
 
@@ -53,6 +54,7 @@ class Board:
 
     def __init__(self, bus: "Bus", model: str, index: int):
         self.bus = bus
+        self.model = model
         self.info = camera_info(model, index)
         self.specs = streams_of(self.info)
         self.ir = {"dot_projector": 0.0, "flood_light": 0.0}      # what the IR drivers were last told
@@ -289,6 +291,11 @@ class Device:
     def getAvailableStereoPairs(self) -> list:
         self._alive()
         return self.board.stereo_pairs()
+
+    def readCalibration(self) -> real.CalibrationHandler:
+        """The board's EEPROM: the simulator's calibration of the model, as depthai's own handler."""
+        self._alive()
+        return calibration(self.board.model)
 
     def getProductName(self) -> str:
         return self.board.info.name
@@ -625,6 +632,11 @@ class StereoNode:
     def __init__(self, pipeline: Pipeline):
         self.pipeline = pipeline
         self.started = 0.0
+
+    def setDepthAlign(self, align) -> None:
+        if not isinstance(align, (real.StereoDepthConfig.AlgorithmControl.DepthAlign, real.CameraBoardSocket)):
+            raise TypeError("setDepthAlign takes a DepthAlign or a CameraBoardSocket")
+        self.align = align          # the scene is drawn in the view the stream's calibration describes
 
     def build(self, left: Output, right: Output, presetMode=Preset.DEFAULT):
         for side in (left, right):

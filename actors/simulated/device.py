@@ -8,9 +8,10 @@ import time
 import numpy as np
 
 from ..backend import Backend, Device, DeviceError, FaultInjection, Output
-from ..frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta
+from ..frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta, window_origin
 from ..model import COLOR, DEPTH, MONO, StreamSpec, streams_of
 from . import detector, scene
+from .calibration import calibration
 from .models import camera_info
 
 
@@ -85,9 +86,7 @@ class SimStream(Output):
             return scene.centre_crop(size, tuple(self.config["preview_size"]))
         if self.spec.kind != COLOR:
             return size, (0, 0, *size)
-        w, h = self.config[f"{output}_size"]
-        cx, cy = self.config["sensor_crop"]
-        return size, (int(cx * size[0]) & ~1, int(cy * size[1]) & ~1, w, h)
+        return size, (*window_origin(self.config, size), *self.config[f"{output}_size"])
 
     def _planes(self, meta: FrameMeta, output: str) -> tuple[np.ndarray, ...]:
         (width, height), (x, y, w, h) = self._geometry(output)
@@ -279,6 +278,12 @@ class SimDevice(Device):
                 "ddr_memory_usage": {"total": 512 * 2**20, "used": ddr_used, "remaining": 512 * 2**20 - ddr_used},
                 "leon_cpu_usage": {"css": round(0.12 + 0.06 * load + 0.02 * math.sin(t), 3),
                                    "mss": round(0.05 + 0.03 * load + 0.01 * math.cos(t), 3)}}
+
+    def calibration(self):
+        """The calibration the scenes are drawn with (as stats, not subject to injected latency or hangs)."""
+        if not self.plugged or not self.is_open:
+            raise DeviceError("X_LINK_ERROR: device disconnected" if not self.plugged else "device is not open")
+        return calibration(self.model)
 
     def output(self, stream: str) -> SimStream | None:
         return self.running.get(stream)
