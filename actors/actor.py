@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from .backend import Device, Output
+from .calibration import describe
 from .capabilities import CapabilityError
 from .encode import encode
 from .errors import CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
 from .frames import Frame, FrameMeta
-from .calibration import describe
 from .messages import BATCHABLE, Activate, Boot, Capture, ReadCalibration, ReadStats, ShutDown, UpdateControl
 from .model import CameraState, initial_state, streams_of
 from .store import StateStore

@@ -632,11 +632,12 @@ class StereoNode:
     def __init__(self, pipeline: Pipeline):
         self.pipeline = pipeline
         self.started = 0.0
+        self.align = real.StereoDepthConfig().algorithmControl.depthAlign      # AUTO in 3.12
 
     def setDepthAlign(self, align) -> None:
         if not isinstance(align, (real.StereoDepthConfig.AlgorithmControl.DepthAlign, real.CameraBoardSocket)):
             raise TypeError("setDepthAlign takes a DepthAlign or a CameraBoardSocket")
-        self.align = align          # the scene is drawn in the view the stream's calibration describes
+        self.align = align
 
     def build(self, left: Output, right: Output, presetMode=Preset.DEFAULT):
         for side in (left, right):
@@ -651,6 +652,9 @@ class StereoNode:
 
     def start(self, now: float) -> None:
         self.started = now
+        # AUTO leaves the depth's view to the firmware (R18); the scene is drawn in the rectified left view.
+        if self.align != real.StereoDepthConfig.AlgorithmControl.DepthAlign.RECTIFIED_LEFT:
+            self.pipeline.device.board.counts["depth_view_unknown"] += 1
 
     def flowing(self, output=None) -> bool:
         return self.left.flowing() and self.right.flowing()
