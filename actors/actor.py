@@ -11,11 +11,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
 from .backend import Device, Output
+from .calibration import describe
 from .capabilities import CapabilityError
 from .encode import encode
 from .errors import CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
-from .frames import FrameMeta
-from .messages import BATCHABLE, Activate, Boot, Capture, ReadStats, ShutDown, UpdateControl
+from .frames import Frame, FrameMeta
+from .messages import BATCHABLE, Activate, Boot, Capture, ReadCalibration, ReadStats, ShutDown, UpdateControl
 from .model import CameraState, initial_state, streams_of
 from .store import StateStore
 
@@ -183,20 +184,25 @@ class CameraActor:
                     _settle(item[1], result=await self._boot())
                 elif isinstance(item[0], ReadStats):
                     _settle(item[1], result=await self._read_stats())
+                elif isinstance(item[0], ReadCalibration):
+                    _settle(item[1], result=await self._read_calibration())
                 else:
                     await self._write(batch)
             except Exception as exc:  # noqa: BLE001 (the error belongs to the request, the loop goes on)
                 for _, future in batch:
                     _settle(future, error=exc)
 
-    async def _capture(self, message: Capture) -> bytes:
+    async def _capture(self, message: Capture) -> tuple[bytes, Frame]:
+        """The encoded still, and the frame it was made from (whose sequence, times and metadata it answers
+        with)."""
         if not self.state.streams[message.stream].active:
             raise StreamInactive(f"{message.stream} is not active; activate it first")
         self._require_connected()
         frame = await self._call(self.device.capture, message.stream)
         # Encoding is not device time: a slow CPU must not look like a hung camera.
-        return await asyncio.get_running_loop().run_in_executor(ENCODERS, encode, frame, message.format,
+        body = await asyncio.get_running_loop().run_in_executor(ENCODERS, encode, frame, message.format,
                                                                 message.depth_mm)
+        return body, frame
 
     async def _write(self, batch: list) -> None:
         state, done = self.state, []
@@ -389,6 +395,12 @@ class CameraActor:
         self.stats = {**device, "connected_seconds": round(now - self.status_since, 3), "streams": streams,
                       "read_at": now}
         return self.stats
+
+    async def _read_calibration(self) -> dict:
+        """Read on the worker (the device is the actor's alone), described on the loop: a few small sums."""
+        self._require_connected()
+        handler = await self._call(self.device.calibration)
+        return describe(handler, self.info, self.specs, self.state)
 
     async def _close(self) -> None:
         """Close the device and keep it closed (shut down on request)."""

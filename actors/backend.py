@@ -49,6 +49,10 @@ class Device(ABC):
         """Blocking: chip_temperature (average, css, mss, upa, dss in °C), cmx_memory_usage and ddr_memory_usage
         (total, used, remaining bytes), leon_cpu_usage (css, mss, 0..1)."""
 
+    @abstractmethod
+    def calibration(self):
+        """Blocking: the device's calibration, as depthai's CalibrationHandler (`readCalibration()`)."""
+
     def healthy(self) -> bool:
         """False once the device is known to be gone (asked by the actor's health job)."""
         return True

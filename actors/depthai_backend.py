@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import wraps
 from typing import Mapping
@@ -33,7 +33,7 @@ from .backend import Backend, Device, Output
 from .depthai_convert import control_to_dai, frame_from_dai, frame_meta, nn_message, protocol_of, sensor_from_features, \
     stereo_pairs
 from .errors import ConfigRejected, DeviceError, DeviceTimeout
-from .frames import EncodedPacket, Frame, FrameMeta, FrameSlot, PacketRing
+from .frames import EncodedPacket, Frame, FrameMeta, FrameSlot, PacketRing, window_origin
 from .model import COLOR, DEPTH, MONO, CameraInfo, StreamSpec, stereo_source, streams_of
 from .nn import load_blob
 
@@ -235,7 +235,7 @@ class _Stream(Output):
         if got is None:
             return None
         frame = frame_from_dai(got[1])
-        return Frame(frame.format, frame.planes, frame.timestamp, got[0], frame.meta)
+        return replace(frame, sequence=got[0])
 
     def preview(self, timeout: float) -> Frame | None:
         got = self.previews.wait_after(self.previews.sequence, timeout) if self.preview_queue is not None else None
@@ -412,6 +412,9 @@ class DepthAIDevice(Device):
                 # Preset DENSITY leaves decimation at 1: depth comes out at the input size (DEFAULT halves it, R6).
                 stereo = pipeline.create(dai.node.StereoDepth).build(
                     left, right, presetMode=dai.node.StereoDepth.PresetMode.DENSITY)
+                # Depth in the rectified left sensor's view, as GET …/calibration describes it (the default,
+                # AUTO, leaves the choice to the firmware).
+                stereo.setDepthAlign(dai.StereoDepthConfig.AlgorithmControl.DepthAlign.RECTIFIED_LEFT)
                 output = stereo.depth
                 source, depth = cameras[spec.sensors[0].socket], stereo          # a network sees the left sensor
             else:
@@ -588,6 +591,13 @@ class DepthAIDevice(Device):
                 "leon_cpu_usage": {"css": device.getLeonCssCpuUsage().average,
                                    "mss": device.getLeonMssCpuUsage().average}}
 
+    @_xlink
+    def calibration(self):
+        device = self._device
+        if device is None:
+            raise DeviceError("device is not open")
+        return device.readCalibration()
+
     def output(self, stream: str) -> Output | None:
         running = self._streams.get(stream)
         return running if running is not None and running.is_open else None
@@ -640,11 +650,6 @@ def _close_quietly(device) -> None:
         log.debug("closing a device: %s", exc)
 
 
-def window_origin(config: Mapping, size: tuple[int, int]) -> tuple[int, int]:
-    """Where a still or video window starts in a frame of `size`: at sensor_crop, on even pixels."""
-    return int(config["sensor_crop"][0] * size[0]) & ~1, int(config["sensor_crop"][1] * size[1]) & ~1
-
-
 def crop_window(frame: Frame, config: dict) -> Frame:
     """The still window (still_size at sensor_crop) of a full colour frame, as the simulator cuts it."""
     width, height = frame.width, frame.height
@@ -655,7 +660,7 @@ def crop_window(frame: Frame, config: dict) -> Frame:
     luma, u, v = frame.planes
     planes = (luma[y:y + h, x:x + w].copy(), u[y // 2:(y + h + 1) // 2, x // 2:(x + w + 1) // 2].copy(),
               v[y // 2:(y + h + 1) // 2, x // 2:(x + w + 1) // 2].copy())
-    return Frame(frame.format, planes, frame.timestamp, frame.sequence, frame.meta)
+    return replace(frame, planes=planes)
 
 
 class DepthAIBackend(Backend):

@@ -46,8 +46,10 @@ def control_to_dai(control: dict) -> dai.CameraControl:
 
 def frame_meta(img: dai.ImgFrame) -> FrameMeta:
     exposure = int(round(img.getExposureTime().total_seconds() * 1e6))
+    lens = img.getLensPositionRaw()          # -1 where the sensor has no lens motor
     return FrameMeta(max(1, min(33000, exposure)), max(100, min(5000, img.getSensitivity())),
-                     max(1000, min(12000, img.getColorTemperature() or 5500)))
+                     max(1000, min(12000, img.getColorTemperature() or 5500)),
+                     round(min(1.0, lens), 4) if lens >= 0 else None)
 
 
 def frame_from_dai(img: dai.ImgFrame) -> Frame:
@@ -71,7 +73,8 @@ def frame_from_dai(img: dai.ImgFrame) -> Frame:
     else:
         raise ValueError(f"unsupported frame type {kind.name}")
     meta = frame_meta(img) if fmt != DEPTH16 else None
-    return Frame(fmt, planes, img.getTimestamp().total_seconds(), img.getSequenceNum(), meta)
+    return Frame(fmt, planes, img.getTimestamp().total_seconds(), img.getSequenceNum(), meta,
+                 img.getTimestampDevice().total_seconds())
 
 
 def sensor_from_features(features: dai.CameraFeatures) -> SensorSpec:

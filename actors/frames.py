@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
@@ -16,15 +18,19 @@ class FrameMeta:
     exposure_time: int          # µs
     sensitivity_iso: int
     color_temperature: int      # K
+    lens_position: float | None = None      # 0..1, where the sensor has a lens motor
 
 
 @dataclass(frozen=True)
 class Frame:
     format: str                  # YUV420 (planes Y, U, V), GRAY8 (Y) or DEPTH16 (millimetres, 0 = unknown)
     planes: tuple[np.ndarray, ...]
-    timestamp: float             # seconds, monotonic
-    sequence: int
+    # When the frame was taken, in seconds of the host's monotonic clock (depthai's getTimestamp: the device's
+    # clock synced to the host's steady clock); the camera's network results carry the same time for it.
+    timestamp: float
+    sequence: int                # the camera's frame number: the same in every output of the frame
     meta: FrameMeta | None = None
+    device_timestamp: float | None = None   # seconds of the device's own clock (getTimestampDevice)
 
     @property
     def width(self) -> int:
@@ -33,6 +39,11 @@ class Frame:
     @property
     def height(self) -> int:
         return self.planes[0].shape[0]
+
+
+def wall_clock(timestamp: float) -> float:
+    """A time of the host's monotonic clock as Unix time (the wall clock now, less how long ago it was)."""
+    return time.time() - (time.monotonic() - timestamp)
 
 
 @dataclass(frozen=True)
@@ -115,3 +126,9 @@ def centre_crop(frame: tuple[int, int], out: tuple[int, int]) -> tuple[tuple[int
     scale = max(w / fw, h / fh)
     sw, sh = max(w, round(fw * scale)), max(h, round(fh * scale))
     return (sw, sh), (((sw - w) // 2) & ~1, ((sh - h) // 2) & ~1, w, h)
+
+
+def window_origin(config: Mapping, size: tuple[int, int]) -> tuple[int, int]:
+    """Where a colour stream's still or video window starts in a frame of `size`: at sensor_crop, on even
+    pixels."""
+    return int(config["sensor_crop"][0] * size[0]) & ~1, int(config["sensor_crop"][1] * size[1]) & ~1

@@ -91,8 +91,14 @@ class ReadStats:
 
 
 @dataclass
+class ReadCalibration:
+    """The device's calibration, described for the camera's streams at their configured sizes."""
+
+
+@dataclass
 class Capture:
-    """A still of an active stream, taken after the messages before it were applied, as an image file.
+    """A still of an active stream, taken after the messages before it were applied, as an image file and the
+    frame it was made from.
 
     The frame is taken within the device deadline, then encoded on the still encoders (not device time); the
     event loop and the other cameras go on meanwhile.

@@ -26,3 +26,12 @@ MODELS = {
                  (("CAM_B", "CAM_C"), ("CAM_B", "CAM_A"), ("CAM_A", "CAM_C"))),
 }
 IR_MODELS = {"oak-d-pro"}       # with an IR dot projector and flood light
+# Where each sensor sits on the board: mm along x, left to right as the camera looks (in a row, facing the same
+# way). The stereo baselines follow: 75 mm on the OAK-D family; 150 (B–C), 50 (B–A) and 100 (A–C) on the
+# OAK-D-LR. The simulator's calibration places its sensors here.
+SENSOR_X_MM = {
+    "oak-d": {"CAM_B": -37.5, "CAM_A": 0.0, "CAM_C": 37.5},
+    "oak-d-pro": {"CAM_B": -37.5, "CAM_A": 0.0, "CAM_C": 37.5},
+    "oak-1": {"CAM_A": 0.0},
+    "oak-d-lr": {"CAM_B": -75.0, "CAM_A": -25.0, "CAM_C": 75.0},
+}

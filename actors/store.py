@@ -31,10 +31,17 @@ VERSION = 1
 
 class StateStore:
     def __init__(self, directory: Path):
-        self.directory = Path(directory)
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)     # the state is the operator's alone
+        self.directory = self.make_directory(directory)
         self.models = ModelFiles(self.directory / "models")               # the streams' networks, by hash
         self._prune_models()
+
+    @staticmethod
+    def make_directory(directory: Path) -> Path:
+        """The state directory, created 0700 if it is missing (the state is the operator's alone); one that
+        exists is left as it is (systemd's StateDirectory=, or one the operator made)."""
+        directory = Path(directory)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return directory
 
     def _prune_models(self) -> None:
         """Blocking, at start (before any upload): remove model files no saved state refers to any more (a

@@ -172,18 +172,13 @@ class StreamStats:
     frames: int = 0            # the stream's frames taken by its feeds (each frame once)
     dropped: int = 0           # frames skipped for a lower requested rate
     encodes: int = 0           # JPEGs made (live and "no signal")
-    fps: float = 0.0           # the stream's frames a second, recently
-    _last: float = 0.0
     _sequence: int = -1
 
     def took_frame(self, sequence: int) -> None:
         """A feed took frame `sequence`; the feeds of one stream read the same frames, each counts once."""
         if self._sequence - 1000 < sequence <= self._sequence:      # seen (a restart starts far below)
             return
-        now = time.monotonic()
-        if self._last:
-            self.fps = 0.9 * self.fps + 0.1 * max(1, sequence - self._sequence) / max(now - self._last, 1e-3)
-        self.frames, self._last, self._sequence = self.frames + 1, now, sequence
+        self.frames, self._sequence = self.frames + 1, sequence
 
 
 class VideoFeed:

@@ -21,7 +21,7 @@ ROUNDS = 200
 def main():
     info = camera_info("oak-d", 0)
     spec = streams_of(info)["CAM_A"]
-    frame = SimStream(spec, default_config(spec), default_control(spec)).frame()
+    frame = SimStream(spec, default_config(spec), default_control(spec), {}, time.monotonic()).frame()
     assert (frame.width, frame.height) == (1920, 1080)
     with service("oak-d") as base:
         mxid = call("GET", f"{base}/cameras/")[0]["mxid"]

@@ -7,11 +7,12 @@ from aiohttp import web
 from aiohttp_apigami import docs, json_schema, match_info_schema, querystring_schema, response_schema
 
 from actors.actor import CameraActor
-from actors.messages import Boot, ReadStats, ShutDown, UpdateIR
+from actors.messages import Boot, ReadCalibration, ReadStats, ShutDown, UpdateIR
 from actors.model import depth_stream_name
 from schemas.camera import CameraSchema
 from schemas.ir import IRSchema
 from schemas.params import CameraPathSchema, RefreshQuerySchema
+from schemas.calibration import CalibrationSchema
 from schemas.stats import CameraStatsSchema
 
 from . import openapi
@@ -22,6 +23,7 @@ TAG = ["cameras"]
 _camera, _cameras = CameraSchema(), CameraSchema(many=True)
 _refresh_query = RefreshQuerySchema()
 _stats, _ir, _ir_update = CameraStatsSchema(), IRSchema(), IRSchema(partial=True)
+_calibration = CalibrationSchema()
 
 
 def camera_view(actor: CameraActor) -> dict:
@@ -101,6 +103,20 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response(_stats.dump(await ask(request, camera(request), ReadStats())))
 
 
+@docs(tags=TAG, summary="Camera Calibration",
+      description="From the device's own calibration (depthai's readCalibration()), for each stream at its "
+      "configured size: the intrinsic matrix, the distortion model and coefficients, and for colour streams "
+      "those of the still, video and preview images; the extrinsics between every two sensors (rotation, "
+      "translation in mm); the stereo pairs' baselines (mm). Depth frames are the rectified left view, "
+      "undistorted: a pixel (u, v) of depth z mm is the point ((u - cx) z / fx, (v - cy) z / fy, z) in the "
+      "left sensor's frame (x right, y down, z forward). A config change changes the answer.",
+      responses=openapi.errors(404, 409, 422, 503, 504))
+@match_info_schema(CameraPathSchema)
+@response_schema(CalibrationSchema, 200)
+async def calibration(request: web.Request) -> web.Response:
+    return web.json_response(_calibration.dump(await ask(request, camera(request), ReadCalibration())))
+
+
 def _with_ir(request: web.Request) -> CameraActor:
     actor = camera(request)
     if not actor.info.ir:
@@ -145,6 +161,7 @@ def add_routes(add) -> None:
     add("POST", "/cameras/{mxid}/", boot)
     add("DELETE", "/cameras/{mxid}/", shut_down)
     add("GET", "/cameras/{mxid}/stats", stats)
+    add("GET", "/cameras/{mxid}/calibration", calibration)
     add("GET", "/cameras/{mxid}/ir", get_ir)
     add("POST", "/cameras/{mxid}/ir", update_ir)
     add("GET", "/cameras/", list_cameras)

@@ -25,7 +25,7 @@ SHUTDOWN_GRACE = 5.0    # seconds in-flight requests get to finish on shutdown
 def make_backend(args):
     if args.simulate:
         from actors.simulated.device import SimBackend
-        return SimBackend(args.simulate)
+        return SimBackend(args.simulate, seed=args.simulate_seed or "")
     from actors.depthai_backend import DepthAIBackend
     return DepthAIBackend(camera_h264=args.h264_encoder == "camera")
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actors.sensors import MODELS
+from actors.store import StateStore
 
 
 def _models(text: str) -> list[str]:
@@ -95,6 +96,9 @@ OPTIONS = (
     Option("--port", _port, 8080, "TCP port to listen on"),
     Option("--simulate", _models, None, "run on simulated cameras instead of real ones: a comma-separated list "
            f"of {', '.join(MODELS)}; a model may repeat (e.g. oak-d,oak-d,oak-1)", "MODELS"),
+    Option("--simulate-seed", str, None, "gives the simulated cameras mxids of their own: the same models with "
+           "the same seed get the same mxids on every start, another seed (one per gateway) other mxids",
+           "TEXT"),
     Option("--state-dir", Path, None, "where each camera's streams, config and control are saved, to be "
            "restored on start and when a camera returns (default: $STATE_DIRECTORY, else "
            "$XDG_STATE_HOME/oak-camera-service or ~/.local/state/oak-camera-service)", "DIR"),
@@ -122,7 +126,7 @@ OPTIONS = (
     Option("--body-timeout", _positive(float), 10.0, "seconds a request body may stop arriving before the "
            "request is answered 408 and its connection closed", "SECONDS"),
     Option("--token-file", _readable_file, None, "file of bearer tokens, one per line (blank lines and lines "
-           "starting with # are ignored); when given, every endpoint but /healthz needs one", "FILE"),
+           "starting with # are ignored); when given, every endpoint but /healthz and /readyz needs one", "FILE"),
     Option("--cors-origins", _origins, None, "comma-separated origins allowed to call the API from a browser "
            "(e.g. https://fleet.example.com); CORS is off without it", "ORIGINS"),
     Option("--tls-cert", _readable_file, None, "certificate (PEM) to serve HTTPS with; needs --tls-key", "FILE"),
@@ -165,7 +169,7 @@ def parse(argv=None, environ=os.environ) -> argparse.Namespace:
         p.error("--tls-cert and --tls-key go together")
     args.state_dir = args.state_dir or default_state_dir()
     try:
-        args.state_dir.mkdir(parents=True, exist_ok=True)
+        StateStore.make_directory(args.state_dir)
         probe = args.state_dir / ".writable"
         probe.write_text("")
         probe.unlink()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import time
+import weakref
 from bisect import bisect_left
 from itertools import accumulate
 
@@ -19,6 +21,7 @@ from . import openapi
 from .inputs import METRICS
 
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
+RATE_WINDOW = 1.0     # s: stream_fps is measured over scrapes at least this far apart
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -61,6 +64,17 @@ class _Live:
 
     def __init__(self, fleet: Fleet, video: VideoHub, routes: dict):
         self.fleet, self.video, self.routes = fleet, video, routes
+        # Per running output: (frames, time) of the scrape a rate is measured from, and the last rate. Keyed
+        # by the output object, so a restarted stream starts afresh; entries of stopped outputs go.
+        self._rates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _rate(self, output, received: int, now: float) -> float:
+        """The output's frames a second since an earlier scrape at least RATE_WINDOW ago (0 until there is one)."""
+        since, then, rate = self._rates.get(output, (received, now, 0.0))
+        if now - then >= RATE_WINDOW:
+            rate, since, then = max(0, received - since) / (now - then), received, now
+        self._rates[output] = (since, then, rate)
+        return rate
 
     def collect(self):
         requests = CounterMetricFamily("http_requests", "HTTP requests by route, method and status",
@@ -88,23 +102,35 @@ class _Live:
         yield from (state, reconnects, mailbox, active)
         yield from self._device_stats()
         families = {
-            "frames": CounterMetricFamily("stream_frames_received", "Video frames taken from the device",
-                                          labels=["mxid", "stream"]),
-            "dropped": CounterMetricFamily("stream_frames_dropped",
-                                           "Video frames skipped for a lower requested frame rate",
+            "frames": CounterMetricFamily("stream_frames_received", "Frames that reached the gateway since the "
+                                          "stream started (as /stats), watched or not", labels=["mxid", "stream"]),
+            "dropped": CounterMetricFamily("stream_frames_dropped", "Frames lost on the way from the camera since "
+                                           "the stream started: gaps in its frame numbers (as /stats)",
                                            labels=["mxid", "stream"]),
+            "fps": GaugeMetricFamily("stream_fps", "Frames reaching the gateway a second, between the last two "
+                                     "scrapes at least a second apart", labels=["mxid", "stream"]),
+            "skipped": CounterMetricFamily("stream_frames_skipped", "Video frames skipped for a viewer's lower "
+                                           "requested frame rate", labels=["mxid", "stream"]),
             "encodes": CounterMetricFamily("stream_encodes", "JPEG encodes of video frames",
                                            labels=["mxid", "stream"]),
-            "fps": GaugeMetricFamily("stream_fps", "Video frames taken a second, recently", labels=["mxid", "stream"]),
             "viewers": GaugeMetricFamily("stream_viewers", "Clients watching the stream's video",
                                          labels=["mxid", "stream"]),
         }
+        now = time.monotonic()
+        for mxid, actor in self.fleet.actors.items():
+            for stream in actor.state.streams:
+                output = actor.output(stream)
+                if output is None:
+                    continue
+                received, dropped = output.counts()     # not blocking: the output's own counters
+                labels = [mxid, stream]
+                families["frames"].add_metric(labels, received)
+                families["dropped"].add_metric(labels, dropped)
+                families["fps"].add_metric(labels, self._rate(output, received, now))
         for (mxid, stream), stats in self.video.stats.items():
             labels = [mxid, stream]
-            families["frames"].add_metric(labels, stats.frames)
-            families["dropped"].add_metric(labels, stats.dropped)
+            families["skipped"].add_metric(labels, stats.dropped)
             families["encodes"].add_metric(labels, stats.encodes)
-            families["fps"].add_metric(labels, stats.fps if self.video.viewers_of(mxid, stream) else 0.0)
             families["viewers"].add_metric(labels, self.video.viewers_of(mxid, stream))
         yield from families.values()
 
@@ -168,8 +194,9 @@ RUNNER_OPTIONS = {"access_log_class": RequestMetrics, "access_log": logging.getL
 
 @docs(tags=["service"], summary="Prometheus metrics",
       description="HTTP requests by route and status with latency histograms; per camera its state, "
-                  "reconnects, mailbox depth and command latency; per stream frames received and dropped, "
-                  "current fps, encodes and viewers.",
+                  "reconnects, mailbox depth and command latency; per active stream, watched or not, frames "
+                  "received and dropped (as /stats) and fps; per stream video frames skipped, encodes and "
+                  "viewers.",
       responses={200: {"description": "Prometheus text format",
                        "content": {"text/plain": {"schema": {"type": "string"}}}}, **openapi.errors()})
 async def metrics(request: web.Request) -> web.Response:

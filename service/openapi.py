@@ -48,6 +48,27 @@ REVISION_HEADER = {"X-State-Revision": {
     "schema": {"type": "integer"}}}
 
 
+# What a still or preview's frame was taken with, and when (service/streams.py frame_headers sends them). The
+# NN results' `sequence` and `timestamp` are the same numbers for the same frame.
+FRAME_HEADERS = {
+    "X-Frame-Sequence": {"description": "The camera's number of the frame (a network's results for the frame "
+                                        "carry it as `sequence`)", "required": True, "schema": {"type": "integer"}},
+    "X-Frame-Timestamp": {"description": "When the frame was taken: seconds of the gateway's monotonic clock, to "
+                                         "which the camera's clock is synced (a network's results for the frame "
+                                         "carry it as `timestamp`)", "required": True, "schema": {"type": "number"}},
+    "X-Frame-Device-Timestamp": {"description": "When the frame was taken, on the camera's own clock: seconds "
+                                                "since it booted", "required": True, "schema": {"type": "number"}},
+    "X-Frame-Host-Time": {"description": "When the frame was taken, as the gateway's wall clock says: Unix time "
+                                         "in seconds", "required": True, "schema": {"type": "number"}},
+    "X-Exposure-Time": {"description": "The exposure the frame was taken with, µs (colour and mono streams)",
+                        "schema": {"type": "integer"}},
+    "X-Sensitivity-ISO": {"description": "The sensitivity the frame was taken with, ISO (colour and mono "
+                                         "streams)", "schema": {"type": "integer"}},
+    "X-Lens-Position": {"description": "Where the lens was, 0.0 (far) to 1.0 (near), as `lens_position` (sensors "
+                                       "with autofocus)", "schema": {"type": "number"}},
+}
+
+
 # apispec resolves schemas inside the handlers' docs in place; keep the originals so every app (tests make
 # many) builds its spec from them.
 _PRISTINE: dict = {}

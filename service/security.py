@@ -6,7 +6,11 @@ import hmac
 from aiohttp import web
 
 from .errors import error_response
+from .openapi import FRAME_HEADERS
 from .logs import REQUEST_ID, new_request_id
+
+# The headers a page on another origin may read (a browser hides the rest).
+EXPOSED = ", ".join(("X-State-Revision", "X-Request-ID", "Retry-After", *FRAME_HEADERS))
 
 OPEN_PATHS = frozenset({"/healthz", "/healthz/", "/readyz", "/readyz/"})   # what a load balancer probes without a token
 
@@ -62,7 +66,7 @@ def setup_cors(app: web.Application, origins: list[str]) -> None:
         origin = permitted(request)
         if origin is not None:
             response.headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin",
-                                     "Access-Control-Expose-Headers": "X-State-Revision, X-Request-ID, Retry-After"})
+                                     "Access-Control-Expose-Headers": EXPOSED})
 
     app.middlewares.insert(0, preflight)
     app.on_response_prepare.append(add_headers)

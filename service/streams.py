@@ -13,7 +13,7 @@ from typing import Mapping
 from actors.actor import CONNECTED, ENCODERS, CameraActor
 from actors.encode import encode
 from actors.errors import CameraUnavailable, DeviceTimeout, StreamInactive
-from actors.frames import FrameMeta
+from actors.frames import Frame, FrameMeta, wall_clock
 from actors.messages import Activate, Capture, Deactivate, UpdateConfig, UpdateControl
 from actors.model import CameraState, DEPTH
 from schemas.camera import StreamSchema
@@ -55,6 +55,19 @@ def control_view(control: Mapping, meta: FrameMeta | None) -> dict:
     if auto_wb:
         view["manual_whitebalance"] = meta.color_temperature
     return view
+
+
+def frame_headers(frame: Frame, autofocus: bool) -> dict[str, str]:
+    """The frame's number, times and what it was taken with, as openapi.FRAME_HEADERS describes them."""
+    headers = {"X-Frame-Sequence": str(frame.sequence), "X-Frame-Timestamp": f"{frame.timestamp:.6f}",
+               "X-Frame-Device-Timestamp": f"{frame.device_timestamp:.6f}",
+               "X-Frame-Host-Time": f"{wall_clock(frame.timestamp):.6f}"}
+    meta = frame.meta
+    if meta is not None:
+        headers["X-Exposure-Time"], headers["X-Sensitivity-ISO"] = str(meta.exposure_time), str(meta.sensitivity_iso)
+        if autofocus and meta.lens_position is not None:
+            headers["X-Lens-Position"] = f"{meta.lens_position:.4f}"
+    return headers
 
 
 # The JSON of each stream's latest control view, reused while neither the control nor the frame metadata
@@ -163,8 +176,10 @@ async def update_control(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="Capture Still Image",
       description="A frame captured after the request arrived, at the stream's still size. Depth streams "
                   "give an 8-bit picture where nearer is lighter (0.2 m white to 10 m dark, black where "
-                  "depth is unknown), or with depth_mm=true a 16-bit PNG in millimetres.",
-      responses={200: {"description": "Image bytes in the selected format",
+                  "depth is unknown), or with depth_mm=true a 16-bit PNG in millimetres. The headers say which "
+                  "frame it is, when it was taken (on the clock of the network results' `timestamp`) and with "
+                  "what exposure, ISO and lens position.",
+      responses={200: {"description": "Image bytes in the selected format", "headers": openapi.FRAME_HEADERS,
                        "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}},
                                    "image/png": {"schema": {"type": "string", "format": "binary"}}}},
                  **openapi.errors(404, 409, 422, 503, 504)})
@@ -181,16 +196,18 @@ async def still(request: web.Request) -> web.Response:
             raise validation_error({"format": ["depth_mm needs png: jpeg has no 16-bit greyscale."]})
         fmt = "png"
     fmt = fmt or "jpeg"
-    body = await ask(request, actor, Capture(name, fmt, depth_mm))
-    return web.Response(body=body, content_type=f"image/{fmt}")
+    body, frame = await ask(request, actor, Capture(name, fmt, depth_mm))
+    return web.Response(body=body, content_type=f"image/{fmt}",
+                        headers=frame_headers(frame, actor.specs[name].autofocus))
 
 
 @docs(tags=TAG, summary="Capture Preview Image",
       description="A JPEG of the stream's preview, taken after the request arrived: the whole frame cut at its "
                   "centre to preview_size's shape and scaled to preview_size by the camera (what thumbnails and "
                   "detection networks see). Colour and other (non-mono) sensors have one; mono sensors and "
-                  "depth streams answer 422 `no_preview`.",
-      responses={200: {"description": "A JPEG at preview_size",
+                  "depth streams answer 422 `no_preview`. The headers say which frame it is, when and how it was "
+                  "taken, as a still's do.",
+      responses={200: {"description": "A JPEG at preview_size", "headers": openapi.FRAME_HEADERS,
                        "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
                  **openapi.errors(404, 409, 422, 503, 504)})
 @match_info_schema(StreamPathSchema)
@@ -210,7 +227,8 @@ async def preview(request: web.Request) -> web.Response:
     if frame is None:
         raise DeviceTimeout(f"{name} delivered no preview within {timeout:g} s")
     body = await asyncio.get_running_loop().run_in_executor(ENCODERS, encode, frame, "jpeg")
-    return web.Response(body=body, content_type="image/jpeg")
+    return web.Response(body=body, content_type="image/jpeg",
+                        headers=frame_headers(frame, actor.specs[name].autofocus))
 
 
 def add_routes(add) -> None:

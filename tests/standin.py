@@ -27,6 +27,7 @@ from actors.depthai_convert import frame_from_dai
 from actors.fmp4 import H264Encoder
 from actors.model import COLOR, COLOR_RESOLUTIONS, MONO_RESOLUTIONS, default_control, depth_stream_name, streams_of
 from actors.simulated import detector, scene
+from actors.simulated.calibration import calibration
 from actors.simulated.device import Faults as SimFaults
 from actors.simulated.models import camera_info
 
@@ -60,6 +61,7 @@ class Board:
 
     def __init__(self, bus: "Bus", model: str, index: int):
         self.bus = bus
+        self.model = model
         self.info = camera_info(model, index)
         self.specs = streams_of(self.info)
         self.ir = {"dot_projector": 0.0, "flood_light": 0.0}      # what the IR drivers were last told
@@ -284,6 +286,7 @@ class Device:
         self.max_reconnection_attempts = 1          # depthai's default (R3)
         self.pipeline: Pipeline | None = None
         self.ran_pipeline = False
+        self.booted = time.monotonic()              # the device's clock starts at its boot
 
     def _alive(self) -> None:
         if self.closed:
@@ -299,6 +302,11 @@ class Device:
     def getAvailableStereoPairs(self) -> list:
         self._alive()
         return self.board.stereo_pairs()
+
+    def readCalibration(self) -> real.CalibrationHandler:
+        """The board's EEPROM: the simulator's calibration of the model, as depthai's own handler."""
+        self._alive()
+        return calibration(self.board.model)
 
     def getProductName(self) -> str:
         return self.board.info.name
@@ -639,8 +647,11 @@ class CameraNode:
             self._cache[output] = (key, (data, stride, plane))
         data, stride, plane = self._cache[output][1]
         img = _frame(output.kind, width, height, stride, _with_marker(data, stride, width, height, sequence), sequence)
+        _stamp(img, self, sequence, output.fps)
         img.fb.p1Offset, img.fb.p2Offset = 0, plane
         img.cam.exposureTimeUs, img.cam.sensitivityIso, img.cam.wbColorTemp = exposure, iso, temperature
+        lens = self.auto.lens_position(control)
+        img.cam.lensPositionRaw = -1.0 if lens is None else lens        # -1: no lens motor
         return img
 
 
@@ -650,6 +661,12 @@ class StereoNode:
     def __init__(self, pipeline: Pipeline):
         self.pipeline = pipeline
         self.started = 0.0
+        self.align = real.StereoDepthConfig().algorithmControl.depthAlign      # AUTO in 3.12
+
+    def setDepthAlign(self, align) -> None:
+        if not isinstance(align, (real.StereoDepthConfig.AlgorithmControl.DepthAlign, real.CameraBoardSocket)):
+            raise TypeError("setDepthAlign takes a DepthAlign or a CameraBoardSocket")
+        self.align = align
 
     def build(self, left: Output, right: Output, presetMode=Preset.DEFAULT):
         for side in (left, right):
@@ -664,6 +681,9 @@ class StereoNode:
 
     def start(self, now: float) -> None:
         self.started = now
+        # AUTO leaves the depth's view to the firmware (R18); the scene is drawn in the rectified left view.
+        if self.align != real.StereoDepthConfig.AlgorithmControl.DepthAlign.RECTIFIED_LEFT:
+            self.pipeline.device.board.counts["depth_view_unknown"] += 1
 
     def flowing(self, output=None) -> bool:
         return self.left.flowing() and self.right.flowing()
@@ -681,7 +701,8 @@ class StereoNode:
         stride = width * 2 + 64                  # padded rows
         rows = np.zeros((height, stride // 2), np.uint16)
         rows[:, :width] = depth
-        return _frame(real.ImgFrame.Type.RAW16, width, height, stride, rows.view(np.uint8).ravel(), sequence)
+        img = _frame(real.ImgFrame.Type.RAW16, width, height, stride, rows.view(np.uint8).ravel(), sequence)
+        return _stamp(img, self, sequence, output.fps)
 
 
 class Downstream:
@@ -846,17 +867,18 @@ class ImageManipNode(Downstream):
 
     def render(self, output: Output, sequence: int) -> real.ImgFrame:
         source = self.inputImage.source
-        frame = frame_from_dai(source.node.render(source, sequence))
+        original = source.node.render(source, sequence)
+        frame = frame_from_dai(original)
         x, y, w, h = self.initialConfig.crop
         luma, u, v = frame.planes
         planes = (luma[y:y + h, x:x + w], u[y // 2:(y + h) // 2, x // 2:(x + w) // 2],
                   v[y // 2:(y + h) // 2, x // 2:(x + w) // 2])
         data, stride, plane = _nv12(*planes)
         img = _frame(source.kind, w, h, stride, data, sequence)
+        img.setTimestamp(original.getTimestamp())
+        img.setTimestampDevice(original.getTimestampDevice())
         img.fb.p1Offset, img.fb.p2Offset = 0, plane
-        meta = frame.meta
-        img.cam.exposureTimeUs, img.cam.sensitivityIso, img.cam.wbColorTemp = (
-            meta.exposure_time, meta.sensitivity_iso, meta.color_temperature)
+        img.cam = original.cam
         return img
 
 
@@ -931,8 +953,7 @@ class NeuralNetworkNode(Downstream):
         for name, info in self.blob.networkOutputs.items():
             message.addTensor(name, np.zeros(info.dims, np.float32))
         message.setSequenceNum(sequence)
-        message.setTimestamp(_timestamp())
-        return message
+        return _stamp(message, self, sequence, self.out.fps)      # its input frame's time (R16)
 
 
 class DetectionNetworkNode(NeuralNetworkNode):
@@ -973,8 +994,7 @@ class DetectionNetworkNode(NeuralNetworkNode):
             found.append(item)
         message.detections = found
         message.setSequenceNum(sequence)
-        message.setTimestamp(_timestamp())
-        return message
+        return _stamp(message, self, sequence, self.out.fps)      # its input frame's time (R16)
 
 
 class SpatialDetectionNetworkNode(DetectionNetworkNode):
@@ -1020,10 +1040,14 @@ def _frame(kind, width, height, stride, data, sequence) -> real.ImgFrame:
     img.setStride(stride)
     img.setData(data)
     img.setSequenceNum(sequence)
-    img.setTimestamp(_timestamp())
     return img
 
 
-def _timestamp():
+def _stamp(message, node, sequence: int, fps: float):
+    """A message of frame `sequence` of a node's output carries that frame's time, whichever output it came
+    from: on the host's monotonic clock (getTimestamp) and on the device's, which starts when it boots."""
     from datetime import timedelta
-    return timedelta(seconds=time.monotonic())
+    taken = node.started + sequence / fps
+    message.setTimestamp(timedelta(seconds=taken))
+    message.setTimestampDevice(timedelta(seconds=taken - node.pipeline.device.booted))
+    return message

@@ -119,3 +119,42 @@ def test_cameras_stream_from_the_start_unless_told_otherwise(tmp_path):
         assert [s["name"] for s in streams if s["active"]] == ["CAM_B", "CAM_C"]
     finally:
         stop(proc)
+
+
+def test_the_state_directory_is_created_private_whatever_the_umask(tmp_path):
+    import os
+    import stat
+    state = tmp_path / "new" / "state"
+    umask = os.umask(0o022)                # the usual one: it leaves a plain mkdir 0755
+    try:
+        proc, base, _ = start("--simulate", "oak-1", state_dir=state)
+    finally:
+        os.umask(umask)
+    try:
+        cam = get(f"{base}/cameras/")[0]["mxid"]
+        urllib.request.urlopen(urllib.request.Request(f"{base}/cameras/{cam}/streams/CAM_A", method="DELETE"))
+        assert stat.S_IMODE(state.stat().st_mode) == 0o700
+        assert stat.S_IMODE((state / f"{cam}.json").stat().st_mode) == 0o600
+    finally:
+        stop(proc)
+
+
+def test_help_and_the_readme_name_every_endpoint_open_without_a_token():
+    out = " ".join(subprocess.run([COMMAND, "--help"], capture_output=True, text=True, check=True).stdout.split())
+    assert "every endpoint but /healthz and /readyz needs one" in out
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+    assert "every request but `GET /healthz` and `GET /readyz`" in readme
+
+
+def test_a_simulate_seed_gives_a_gateway_mxids_of_its_own(tmp_path):
+    seen = {}
+    for seed in ("", "gateway-1", "gateway-2", "gateway-1"):
+        proc, base, _ = start("--simulate", "oak-d,oak-1", *(("--simulate-seed", seed) if seed else ()),
+                              state_dir=tmp_path / (seed or "none"))
+        try:
+            mxids = [c["mxid"] for c in get(f"{base}/cameras/")]
+        finally:
+            stop(proc)
+        assert len(set(mxids)) == 2 and all(m.isalnum() and m.isupper() for m in mxids)
+        assert seen.setdefault(seed, mxids) == mxids             # the same seed: the same mxids on every start
+    assert len({m for mxids in seen.values() for m in mxids}) == 6, seen     # each seed its own

@@ -17,6 +17,7 @@ from service.video import VIDEO
 from service.metrics import runner_options
 from actors.simulated.device import SimBackend
 from actors.simulated.models import mxid_for
+from depthai import CameraBoardSocket
 
 OAK_D, OAK_1, OAK_D_LR = mxid_for("oak-d", 0), mxid_for("oak-1", 0), mxid_for("oak-d-lr", 0)
 
@@ -448,3 +449,11 @@ async def test_a_figure_the_camera_cannot_report_is_a_422_not_a_lost_camera(clie
     monkeypatch.setattr(board.device, "getChipTemperature", unsupported)
     await assert_error(await client.get(f"/cameras/{OAK_D}/stats"), 422, "not_supported")
     assert actor(client, OAK_D).status == "connected" and actor(client, OAK_D).reconnects == 0
+
+
+async def test_r18_depth_is_in_the_view_its_calibration_describes(client, standin):
+    await activate(client, OAK_D, "DEPTH_B_C")
+    assert standin.device(OAK_D).counts["depth_view_unknown"] == 0
+    depth = (await (await client.get(f"/cameras/{OAK_D}/calibration")).json())["streams"]["DEPTH_B_C"]
+    right = standin.device(OAK_D).device.readCalibration().getCameraIntrinsics(CameraBoardSocket.CAM_C, 1280, 720)
+    assert depth["socket"] == "CAM_B" and depth["rectified"] and np.allclose(depth["intrinsics"], right, atol=1e-3)

@@ -177,3 +177,27 @@ async def test_preview_and_a_detection_network_on_a_real_camera(camera):
         assert "detections" in message and message["sequence"] >= 0
         if stream != color:
             assert all("spatial_coords" in d for d in message["detections"])
+
+
+async def test_calibration_and_frame_headers_on_a_real_camera(camera):
+    client, cam = camera
+    mxid = cam["mxid"]
+    body = await (await client.get(f"/cameras/{mxid}/calibration")).json()
+    for name, described in body["streams"].items():
+        (fx, _, cx), (_, fy, cy), _ = described["intrinsics"]
+        assert fx > 0 and fy > 0 and 0 < cx < described["width"] and 0 < cy < described["height"], (name, described)
+    for pair in body["stereo_pairs"]:
+        assert 20 < pair["baseline"] < 300, pair                     # mm: OAK boards are 5 to 15 cm wide
+    sensor = cam["sensors"][0]["socket"]
+    assert (await client.post(stream_url(mxid, sensor))).status == 204
+    await client.post(stream_url(mxid, sensor, "control"),
+                      json={"auto_exposure_enable": False, "exposure_time": 5000, "sensitivity_iso": 400})
+    first = await client.get(stream_url(mxid, sensor, "still"))
+    for _ in range(30):                 # a sensor takes a few frames to apply a control
+        second = await client.get(stream_url(mxid, sensor, "still"))
+        if abs(int(second.headers["X-Exposure-Time"]) - 5000) <= 250 and second.headers["X-Sensitivity-ISO"] == "400":
+            break
+    else:
+        pytest.fail(f"the stills never said exposure 5000 µs, ISO 400: {dict(second.headers)}")
+    assert int(second.headers["X-Frame-Sequence"]) > int(first.headers["X-Frame-Sequence"])
+    assert float(second.headers["X-Frame-Timestamp"]) > float(first.headers["X-Frame-Timestamp"])

@@ -18,6 +18,7 @@ async def test_every_route_is_documented_once_with_its_errors(client):
     assert ops == {
         ("/cameras/", "get"), ("/cameras/refresh", "post"), ("/cameras/{mxid}/", "get"), ("/cameras/{mxid}/streams/", "get"),
         ("/cameras/{mxid}/", "post"), ("/cameras/{mxid}/", "delete"), ("/cameras/{mxid}/stats", "get"),
+        ("/cameras/{mxid}/calibration", "get"),
         ("/cameras/{mxid}/ir", "get"), ("/cameras/{mxid}/ir", "post"),
         ("/cameras/{mxid}/streams/{stream_name}/", "get"),
         ("/cameras/{mxid}/streams/{stream_name}/", "post"), ("/cameras/{mxid}/streams/{stream_name}/", "delete"),

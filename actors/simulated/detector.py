@@ -43,7 +43,7 @@ def detections(frame: tuple[int, int], nn: Mapping, depth: np.ndarray | None = N
 
 def spatial(depth: np.ndarray, box: list[float], window: tuple[int, int, int, int], scaled: tuple[int, int]) -> dict:
     """x, y, z in mm of a box (fractions of the network's view) on a depth frame: z the median of the valid
-    depth inside it, x and y from the box's centre through a pinhole lens of HFOV_DEGREES."""
+    depth inside it, x and y from the box's centre through the simulated lens (scene.intrinsics)."""
     height, width = depth.shape
     x0, y0, w, h = window
     sx, sy = width / scaled[0], height / scaled[1]         # the view's pixels to the depth frame's
@@ -52,9 +52,9 @@ def spatial(depth: np.ndarray, box: list[float], window: tuple[int, int, int, in
     values = depth[top:bottom, left:right]
     values = values[values > 0]
     z = float(np.median(values)) if values.size else 0.0
-    focal = width / (2 * math.tan(math.radians(scene.HFOV_DEGREES) / 2))
+    focal, px, py = scene.intrinsics(width, height)
     cx, cy = (left + right) / 2, (top + bottom) / 2
-    return {"x": round((cx - width / 2) * z / focal, 1), "y": round((cy - height / 2) * z / focal, 1), "z": round(z, 1)}
+    return {"x": round((cx - px) * z / focal, 1), "y": round((cy - py) * z / focal, 1), "z": round(z, 1)}
 
 
 def outputs(nn: Mapping) -> dict:

@@ -8,9 +8,10 @@ import time
 import numpy as np
 
 from ..backend import Backend, Device, DeviceError, FaultInjection, Output
-from ..frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta
+from ..frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta, window_origin
 from ..model import COLOR, DEPTH, MONO, StreamSpec, streams_of
 from . import detector, scene
+from .calibration import calibration
 from .models import camera_info
 
 
@@ -18,10 +19,11 @@ class SimStream(Output):
     """One running stream, and its video output. Frames are made only when a reader asks, at the times the
     stream's frame rate sets, so a stream nobody reads costs nothing."""
 
-    def __init__(self, spec: StreamSpec, config: dict, control: dict, ir: dict):
+    def __init__(self, spec: StreamSpec, config: dict, control: dict, ir: dict, booted: float):
         self.spec, self.config, self.control, self.ir = spec, config, control, ir   # ir: the device's, shared
         self.nn: dict | None = None       # the network on the stream; it changes without a restart here
         self.started = time.monotonic()
+        self.booted = booted              # when the device opened: its own clock starts there
         self._cache: dict[str, tuple] = {}        # output -> (key, planes after the control's lookup tables)
         self._stopped = threading.Event()
         self.auto = scene.AutoAlgorithms()
@@ -52,9 +54,8 @@ class SimStream(Output):
             return None
         if not self._next_frame(sequence, timeout):
             return None
-        now = time.monotonic()
-        number = self.sequence_at(now)
-        message = {"timestamp": round(now, 6), "sequence": number}
+        number = self.sequence_at(time.monotonic())
+        message = {"timestamp": round(self.time_of(number), 6), "sequence": number}     # its frame's time
         if nn["config"]["type"] == "Generic":
             message["outputs"] = detector.outputs(nn)
         else:
@@ -74,7 +75,7 @@ class SimStream(Output):
 
     def meta(self) -> FrameMeta:
         exposure, iso = self.auto.exposure(self.control)
-        return FrameMeta(exposure, iso, self.auto.temperature(self.control))
+        return FrameMeta(exposure, iso, self.auto.temperature(self.control), self.auto.lens_position(self.control))
 
     def _geometry(self, output: str) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
         """The size the scene is drawn at for an output, and the output's window x, y, w, h in it: colour
@@ -85,9 +86,7 @@ class SimStream(Output):
             return scene.centre_crop(size, tuple(self.config["preview_size"]))
         if self.spec.kind != COLOR:
             return size, (0, 0, *size)
-        w, h = self.config[f"{output}_size"]
-        cx, cy = self.config["sensor_crop"]
-        return size, (int(cx * size[0]) & ~1, int(cy * size[1]) & ~1, w, h)
+        return size, (*window_origin(self.config, size), *self.config[f"{output}_size"])
 
     def _planes(self, meta: FrameMeta, output: str) -> tuple[np.ndarray, ...]:
         (width, height), (x, y, w, h) = self._geometry(output)
@@ -110,11 +109,14 @@ class SimStream(Output):
     def sequence_at(self, now: float) -> int:
         return int((now - self.started) * self.config["fps"])
 
+    def time_of(self, sequence: int) -> float:
+        """When frame `sequence` was taken (the host's monotonic clock): every output of it has this time."""
+        return self.started + sequence / self.config["fps"]
+
     def frame(self, output: str = "still") -> Frame:
         """The frame of this instant. Stills share the cached planes (read-only, no copy); video frames carry
         a small square that moves one step a frame, so a viewer sees that the picture is live."""
-        now = time.monotonic()
-        sequence = self.sequence_at(now)
+        sequence = self.sequence_at(time.monotonic())
         meta = self.meta()
         planes = self._planes(meta, output)
         fmt = DEPTH16 if self.spec.kind == DEPTH else YUV420 if self.spec.kind == COLOR else GRAY8
@@ -125,7 +127,8 @@ class SimStream(Output):
             x = (sequence * side // 2) % max(1, w - side)
             luma[h - side - 2:h - 2, x:x + side] = 255
             planes = (luma,) + planes[1:]
-        return Frame(fmt, planes, now, sequence, meta)
+        taken = self.time_of(sequence)
+        return Frame(fmt, planes, taken, sequence, meta if fmt != DEPTH16 else None, taken - self.booted)
 
 
 class Faults:
@@ -147,9 +150,9 @@ class Faults:
 class SimDevice(Device):
     HANG_LIMIT = 60.0    # a hung operation gives up after this long, so threads do not pile up
 
-    def __init__(self, model: str, index: int):
+    def __init__(self, model: str, index: int, seed: str = ""):
         self.model = model
-        self.info = camera_info(model, index)
+        self.info = camera_info(model, index, seed)
         self.specs = streams_of(self.info)
         self.plugged = True
         self.is_open = False
@@ -233,7 +236,7 @@ class SimDevice(Device):
                 old.control = control
                 running[name] = old
             else:
-                running[name] = SimStream(self.specs[name], config, control, self.ir)
+                running[name] = SimStream(self.specs[name], config, control, self.ir, self.opened_at)
             running[name].nn = desired[name].nn
             for socket in self.specs[name].sockets:
                 self.sensor_configs[socket] = config
@@ -276,6 +279,12 @@ class SimDevice(Device):
                 "leon_cpu_usage": {"css": round(0.12 + 0.06 * load + 0.02 * math.sin(t), 3),
                                    "mss": round(0.05 + 0.03 * load + 0.01 * math.cos(t), 3)}}
 
+    def calibration(self):
+        """The calibration the scenes are drawn with (as stats, not subject to injected latency or hangs)."""
+        if not self.plugged or not self.is_open:
+            raise DeviceError("X_LINK_ERROR: device disconnected" if not self.plugged else "device is not open")
+        return calibration(self.model)
+
     def output(self, stream: str) -> SimStream | None:
         return self.running.get(stream)
 
@@ -291,11 +300,11 @@ class SimDevice(Device):
 
 
 class SimBackend(Backend, FaultInjection):
-    def __init__(self, models: list[str]):
+    def __init__(self, models: list[str], seed: str = ""):
         counts: dict[str, int] = {}
         self.devices: list[SimDevice] = []
         for model in models:
-            self.devices.append(SimDevice(model, counts.get(model, 0)))
+            self.devices.append(SimDevice(model, counts.get(model, 0), seed))
             counts[model] = counts.get(model, 0) + 1
 
     def discover(self) -> list[Device]:

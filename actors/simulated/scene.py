@@ -5,6 +5,7 @@ controls act through 256-entry lookup tables, so a new frame costs a few table l
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -55,16 +56,47 @@ def color_scene(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return luma, u, v
 
 
+# The simulated lens: a pinhole of this horizontal field of view, centred, without distortion, at every size
+# (a smaller mode of a sensor is its frame scaled, or cut at the centre where the shape differs). The
+# simulator's calibration (actors/simulated/calibration.py) says the same, so a client can measure the scene.
+HFOV_DEGREES = 72.0
+
+
+def intrinsics(width: int, height: int) -> tuple[float, float, float]:
+    """Focal length in pixels and the principal point x, y of a frame of this size."""
+    return width / (2 * math.tan(math.radians(HFOV_DEGREES) / 2)), width / 2, height / 2
+
+
+# The depth scene in millimetres, in the frame of the depth stream's view (x right, y down, z forward): the
+# camera CAMERA_HEIGHT above a floor that runs to a wall at WALL; a ball (its front a disc facing the camera)
+# and the front of a box standing on the floor.
+CAMERA_HEIGHT, WALL = 400.0, 6000.0
+BALL = (-200.0, 0.0, 900.0, 130.0)                 # centre x, y, z and radius
+BOX = (380.0, -340.0, 1120.0, CAMERA_HEIGHT, 2200.0)  # left, top, right, bottom and z
+
+
+def _project(width: int, height: int, x: float, y: float, z: float) -> tuple[float, float]:
+    f, cx, cy = intrinsics(width, height)
+    return cx + f * x / z, cy + f * y / z
+
+
 @lru_cache(maxsize=8)
 def depth_scene(width: int, height: int, dots: bool = False) -> np.ndarray:
-    """Depth in millimetres: a floor rising to a far wall, a ball and a box; no measurement at the left edge,
-    nor on the wall's plain, textureless upper right unless the IR dot projector gives it a pattern (`dots`)."""
-    x, y = _grid(width, height)
-    depth = np.broadcast_to(np.where(y < 0.45, 6000, 6000 - (y - 0.45) / 0.55 * 5000), (height, width))
-    depth = depth.astype(np.uint16)
-    ball = (x - 0.35) ** 2 * (width / height) ** 2 + (y - 0.5) ** 2 < 0.18 ** 2
-    depth[ball] = 900
-    depth[int(height * 0.3):int(height * 0.75), int(width * 0.62):int(width * 0.85)] = 2200
+    """Depth in millimetres (z) as the lens sees the scene: floor, wall, ball and box; no measurement at the
+    left edge, nor on the wall's plain, textureless upper right unless the IR dot projector gives it a pattern
+    (`dots`)."""
+    f, cx, cy = intrinsics(width, height)
+    u = np.arange(width, dtype=np.float32)[None, :]
+    v = np.arange(height, dtype=np.float32)[:, None]
+    below = np.maximum(v - cy, 1e-3)                      # the floor meets a ray below the horizon at y = height
+    floor = f * CAMERA_HEIGHT / below
+    depth = np.broadcast_to(np.where(floor < WALL, floor, WALL), (height, width)).astype(np.uint16)
+    x0, y0 = _project(width, height, *BOX[:2], BOX[4])
+    x1, y1 = _project(width, height, *BOX[2:4], BOX[4])
+    depth[(v >= y0) & (v < y1) & (u >= x0) & (u < x1)] = BOX[4]
+    bx, by = _project(width, height, *BALL[:3])
+    radius = f * BALL[3] / BALL[2]
+    depth[(u - bx) ** 2 + (v - by) ** 2 < radius ** 2] = BALL[2]
     depth[:, : max(1, width // 16)] = 0       # the band stereo cannot match
     if not dots:
         depth[TEXTURELESS_WALL[0].start * height // 100:TEXTURELESS_WALL[0].stop * height // 100,
@@ -72,18 +104,18 @@ def depth_scene(width: int, height: int, dots: bool = False) -> np.ndarray:
     return depth
 
 
-# What the scenes show, as a detector would report it: (name, [xmin, ymin, xmax, ymax] as fractions of the
-# frame). The card's Siemens star is a circle of 0.25 frame heights at (0.5, 0.7); the depth scene's ball one
-# of 0.18 heights at (0.35, 0.5) (900 mm away); its box a rectangle (2200 mm).
 def objects(depth: bool, width: int, height: int) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """What the scenes show, as a detector would report it: (name, [xmin, ymin, xmax, ymax] as fractions of the
+    frame). The card's Siemens star is a circle of 0.25 frame heights at (0.5, 0.7); the depth scene's ball
+    and box are where the lens puts them."""
     if depth:
-        r = 0.18 * height / width
-        return [("ball", (0.35 - r, 0.32, 0.35 + r, 0.68)), ("box", (0.62, 0.3, 0.85, 0.75))]
+        bx, by = _project(width, height, *BALL[:3])
+        r = intrinsics(width, height)[0] * BALL[3] / BALL[2]
+        (x0, y0), (x1, y1) = _project(width, height, *BOX[:2], BOX[4]), _project(width, height, *BOX[2:4], BOX[4])
+        return [("ball", ((bx - r) / width, (by - r) / height, (bx + r) / width, (by + r) / height)),
+                ("box", (x0 / width, y0 / height, x1 / width, y1 / height))]
     r = 0.25 * height / width
     return [("bars", (0.0, 0.0, 1.0, 0.4)), ("star", (0.5 - r, 0.45, 0.5 + r, 0.95))]
-
-
-HFOV_DEGREES = 72.0      # the simulated lens: focal length in pixels = width / (2 tan(HFOV / 2))
 
 
 def auto_exposure(control: dict) -> tuple[int, int]:
@@ -136,6 +168,14 @@ class AutoAlgorithms:
         if not (control["auto_exposure_lock"] and self._exposure):
             self._exposure = auto_exposure(control)
         return self._exposure
+
+    @staticmethod
+    def lens_position(control: dict) -> float | None:
+        """Where the lens is: autofocus finds the card; none on a fixed-focus sensor."""
+        focus = control.get("focus")
+        if not focus:
+            return None
+        return focus["lens_position"] if focus["auto_focus_mode"] == "OFF" else IN_FOCUS_LENS_POSITION
 
     def temperature(self, control: dict) -> int:
         if control["auto_whitebalance_mode"] == "OFF":
