@@ -1,4 +1,4 @@
-"""The DepthAI v3 backend: real OAK cameras over USB or PoE, keeping depthai's rules (DEPTHAI-CONTRACT.md).
+"""The DepthAI v3 backend: real OAK cameras over USB or PoE, keeping depthai's rules (docs/depthai-rules.md).
 
 The pipeline holds the streams the camera can switch between (see `plan`): a Camera node per sensor at the
 sensor mode its streams need, one output per stream (NV12 colour, GRAY8 mono, StereoDepth depth), each behind a

@@ -11,7 +11,7 @@ from typing import Mapping
 
 from schemas.facts import COLOR, COLOR_RESOLUTIONS, DEPTH, MONO, MONO_RESOLUTIONS, OTHER  # noqa: F401 (re-exported)
 
-# On RVC2, StereoDepth takes inputs at most this wide (DEPTHAI-CONTRACT.md R5): depth streams run at sizes up
+# On RVC2, StereoDepth takes inputs at most this wide (docs/depthai-rules.md R5): depth streams run at sizes up
 # to this width, scaled on the camera from a sensor mode of the same shape.
 STEREO_MAX_WIDTH = 1280
 

@@ -3,7 +3,7 @@ simulator and for the DepthAI test stand-in, so that a configuration the simulat
 can run.
 
 Each sensor lists its modes in the order of `CameraFeatures.configs`: Camera.build checks the fps against the
-first config of the requested size (DEPTHAI-CONTRACT.md R4). The AR0234 runs only 1920x1200 on RVC2 (R5).
+first config of the requested size (docs/depthai-rules.md R4). The AR0234 runs only 1920x1200 on RVC2 (R5).
 The minimum frame rates are the table's assumption until `make test-hardware` compares them with what a
 camera reports (it prints any difference).
 """

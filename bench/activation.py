@@ -1,10 +1,12 @@
 """Activation and config changes on the DepthAI backend over its test stand-in: 200 activate/deactivate
-toggles of one stream and 20 config changes of an active one, with the device opens and pipelines each
-costs and the median time of each (on the stand-in the time is the service's own; on a camera a rebuild
-adds the reboot, a toggle only two messages)."""
+toggles of one stream, then config changes of an active one on a USB camera (OAK-D) and a PoE camera
+(OAK-D-LR), with the device opens, pipelines and reconnects each costs, the median time of each, and whether
+the camera ever left `connected`. The stand-in's cameras take REBOOT seconds to be listed again after a
+rebuild closed them (its model of a reboot, not a measurement of a camera). ACTIVATION_SCALE scales counts."""
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -21,10 +23,12 @@ from actors.simulated.models import mxid_for  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.inputs import FLEET  # noqa: E402
 
-TOGGLES, CHANGES = 200, 20
+SCALE = float(os.environ.get("ACTIVATION_SCALE", 1))
+TOGGLES, CHANGES = max(2, round(200 * SCALE)), max(2, round(20 * SCALE))
+REBOOT = {"usb": 1.5, "poe": 4.0}        # the stand-in's reboot before a closed camera is listed again
 
 
-async def main() -> None:
+async def toggles() -> None:
     bus = Bus(["oak-d"])
     app = create_app(DepthAIBackend(bus.dai), device_timeout=10, discovery_interval=1)
     server = TestServer(app)
@@ -49,16 +53,53 @@ async def main() -> None:
         print(f"toggles: {TOGGLES}, device opens per toggle {(board.counts['opens'] - opens) / TOGGLES:g}, "
               f"pipelines per toggle {(board.counts['pipelines'] - pipelines) / TOGGLES:g}, "
               f"median {statistics.median(took) * 1000:.2f} ms (activate + deactivate)")
-        await call("POST")
-        opens, pipelines, took = board.counts["opens"], board.counts["pipelines"], []
+    await server.close()
+
+
+async def changes(model: str) -> None:
+    """Config changes that rebuild, on a camera that reboots as the stand-in's `model` does."""
+    bus = Bus([model])
+    bus.reboot = REBOOT
+    app = create_app(DepthAIBackend(bus.dai), device_timeout=10, discovery_interval=1)
+    server = TestServer(app)
+    await server.start_server()
+    board, mxid = bus.boards[0], mxid_for(model, 0)
+    actor = None
+    while actor is None or actor.status != "connected":
+        await asyncio.sleep(0.01)
+        actor = app[FLEET].get(mxid)
+    left = []
+
+    async def watch() -> None:
+        while True:
+            if actor.status != "connected":
+                left.append(actor.status)
+            await asyncio.sleep(0.005)
+    watching = asyncio.create_task(watch())
+    url = f"http://127.0.0.1:{server.port}/cameras/{mxid}/streams/CAM_B/"
+    async with ClientSession() as session:
+        async with session.post(url) as resp:
+            assert resp.status == 204, await resp.text()
+        opens, pipelines, took, statuses = board.counts["opens"], board.counts["pipelines"], [], set()
         for i in range(CHANGES):
             start = time.perf_counter()
-            await call("POST", "config", json={"fps": 25 if i % 2 == 0 else 30})
+            async with session.post(url + "config", json={"fps": 20 if i % 2 == 0 else 25}) as resp:
+                statuses.add(resp.status)
             took.append(time.perf_counter() - start)
-        print(f"config changes: {CHANGES}, device opens per change {(board.counts['opens'] - opens) / CHANGES:g}, "
-              f"pipelines per change {(board.counts['pipelines'] - pipelines) / CHANGES:g}, "
-              f"median {statistics.median(took) * 1000:.2f} ms")
+    watching.cancel()
+    protocol = board.info.protocol
+    print(f"config changes on {model} ({protocol}, reboot {REBOOT[protocol]:g} s on the stand-in): {CHANGES}, "
+          f"answers {sorted(statuses)}, device opens per change {(board.counts['opens'] - opens) / CHANGES:g}, "
+          f"pipelines per change {(board.counts['pipelines'] - pipelines) / CHANGES:g}, reconnects "
+          f"{actor.reconnects}, left connected: {'never' if not left else sorted(set(left))}, "
+          f"median {statistics.median(took) * 1000:.0f} ms")
     await server.close()
+
+
+async def main() -> None:
+    await toggles()
+    for model in ("oak-d", "oak-d-lr"):
+        await changes(model)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """A stand-in for depthai's device layer: the devices, pipelines, nodes and queues the DepthAI backend drives,
-keeping the stand-in column of DEPTHAI-CONTRACT.md, so the backend can be tested end to end without a camera.
+keeping the stand-in column of docs/depthai-rules.md, so the backend can be tested end to end without a camera.
 
 Only what needs a device is imitated (Device, Pipeline, the Camera, StereoDepth and Gate nodes, their
 outputs and queues); every message and description is depthai's own object (CameraControl, GateControl,

@@ -1,4 +1,4 @@
-"""Each rule of DEPTHAI-CONTRACT.md, kept by the DepthAI backend on the stand-in: every test here fails when the
+"""Each rule of docs/depthai-rules.md, kept by the DepthAI backend on the stand-in: every test here fails when the
 backend stops keeping its rule."""
 import asyncio
 import io
@@ -375,20 +375,23 @@ def test_r17_the_standin_pools_image_manip_frames_as_the_wheel_s_own_image_manip
     assert f"bigger ({need}B)" in said, said[-800:]          # depthai says why it skipped the frame
 
 
-@pytest.mark.parametrize("protocol_model", ["oak-d", "oak-d-pro"])
-async def test_r8_a_rebuild_waits_for_the_rebooted_camera_and_counts_no_reconnect(aiohttp_client, protocol_model):
-    standin = StandinBackend([protocol_model])
+@pytest.mark.parametrize("model, changes", [("oak-d", [{"resolution": "THE_400_P"}, {"resolution": "THE_800_P"}]),
+                                            ("oak-d-lr", [{"fps": 20}, {"fps": 30}])])       # USB and PoE
+async def test_r8_a_rebuild_waits_for_the_rebooted_camera_and_counts_no_reconnect(aiohttp_client, model, changes):
+    standin = StandinBackend([model])
     standin.bus.reboot = {"usb": 0.4, "poe": 0.8}        # listed again only this long after the close
     client = await serve(aiohttp_client, standin)
-    cam = mxid_for(protocol_model, 0)
+    cam = mxid_for(model, 0)
     board = standin.device(cam)
     await activate(client, cam, "CAM_B")
     statuses = []
     watching = asyncio.create_task(_watch_status(client, cam, statuses))
-    for resolution in ("THE_400_P", "THE_800_P"):
-        resp = await client.post(stream_url(cam, "CAM_B", "config"), json={"resolution": resolution})
+    for change in changes:
+        opens = board.counts["opens"]
+        resp = await client.post(stream_url(cam, "CAM_B", "config"), json=change)
         assert resp.status == 200, await resp.text()
-        assert board.running["CAM_B"].config["resolution"] == resolution
+        assert board.counts["opens"] == opens + 1                   # a rebuild, a reboot
+        assert all(board.running["CAM_B"].config[k] == v for k, v in change.items())
     watching.cancel()
     assert set(statuses) == {"connected"} and actor(client, cam).reconnects == 0
     assert (await client.get(stream_url(cam, "CAM_B", "still"))).status == 200

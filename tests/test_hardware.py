@@ -201,3 +201,63 @@ async def test_calibration_and_frame_headers_on_a_real_camera(camera):
         pytest.fail(f"the stills never said exposure 5000 µs, ISO 400: {dict(second.headers)}")
     assert int(second.headers["X-Frame-Sequence"]) > int(first.headers["X-Frame-Sequence"])
     assert float(second.headers["X-Frame-Timestamp"]) > float(first.headers["X-Frame-Timestamp"])
+
+
+async def test_a_rebuild_keeps_the_camera_its_ir_and_its_video_window(camera):
+    """A resolution change (a rebuild, a reboot of the camera) answers 200, the camera never leaves
+    `connected` (on USB and PoE alike) and counts no reconnect, the IR stays as it was set, and a 1280x720
+    video_size window of a colour stream gives video."""
+    import asyncio
+    client, cam = camera
+    mxid = cam["mxid"]
+    streams = {s["socket"]: s for s in cam["sensors"]}
+    color = next((s for s, v in streams.items() if v["type"] == "COLOR"), None)
+    if color is None:
+        pytest.skip("the camera has no colour sensor")
+    if cam.get("ir"):
+        assert (await client.post(f"/cameras/{mxid}/ir", json={"flood_light": 0.3})).status == 200
+    assert (await client.post(stream_url(mxid, color))).status == 204
+    left = []
+
+    async def watch():
+        while True:
+            state = next(c for c in await (await client.get("/cameras/")).json() if c["mxid"] == mxid)["state"]
+            if state != "connected":
+                left.append(state)
+            await asyncio.sleep(0.1)
+    watching = asyncio.create_task(watch())
+    for fps in (20, 25):
+        resp = await client.post(stream_url(mxid, color, "config"), json={"fps": fps, "video_size": [1280, 720]})
+        assert resp.status == 200, await resp.text()
+    watching.cancel()
+    assert not left, left
+    after = next(c for c in await (await client.get("/cameras/")).json() if c["mxid"] == mxid)
+    assert after["state"] == "connected"
+    if cam.get("ir"):
+        assert (await (await client.get(f"/cameras/{mxid}/ir")).json())["flood_light"] == 0.3
+    resp = await client.get(stream_url(mxid, color, "video"), params={"frames": "2"})
+    assert resp.status == 200 and (await resp.read()).count(b"Content-Type: image/jpeg") == 2
+
+
+async def test_a_luxonis_zoo_archive_deploys(camera):
+    """With OAK_TEST_ARCHIVE, an RVC2 NN archive from Luxonis' model zoo (a superblob inside): it deploys and
+    its results come."""
+    import json
+    import os
+
+    import aiohttp
+    archive = os.environ.get("OAK_TEST_ARCHIVE")
+    if not archive:
+        pytest.skip("set OAK_TEST_ARCHIVE to an RVC2 NN archive (.tar.xz) from Luxonis' model zoo")
+    client, cam = camera
+    mxid = cam["mxid"]
+    color = next((s["socket"] for s in cam["sensors"] if s["type"] == "COLOR"), None)
+    assert (await client.post(stream_url(mxid, color))).status == 204
+    form = aiohttp.FormData()
+    form.add_field("model", open(archive, "rb").read(), filename=os.path.basename(archive))
+    form.add_field("config", json.dumps({"type": "Generic"}))
+    resp = await client.post(stream_url(mxid, color, "nn"), data=form)
+    assert resp.status == 200, await resp.text()
+    async with client.ws_connect(stream_url(mxid, color, "nn")) as ws:
+        message = json.loads((await ws.receive(timeout=20)).data)
+    assert message["sequence"] >= 0
