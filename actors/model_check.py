@@ -168,7 +168,7 @@ class ModelChecker:
     """Runs the child, at most `concurrent` at once for the whole gateway. `command` is the child's command
     line without the file (tests give another)."""
     deadline: float = 30.0
-    memory: int = 512 << 20            # bytes the parse may add to the child's own address space
+    memory: int = 1 << 30              # bytes the parse may add to the child's own address space
     concurrent: int = 1
     command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "actors.model_check"])
 
@@ -183,7 +183,9 @@ class ModelChecker:
             return await self._run(path)
 
     async def _run(self, path: Path) -> dict:
-        env = {**os.environ, "OAK_MODEL_CHECK_MEMORY": str(self.memory), "DEPTHAI_LEVEL": "error"}
+        # Two malloc arenas: each arena a thread opens reserves 64 MiB of address space, which the cap counts.
+        env = {**os.environ, "OAK_MODEL_CHECK_MEMORY": str(self.memory), "DEPTHAI_LEVEL": "error",
+               "MALLOC_ARENA_MAX": "2"}
         child = await asyncio.create_subprocess_exec(
             *self.command, str(path), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True)
