@@ -13,7 +13,7 @@ import weakref
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.multipart import BodyPartReader
-from aiohttp_apigami import docs, match_info_schema, response_schema
+from aiohttp_apigami import docs, match_info_schema
 
 from actors.actor import CameraActor
 from actors.backend import Output
@@ -21,7 +21,7 @@ from actors.errors import StreamInactive
 from actors.messages import DeployNN, RemoveNN
 from actors.model_check import ModelChecker
 from actors.nn import ModelFiles, ModelRefused
-from schemas.nn import DetectionsMessageSchema, NNConfigSchema, NNSchema, NNUploadSchema
+from schemas.nn import RESULTS_MESSAGE, NNConfigSchema, NNUploadSchema, NNViewSchema, view
 from schemas.params import StreamPathSchema
 
 from . import openapi
@@ -38,11 +38,9 @@ TAG = ["neural networks"]
 MAX_FIELD = 64 * 1024        # every part but the model: the config is a few hundred bytes
 MAX_PARTS = 8                # model, config, and room for a client's extras
 MAX_UPLOADS = 2              # received at once per gateway; their models are checked one at a time
-_config, _nn = NNConfigSchema(), NNSchema()
-
-
-def _view(nn) -> dict:
-    return _nn.dump({"config": nn["config"], "model": nn["model"]})
+_config = NNConfigSchema()
+# GET …/nn with no network is 200 null, as the original API answers (Robopipe Studio reads null as "none").
+NN_OR_NULL = {"anyOf": [NNViewSchema, {"type": "object", "nullable": True}]}
 
 
 async def _read_upload(request: web.Request, upload) -> tuple[str | None, str | None]:
@@ -107,7 +105,7 @@ def _check_fit(config: dict, model: dict) -> None:
                   "path.",
       requestBody={"required": True, "content": {"multipart/form-data": {"schema": NNUploadSchema}}},
       responses={200: {"description": "What now runs on the stream", "headers": openapi.REVISION_HEADER,
-                       "content": {"application/json": {"schema": NNSchema}}},
+                       "content": {"application/json": {"schema": NNViewSchema}}},
                  **openapi.errors(404, 413, 422, 503, 504)})
 @match_info_schema(StreamPathSchema)
 async def deploy_nn(request: web.Request) -> web.Response:
@@ -144,7 +142,7 @@ async def deploy_nn(request: web.Request) -> web.Response:
         state = await ask(request, actor, DeployNN(name, nn))
     await _prune(request)
     log.info("camera %s: %s runs %s network %s", actor.mxid, name, config["type"], sha256[:12])
-    return web.json_response(_view(state.streams[name].nn), headers=revision(state))
+    return web.json_response(view(state.streams[name].nn), headers=revision(state))
 
 
 def _config_of(text: str | None, filename: str | None) -> dict:
@@ -172,32 +170,34 @@ async def _prune(request: web.Request) -> None:
 
 
 @docs(tags=TAG, summary="Get Neural Network",
-      description="What runs on the stream; 404 `no_nn` when nothing does.\n\n"
+      description="What runs on the stream: the original API's NNConfig (`type`, `num_inference_threads`, "
+                  "`nn_config`) beside the config as kept and the model; `null` when nothing runs.\n\n"
                   "A WebSocket upgrade on this path gets the network's results, one JSON text message per "
-                  "processed frame (DetectionsMessage): `detections` (label, class_id, confidence, coords "
-                  "[xmin, ymin, xmax, ymax] as fractions of the network's view and, on depth streams, "
-                  "spatial_coords in mm) for YOLO and MobileNet, `outputs` for Generic networks, with the "
-                  "frame's timestamp and sequence. A slow client skips results; none queue. While the camera "
+                  "processed frame (DetectionsMessage): for YOLO and MobileNet `detections` (label: the class "
+                  "index, label_name, class_id, confidence, coords [xmin, ymin, xmax, ymax] as fractions of "
+                  "the network's view, frame_coords of the whole frame and, on depth streams, spatial_coords "
+                  "in mm); for Generic networks `detections`, the values of the first output layer, and "
+                  "`outputs`, every layer; with the frame's timestamp and sequence. A slow client skips results; none queue. While the camera "
                   "is disconnected the socket waits. Close codes: 1000 the stream was deactivated or its "
-                  "network removed, 1001 the service is stopping. No network is a 404, an inactive stream "
+                  "network removed, 1001 the service is stopping. No network (`no_nn`) or an inactive stream "
                   "a 409, before the upgrade.",
-      responses={200: {"description": "What runs on the stream",
-                       "content": {"application/json": {"schema": NNSchema}}},
-                 101: {"description": "The WebSocket of results: each text message is a DetectionsMessage",
-                       "content": {"application/json": {"schema": DetectionsMessageSchema}}},
+      responses={200: {"description": "What runs on the stream, or null",
+                       "content": {"application/json": {"schema": NN_OR_NULL}}},
+                 101: {"description": "The WebSocket of results: each text message is a DetectionsMessage (YOLO, "
+                                        "MobileNet) or a TensorsMessage (Generic)",
+                       "content": {"application/json": {"schema": RESULTS_MESSAGE}}},
                  **openapi.errors(404, 409, 422)})
 @match_info_schema(StreamPathSchema)
-@response_schema(NNSchema, 200)
 async def get_nn(request: web.Request) -> web.StreamResponse:
     actor, name = stream(request)
     nn = actor.state.streams[name].nn
-    if nn is None:
-        raise ApiError(404, "no_nn", f"no neural network runs on {name}; POST one to this path")
     if web.WebSocketResponse().can_prepare(request).ok:
+        if nn is None:
+            raise ApiError(409, "no_nn", f"no neural network runs on {name}; POST one to this path first")
         if not actor.state.streams[name].active:
             raise StreamInactive(f"{name} is not active; activate it first")
         return await _results(request, actor, name)
-    return web.json_response(_view(nn))
+    return web.json_response(None if nn is None else view(nn))
 
 
 @docs(tags=TAG, summary="Remove Neural Network", description="Idempotent. The stream goes on without it.",

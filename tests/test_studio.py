@@ -36,3 +36,56 @@ async def test_studio_loads_cameras_picks_the_active_stream_sets_controls_and_ca
     assert simplejpeg.decode_jpeg(await still.read()).ndim == 3
     refreshed = await client.post("/cameras/refresh", headers=origin)             # NoCamera's Refresh
     assert refreshed.status == 200 and [c["mxid"] for c in await refreshed.json()] == [c["mxid"] for c in cameras]
+
+
+async def test_studio_runs_inference_stops_it_and_reads_every_answer_as_it_does(aiohttp_client, backend):
+    """Its inference page (pages/Infere/Infere.jsx): the network's config on open and after Upload and Stop
+    (null: none, and no WebSocket), its nested YOLO config, and the results as its overlay reads them."""
+    import aiohttp
+    import json
+
+    import blobs
+    client = await aiohttp_client(create_app(backend, initial_streams="sensors", cors_origins=[STUDIO]))
+    await wait_until(lambda: client.app[FLEET].actors and
+                     all(a.status == "connected" for a in client.app[FLEET].actors.values()))
+    origin = {"Origin": STUDIO}
+    mxid = next(c["mxid"] for c in await (await client.get("/cameras", headers=origin)).json() if c["name"] == "OAK-D")
+    base = f"/cameras/{mxid}/streams/CAM_A"
+    labels = ["bars", "star"]                                   # Studio's label config, by class index
+
+    async def nn_config():
+        resp = await client.get(f"{base}/nn", headers=origin)   # the page's useQuery "streamNn"
+        assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == STUDIO
+        return await resp.json()
+
+    async def first_message():
+        async with client.ws_connect(f"{base}/nn", headers=origin, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+            message = await ws.receive(timeout=5)
+        assert message.type == aiohttp.WSMsgType.TEXT, message
+        return json.loads(message.data)
+
+    assert await nn_config() is None                           # the page opens: nothing runs, no error dialog
+    for model_type, model, config in (
+            ("YOLO", blobs.blob(416, 416, {"side13": (1, 21, 13, 13)}),
+             {"type": "YOLO", "nn_config": {"num_classes": 2, "coordinate_size": 4, "confidence_threshold": 0.5,
+                                            "iou_threshold": 0.5}}),
+            ("Generic", blobs.blob(64, 32, {"scores": (1, 2)}), {"type": "Generic"})):
+        form = aiohttp.FormData()                               # uploadModel: model, then config as JSON
+        form.add_field("model", model, filename="model.blob", content_type="application/octet-stream")
+        form.add_field("config", json.dumps(config))
+        resp = await client.post(f"{base}/nn", data=form, headers=origin)
+        assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == STUDIO, await resp.text()
+        running = await nn_config()                             # refetchNnConfig
+        assert running["type"] == model_type
+        message = await first_message()                         # openInference: ws.onmessage
+        if model_type == "Generic":                             # classificationCb: argmax over the floats
+            scores = message["detections"]
+            assert len(scores) == 2 and all(isinstance(v, float) for v in scores)
+            assert labels[max(range(len(scores)), key=scores.__getitem__)] in labels
+        else:                                                   # detectionCb: colors[label], labels[label]
+            shown = {f"{labels[d['label']]}: {int(d['confidence'] * 100)}%" for d in message["detections"]}
+            assert shown == {"bars: 76%", "star: 91%"}
+            assert all(len(d["coords"]) == 4 for d in message["detections"])
+        resp = await client.delete(f"{base}/nn", headers=origin)   # stopModel
+        assert resp.status == 204 and resp.headers["Access-Control-Allow-Origin"] == STUDIO
+        assert await nn_config() is None                        # and the page closes its socket
