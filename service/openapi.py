@@ -74,6 +74,39 @@ def _security(spec: dict, tokens: bool) -> None:
                         "$ref": "#/components/schemas/Error"}}}}
 
 
+PARTIAL = "Partial-"
+
+
+def _partial_bodies(spec: dict) -> None:
+    """A partial body (Partial-*: the config, control and IR updates) declares no defaults, and the objects it
+    nests are partial too: a client generated from the spec sends only the fields it was given, so an update
+    changes only what it names (a default there would be sent as if chosen, over another client's value)."""
+    schemas = spec["components"]["schemas"]
+
+    def partial(node, schema: bool = True):
+        if isinstance(node, dict) and not schema:                   # a properties map: its values are schemas
+            for value in node.values():
+                partial(value)
+        elif isinstance(node, dict):
+            ref = node.get("$ref", "")
+            name = ref.rsplit("/", 1)[-1]
+            if ref and not name.startswith(PARTIAL):
+                if PARTIAL + name not in schemas:
+                    schemas[PARTIAL + name] = copy.deepcopy(schemas[name])
+                    schemas[PARTIAL + name].pop("required", None)
+                    partial(schemas[PARTIAL + name])
+                node["$ref"] = ref.rsplit("/", 1)[0] + "/" + PARTIAL + name
+            node.pop("default", None)
+            for key, value in node.items():
+                partial(value, key != "properties")
+        elif isinstance(node, list):
+            for value in node:
+                partial(value)
+
+    for name in [n for n in schemas if n.startswith(PARTIAL)]:
+        partial(schemas[name])
+
+
 def _operation_ids(app: web.Application, spec: dict) -> None:
     """Each operation is named after its handler (list_cameras, update_control, still, ...): the names that
     clients generated from the spec give their functions."""
@@ -101,6 +134,7 @@ def setup(app: web.Application, version: str, tokens: bool = False) -> None:
             operation.pop("produces", None)
     _security(spec, tokens)
     _operation_ids(app, spec)
+    _partial_bodies(spec)
     # The docs, as every other path, with and without the trailing slash (no redirect).
     for route in list(app.router.routes()):
         path = route.resource.canonical if route.resource is not None else ""
