@@ -56,9 +56,9 @@ async def _read_upload(request: web.Request, upload) -> tuple[str | None, str | 
             if part is None:
                 break
             if count > MAX_PARTS:
-                raise ApiError(422, "invalid_multipart", f"the body has more than {MAX_PARTS} parts")
+                raise ApiError("invalid_multipart", f"the body has more than {MAX_PARTS} parts")
             if not isinstance(part, BodyPartReader):
-                raise ApiError(422, "invalid_multipart", "a part of the body is itself multipart")
+                raise ApiError("invalid_multipart", "a part of the body is itself multipart")
             if part.name == "model":
                 filename = part.filename or "model"
                 while chunk := await body(request, part.read_chunk(1 << 20)):
@@ -70,15 +70,15 @@ async def _read_upload(request: web.Request, upload) -> tuple[str | None, str | 
             if part.name == "config":
                 config = raw.decode("utf-8", errors="replace")
     except ModelRefused as exc:                            # over the size limit
-        raise ApiError(413, "body_too_large", str(exc)) from None
+        raise ApiError("body_too_large", str(exc)) from None
     except OSError as exc:
         if isinstance(exc, ConnectionError):
             raise
         log.error("saving an uploaded model failed: %s", exc)
-        raise ApiError(503, "model_not_saved", f"the model could not be saved: {exc.strerror or exc}",
+        raise ApiError("model_not_saved", f"the model could not be saved: {exc.strerror or exc}",
                        headers={"Retry-After": "5"}) from None
     except (ValueError, AssertionError, RuntimeError, LookupError, HttpProcessingError) as exc:   # does not parse
-        raise ApiError(422, "invalid_multipart", f"the body is not valid multipart/form-data: {exc}") from None
+        raise ApiError("invalid_multipart", f"the body is not valid multipart/form-data: {exc}") from None
     return config, filename
 
 
@@ -106,13 +106,14 @@ def _check_fit(config: dict, model: dict) -> None:
       requestBody={"required": True, "content": {"multipart/form-data": {"schema": NNUploadSchema}}},
       responses={200: {"description": "What now runs on the stream", "headers": openapi.REVISION_HEADER,
                        "content": {"application/json": {"schema": NNViewSchema}}},
-                 **openapi.errors(404, 413, 422, 503, 504)})
+                 **openapi.errors(*openapi.STREAM, "body_too_large", "invalid_multipart", "uploads_busy",
+                                  "model_not_saved", *openapi.WRITE)})
 @match_info_schema(StreamPathSchema)
 async def deploy_nn(request: web.Request) -> web.Response:
     actor, name = stream(request)
     files, uploads = request.app[MODELS], request.app[UPLOADS]
     if uploads.count >= uploads.limit:
-        raise ApiError(503, "uploads_busy", f"{uploads.limit} model uploads are under way; try again",
+        raise ApiError("uploads_busy", f"{uploads.limit} model uploads are under way; try again",
                        headers={"Retry-After": "5"})
     uploads.count += 1
     try:
@@ -130,7 +131,7 @@ async def deploy_nn(request: web.Request) -> web.Response:
             try:
                 path = await asyncio.to_thread(files.keep, upload.path, sha256)
             except OSError as exc:
-                raise ApiError(503, "model_not_saved", f"the model could not be saved: {exc.strerror or exc}",
+                raise ApiError("model_not_saved", f"the model could not be saved: {exc.strerror or exc}",
                                headers={"Retry-After": "5"}) from None
         finally:
             upload.discard()              # nothing is left of a refused upload; a kept one was moved away
@@ -186,14 +187,14 @@ async def _prune(request: web.Request) -> None:
                  101: {"description": "The WebSocket of results: each text message is a DetectionsMessage (YOLO, "
                                         "MobileNet) or a TensorsMessage (Generic)",
                        "content": {"application/json": {"schema": RESULTS_MESSAGE}}},
-                 **openapi.errors(404, 409, 422)})
+                 **openapi.errors(*openapi.STREAM, "no_nn", "stream_inactive")})
 @match_info_schema(StreamPathSchema)
 async def get_nn(request: web.Request) -> web.StreamResponse:
     actor, name = stream(request)
     nn = actor.state.streams[name].nn
     if web.WebSocketResponse().can_prepare(request).ok:
         if nn is None:
-            raise ApiError(409, "no_nn", f"no neural network runs on {name}; POST one to this path first")
+            raise ApiError("no_nn", f"no neural network runs on {name}; POST one to this path first")
         if not actor.state.streams[name].active:
             raise StreamInactive(f"{name} is not active; activate it first")
         return await _results(request, actor, name)
@@ -202,7 +203,7 @@ async def get_nn(request: web.Request) -> web.StreamResponse:
 
 @docs(tags=TAG, summary="Remove Neural Network", description="Idempotent. The stream goes on without it.",
       responses={204: {"description": "No network runs on the stream", "headers": openapi.REVISION_HEADER},
-                 **openapi.errors(404, 422, 503, 504)})
+                 **openapi.errors(*openapi.STREAM, *openapi.WRITE)})
 @match_info_schema(StreamPathSchema)
 async def remove_nn(request: web.Request) -> web.Response:
     actor, name = stream(request)
