@@ -65,6 +65,15 @@ async def test_every_error_answer_lists_its_codes_and_every_503_its_retry_after(
     assert seen >= set(CODES) - {"unauthorized", "not_found", "method_not_allowed", "too_many_connections"}
 
 
+def test_the_readmes_table_of_error_codes_is_the_services():
+    import re
+    from pathlib import Path
+    from service.errors import CODES
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = {code: int(status) for status, code in re.findall(r"^  \| (\d{3}) \| `([a-z_]+)` \|", readme, re.M)}
+    assert table == {code: status for code, (status, _) in CODES.items()}
+
+
 async def test_schemas_carry_the_seed_ranges(client):
     schemas = (await spec(client))["components"]["schemas"]
     control = schemas["SensorControl"]["properties"]
