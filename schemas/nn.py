@@ -122,7 +122,8 @@ class NNUploadSchema(Schema):
     """The multipart/form-data body of POST …/nn (documentation: the handler reads the parts itself)."""
     model = fields.Raw(required=True, metadata={"type": "string", "format": "binary", "description":
                        "An OpenVINO blob compiled for RVC2, or an NN archive (.tar.xz) holding one"})
-    config = fields.String(required=True, metadata={"description": "NNConfig as JSON"})
+    config = fields.String(required=True, metadata={
+        "description": "NNConfig as JSON: flat, or with the decoder's fields nested in nn_config"})
 
 
 class SpatialSchema(Schema):
@@ -133,7 +134,7 @@ class SpatialSchema(Schema):
 
 class DetectionSchema(Schema):
     label = fields.Integer(required=True, metadata={
-        "description": "The class index (as the original API sends it: Robopipe Studio indexes its labels with it)"})
+        "description": "The class index (as the original API sent it: Robopipe Studio indexes its labels with it)"})
     label_name = fields.String(required=True, metadata={
         "description": "The class's name: config's labels[label], else the index as a string"})
     class_id = fields.Integer(required=True, metadata={"description": "The class index, as label"})

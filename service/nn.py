@@ -98,7 +98,9 @@ def _check_fit(config: dict, model: dict) -> None:
 @docs(tags=TAG, summary="Deploy Neural Network",
       description="Runs a network on the stream, replacing the one it had: `model` is an OpenVINO blob compiled "
                   "for RVC2 (or an NN archive, .tar.xz, holding one), at most 64 MiB; `config` is NNConfig as "
-                  "JSON. The network sees the centre of the frame at its input's shape, scaled to its input "
+                  "JSON, flat or with the decoder's fields nested in `nn_config` (the original API's form). "
+                  "The answer, as GET's, has the original's `type`, `num_inference_threads` and `nn_config`. "
+                  "The network sees the centre of the frame at its input's shape, scaled to its input "
                   "size; on depth streams it sees the left sensor and reports millimetres too. The model is "
                   "kept with the camera's state and runs again after a reconnect or a restart. A file that is "
                   "not such a model is a 422 that says why, and nothing changes. Results: a WebSocket on this "
@@ -172,16 +174,16 @@ async def _prune(request: web.Request) -> None:
 
 @docs(tags=TAG, summary="Get Neural Network",
       description="What runs on the stream: the original API's NNConfig (`type`, `num_inference_threads`, "
-                  "`nn_config`) beside the config as kept and the model; `null` when nothing runs.\n\n"
-                  "A WebSocket upgrade on this path gets the network's results, one JSON text message per "
-                  "processed frame (DetectionsMessage): for YOLO and MobileNet `detections` (label: the class "
-                  "index, label_name, class_id, confidence, coords [xmin, ymin, xmax, ymax] as fractions of "
-                  "the network's view, frame_coords of the whole frame and, on depth streams, spatial_coords "
-                  "in mm); for Generic networks `detections`, the values of the first output layer, and "
-                  "`outputs`, every layer; with the frame's timestamp and sequence. A slow client skips results; none queue. While the camera "
-                  "is disconnected the socket waits. Close codes: 1000 the stream was deactivated or its "
-                  "network removed, 1001 the service is stopping. No network (`no_nn`) or an inactive stream "
-                  "a 409, before the upgrade.",
+                  "`nn_config`) beside the config as kept and the model; `null` when nothing runs.\n\nA WebSocket "
+                  "upgrade on this path gets the network's results, one JSON text message per processed frame: for "
+                  "YOLO and MobileNet (DetectionsMessage) `detections` (label: the class index, label_name, class_id,"
+                  " confidence, coords [xmin, ymin, xmax, ymax] as fractions of the network's view, frame_coords of "
+                  "the whole frame and, on depth streams, spatial_coords in mm); for Generic networks "
+                  "(TensorsMessage) `detections`, the first output layer's values, and `outputs`, every layer; with "
+                  "the frame's timestamp and sequence. A slow client skips results; none queue. While the camera is "
+                  "disconnected the socket waits. Close codes: 1000 the stream was deactivated or its network "
+                  "removed, 1001 the service is stopping. No network (`no_nn`) or an inactive stream is a 409, before"
+                  " the upgrade.",
       responses={200: {"description": "What runs on the stream, or null",
                        "content": {"application/json": {"schema": NN_OR_NULL}}},
                  101: {"description": "The WebSocket of results: each text message is a DetectionsMessage (YOLO, "

@@ -162,7 +162,8 @@ async def test_a_generated_clients_partial_update_sends_and_changes_only_what_it
             auto_exposure_enable=False, exposure_time=4000))
         assert control.exposure_time == 4000
     after = await (await client.get(url)).json()
-    assert (after["exposure_time"], after["auto_whitebalance_mode"], after["manual_whitebalance"]) == (4000, "OFF", 3000)
+    assert (after["exposure_time"], after["auto_whitebalance_mode"], after["manual_whitebalance"]) == \
+        (4000, "OFF", 3000)
 
 
 async def test_the_readmes_generator_command_works_with_tokens_on(aiohttp_client, make_backend, tmp_path, monkeypatch):

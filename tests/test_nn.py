@@ -300,7 +300,8 @@ async def test_outputs_beyond_the_limits_are_refused_and_a_message_stays_within_
     await deploy(client, cam, "CAM_B", model=blobs.blob(64, 32, {"a": (1, 40000), "b": (1, 20000), "c": (1, 10000)}),
                  config={"type": "Generic"})
     [body] = await results(client, cam, "CAM_B")
-    assert len(body["detections"]) == 40000 and [len(o["data"] or []) for o in body["outputs"].values()] == [0, 20000, 0]
+    assert len(body["detections"]) == 40000
+    assert [len(o["data"] or []) for o in body["outputs"].values()] == [0, 20000, 0]
 
 
 async def test_a_results_reader_that_fails_is_replaced(client, mxid):
@@ -325,7 +326,12 @@ async def test_a_results_reader_that_fails_is_replaced(client, mxid):
 YOLO_2 = {"side13": (1, 21, 13, 13)}       # 3 anchors x (2 classes + 4 coordinates + 1)
 
 
-async def test_the_original_apis_nested_config_means_what_the_flat_one_does(client, mxid):
+def network_threads(backend, cam) -> list[int]:
+    """On the DepthAI backend, the inference threads its camera's network nodes were given."""
+    return [n.threads for n in backend.device(cam).device.pipeline.nodes if hasattr(n, "threads")]
+
+
+async def test_the_original_apis_nested_config_means_what_the_flat_one_does(client, backend, mxid):
     cam = mxid("oak-d")
     await activate(client, cam, "CAM_A")
     nested = {"type": "YOLO", "num_inference_threads": 1, "nn_config": {
@@ -339,12 +345,16 @@ async def test_the_original_apis_nested_config_means_what_the_flat_one_does(clie
     assert from_flat["nn_config"] == {"num_classes": 2, "coordinate_size": 4, "confidence_threshold": 0.8,
                                       "iou_threshold": 0.4, "anchors": [], "anchor_masks": {}}
     assert from_flat["config"]["confidence_threshold"] == 0.8 and from_flat["config"]["num_classes"] == 2
+    if hasattr(backend, "bus"):                  # the camera's network runs on the threads asked for
+        assert network_threads(backend, cam) == [1]
     [message] = await results(client, cam, "CAM_A")
     assert [d["label"] for d in message["detections"]] == [1]       # the threshold holds: the bars (0) are 0.76
     # null is no decoder config, as the original's Generic networks send it.
     generic = await deploy(client, cam, "CAM_A", model=blobs.blob(64, 32, {"logits": (1, 10)}),
                            config={"type": "Generic", "nn_config": None})
     assert (generic["type"], generic["num_inference_threads"], generic["nn_config"]) == ("Generic", 2, None)
+    if hasattr(backend, "bus"):
+        assert network_threads(backend, cam) == [2]
     # What the nested form cannot mean is a 422 that names it, and nothing changes.
     url = stream_url(cam, "CAM_A", "nn")
     for config, path in (({**nested, "nn_config": {**nested["nn_config"], "labels": ["a"]}}, ["nn_config", "labels"]),

@@ -58,4 +58,5 @@ def spatial(depth: np.ndarray, box: list[float], window: tuple[int, int, int, in
 def generic(nn: Mapping) -> dict:
     """A Generic network's result: the simulator cannot run the model, so each output layer it declares comes
     with its shape and zeros."""
-    return generic_message(nn["model"]["outputs"], lambda name: np.zeros(math.prod(nn["model"]["outputs"][name]), np.float32))
+    shapes = nn["model"]["outputs"]
+    return generic_message(shapes, lambda name: np.zeros(math.prod(shapes[name]), np.float32))
