@@ -14,7 +14,7 @@ from .backend import Device, Output
 from .calibration import describe
 from .capabilities import CapabilityError
 from .encode import encode
-from .errors import CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
+from .errors import CameraBusy, CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
 from .frames import Frame, FrameMeta
 from .messages import BATCHABLE, Activate, Boot, Capture, ReadCalibration, ReadStats, ShutDown, UpdateControl
 from .model import CameraState, initial_state, streams_of
@@ -132,7 +132,7 @@ class CameraActor:
         try:
             self._mailbox.put_nowait((message, future))
         except asyncio.QueueFull:
-            raise CameraUnavailable(f"camera {self.mxid} has {self._mailbox.maxsize} commands waiting") from None
+            raise CameraBusy(f"camera {self.mxid} has {self._mailbox.maxsize} commands waiting") from None
         return future
 
     async def ask(self, message):

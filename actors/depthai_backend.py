@@ -467,6 +467,7 @@ class DepthAIDevice(Device):
         node = pipeline.create(dai.node.NeuralNetwork if kind == "Generic" else
                                dai.node.SpatialDetectionNetwork if stereo is not None else dai.node.DetectionNetwork)
         node.setBlob(blob)
+        node.setNumInferenceThreads(int(config.get("num_inference_threads", 2)))
         if kind != "Generic":
             node.setConfidenceThreshold(float(config["confidence_threshold"]))
             parser = node.detectionParser

@@ -8,7 +8,7 @@ import depthai as dai
 
 from .frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta
 from .model import COLOR, MONO, OTHER, Mode, SensorSpec
-from .nn import frame_coords, tensors
+from .nn import detection, generic_message
 
 AWB = dai.CameraControl.AutoWhiteBalanceMode
 AF = dai.CameraControl.AutoFocusMode
@@ -102,20 +102,19 @@ def protocol_of(info: dai.DeviceInfo) -> str:
 
 def nn_message(message, nn: Mapping, frame: tuple[int, int]) -> dict:
     """A network's result as the …/nn WebSocket sends it (schemas/nn.py): detections with their labels and,
-    from a SpatialDetectionNetwork, millimetres; a Generic network's output tensors."""
+    from a SpatialDetectionNetwork, millimetres; a Generic network's first layer and output tensors."""
     out = {"timestamp": round(message.getTimestamp().total_seconds(), 6), "sequence": message.getSequenceNum()}
     if nn["config"]["type"] == "Generic":
         shapes = {name: nn["model"]["outputs"].get(name, []) for name in message.getAllLayerNames()}
-        out["outputs"] = tensors(shapes, message.getTensor)
+        out.update(generic_message(shapes, message.getTensor))
         return out
     labels, found = nn["config"]["labels"], []
     for d in message.detections:
-        detection = {"label": labels[d.label] if 0 <= d.label < len(labels) else str(d.label), "class_id": d.label,
-                     "confidence": round(d.confidence, 4), "coords": [round(v, 4) for v in (d.xmin, d.ymin, d.xmax, d.ymax)],
-                     "frame_coords": frame_coords((d.xmin, d.ymin, d.xmax, d.ymax), frame, tuple(nn["model"]["input"]))}
+        found.append(detection(d.label, labels[d.label] if 0 <= d.label < len(labels) else str(d.label),
+                               round(d.confidence, 4), (d.xmin, d.ymin, d.xmax, d.ymax), frame,
+                               tuple(nn["model"]["input"])))
         if hasattr(d, "spatialCoordinates"):
             c = d.spatialCoordinates
-            detection["spatial_coords"] = {"x": round(c.x, 1), "y": round(c.y, 1), "z": round(c.z, 1)}
-        found.append(detection)
+            found[-1]["spatial_coords"] = {"x": round(c.x, 1), "y": round(c.y, 1), "z": round(c.z, 1)}
     out["detections"] = found
     return out

@@ -14,6 +14,11 @@ class CameraUnavailable(Exception):
         self.retry_after = retry_after
 
 
+class CameraBusy(CameraUnavailable):
+    """The camera's mailbox is full: the camera is there, with more commands waiting than it takes (503
+    `camera_busy`, not `camera_unavailable`: a client backs off, it need not wait for a reconnect)."""
+
+
 class DeviceTimeout(Exception):
     """The device did not answer within the deadline (504)."""
 

@@ -24,11 +24,19 @@ MAX_RESULT_BYTES = 2 << 20      # what a results message can reach: every value 
 MAX_OUTPUTS = 64                 # output layers of a network (more is refused at deployment)
 
 
-def tensors(shapes: Mapping[str, list], values_of: Callable[[str], np.ndarray]) -> dict:
-    """A Generic network's output layers as the …/nn WebSocket sends them, {name: {shape, data}}: each layer's
-    values flat, while the message's budget of MAX_RESULT_VALUES lasts, else data null (`values_of` is not
+def generic_message(shapes: Mapping[str, list], values_of: Callable[[str], np.ndarray]) -> dict:
+    """A Generic network's result as the …/nn WebSocket sends it: `detections`, the values of its first output
+    layer by name (the original API's message: depthai lists a blob's outputs in no order of its own), and
+    `outputs`, every layer as {name: {shape, data}}, each layer's values flat while the message's budget of
+    MAX_RESULT_VALUES lasts (`detections` first, then the layers by name), else data null (`values_of` is not
     asked for those)."""
-    out, budget = {}, MAX_RESULT_VALUES
+    budget = MAX_RESULT_VALUES
+    first = min(shapes, default=None)
+    detections = []
+    if first is not None and math.prod(shapes[first]) <= budget:
+        detections = [float(v) for v in np.asarray(values_of(first)).ravel()[:math.prod(shapes[first])]]
+        budget -= len(detections)
+    out = {}
     for name, shape in sorted(shapes.items()):           # by name: the same layers get data every time
         count = math.prod(shape)
         if count <= budget:
@@ -36,7 +44,15 @@ def tensors(shapes: Mapping[str, list], values_of: Callable[[str], np.ndarray]) 
             out[name] = {"shape": list(shape), "data": np.asarray(values_of(name)).ravel()[:count].tolist()}
         else:
             out[name] = {"shape": list(shape), "data": None}
-    return out
+    return {"detections": detections, "outputs": out}
+
+
+def detection(label: int, name: str, confidence: float, coords, frame: tuple[int, int],
+              view: tuple[int, int]) -> dict:
+    """One detection as the …/nn WebSocket sends it: `label` the class index (the original API's field),
+    `label_name` its name, `class_id` the index again (this service's first name for it)."""
+    return {"label": label, "label_name": name, "class_id": label, "confidence": confidence,
+            "coords": [round(v, 4) for v in coords], "frame_coords": frame_coords(coords, frame, view)}
 
 
 def frame_coords(coords, frame: tuple[int, int], view: tuple[int, int]) -> list[float]:

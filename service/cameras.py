@@ -48,7 +48,7 @@ async def list_cameras(request: web.Request) -> web.Response:
     return web.json_response(_cameras.dump([camera_view(a) for a in actors]))
 
 
-@docs(tags=TAG, summary="Get Camera", responses=openapi.errors(404, 422))
+@docs(tags=TAG, summary="Get Camera", responses=openapi.errors(*openapi.CAMERA))
 @match_info_schema(CameraPathSchema)
 @response_schema(CameraSchema, 200)
 async def get_camera(request: web.Request) -> web.Response:
@@ -59,7 +59,7 @@ async def get_camera(request: web.Request) -> web.Response:
       description="Runs discovery at once (as the periodic one does: new cameras are opened and listed, lost "
                   "ones that are back are reconnected) and answers the list of cameras. `boot` is accepted for "
                   "the original API's clients; cameras found are always booted.",
-      responses=openapi.errors(422))
+      responses=openapi.errors("validation_error"))
 @querystring_schema(RefreshQuerySchema)
 @response_schema(CameraSchema(many=True), 200)
 async def refresh(request: web.Request) -> web.Response:
@@ -70,7 +70,7 @@ async def refresh(request: web.Request) -> web.Response:
 
 @docs(tags=TAG, summary="Boot Camera", description="Opens a camera that was shut down, with its state, and "
       "answers once it runs (a camera that fails to open is retried as a lost one is). A camera that runs is "
-      "left as it is.", responses=openapi.errors(404, 422, 503, 504))
+      "left as it is.", responses=openapi.errors(*openapi.CAMERA, *openapi.WRITE))
 @match_info_schema(CameraPathSchema)
 @response_schema(CameraSchema, 200)
 async def boot(request: web.Request) -> web.Response:
@@ -80,7 +80,7 @@ async def boot(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="Shut Down Camera", description="Closes the camera's device and keeps it closed (state "
       "`shut_down`), across restarts of the service, until it is booted. Its state is kept: config and control "
       "writes are accepted and applied on boot; stills, video and activation answer 409.",
-      responses=openapi.errors(404, 422, 503))
+      responses=openapi.errors(*openapi.CAMERA, *openapi.WRITE))
 @match_info_schema(CameraPathSchema)
 @response_schema(CameraSchema, 200)
 async def shut_down(request: web.Request) -> web.Response:
@@ -96,7 +96,7 @@ async def _power(request: web.Request, message) -> web.Response:
 @docs(tags=TAG, summary="Camera Stats", description="Read from the device now: chip temperatures (°C), CMX and "
       "DDR memory (bytes), LEON CPU usage (0..1); and from the service: how long the camera has been connected, "
       "frames received and dropped per active stream. Also exported at /metrics.",
-      responses=openapi.errors(404, 409, 422, 503, 504))
+      responses=openapi.errors(*openapi.CAMERA, "camera_shut_down", *openapi.ASK))
 @match_info_schema(CameraPathSchema)
 @response_schema(CameraStatsSchema, 200)
 async def stats(request: web.Request) -> web.Response:
@@ -120,7 +120,7 @@ async def calibration(request: web.Request) -> web.Response:
 def _with_ir(request: web.Request) -> CameraActor:
     actor = camera(request)
     if not actor.info.ir:
-        raise ApiError(404, "no_ir", f"camera {actor.mxid} ({actor.info.name}) has no IR illumination; the "
+        raise ApiError("no_ir", f"camera {actor.mxid} ({actor.info.name}) has no IR illumination; the "
                                          "OAK-D-Pro models have it")
     return actor
 
@@ -128,7 +128,7 @@ def _with_ir(request: web.Request) -> CameraActor:
 @docs(tags=TAG, summary="Get IR Illumination", description="The dot projector's and flood light's intensity, "
       "0.0 (off) to 1.0, on models that have them (OAK-D-Pro and its variants); 404 on others.",
       responses={200: {"description": "The IR intensities", "content": {"application/json": {"schema": IRSchema}},
-                       "headers": openapi.REVISION_HEADER}, **openapi.errors(404, 422)})
+                       "headers": openapi.REVISION_HEADER}, **openapi.errors(*openapi.CAMERA, "no_ir")})
 @match_info_schema(CameraPathSchema)
 async def get_ir(request: web.Request) -> web.Response:
     actor = _with_ir(request)
@@ -139,7 +139,7 @@ async def get_ir(request: web.Request) -> web.Response:
       "camera's desired state: saved, and restored when the camera returns or the service restarts.",
       responses={200: {"description": "The IR intensities after the update",
                        "content": {"application/json": {"schema": IRSchema}}, "headers": openapi.REVISION_HEADER},
-                 **openapi.errors(404, 413, 422, 503, 504)})
+                 **openapi.errors(*openapi.CAMERA, "no_ir", *openapi.BODY, *openapi.WRITE)})
 @match_info_schema(CameraPathSchema)
 @json_schema(IRSchema(partial=True), required=True)
 async def update_ir(request: web.Request) -> web.Response:

@@ -7,18 +7,53 @@ import logging
 from aiohttp import web
 
 from actors.capabilities import CapabilityError
-from actors.errors import CameraShutDown, CameraUnavailable, ConfigRejected, DeviceTimeout, StateNotSaved, StreamInactive
+from actors.errors import CameraBusy, CameraShutDown, CameraUnavailable, ConfigRejected, DeviceTimeout, StateNotSaved, StreamInactive
 
 from .logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
 
+# Every code the API answers, its status and when: the one table the handlers' errors, the OpenAPI spec (each
+# operation lists the codes it can answer, `x-error-codes`) and the README's table follow.
+CODES: dict[str, tuple[int, str]] = {
+    "bad_request": (400, "the body cannot be decoded as its Content-Encoding says"),
+    "unauthorized": (401, "a valid token is required"),
+    "camera_not_found": (404, "no camera with that mxid"),
+    "stream_not_found": (404, "the camera has no such stream (the message lists its streams)"),
+    "no_ir": (404, "the camera has no IR illumination"),
+    "not_found": (404, "no route for the path"),
+    "method_not_allowed": (405, "the path does not take that method"),
+    "request_timeout": (408, "the body stopped arriving for the body timeout; the connection is closed"),
+    "stream_inactive": (409, "the stream is not active; activate it first"),
+    "camera_shut_down": (409, "the camera was shut down on request; booting it (POST /cameras/{mxid}/) helps, "
+                              "waiting does not"),
+    "no_nn": (409, "no network runs on the stream (its results' WebSocket)"),
+    "body_too_large": (413, "the body is larger than the limit"),
+    "validation_error": (422, "the body, query or path fails validation; `fields` has a message per field"),
+    "invalid_json": (422, "the body is not a JSON object"),
+    "invalid_multipart": (422, "the body is not the multipart/form-data the operation takes"),
+    "not_supported": (422, "the sensor or camera cannot do that (the message says what it can)"),
+    "no_preview": (422, "the stream has no preview output (mono and depth streams)"),
+    "camera_unavailable": (503, "the camera is disconnected or booting; Retry-After says when to look again"),
+    "camera_busy": (503, "the camera's command queue is full; Retry-After"),
+    "state_not_saved": (503, "the change reached the camera but could not be saved; sending it again is safe"),
+    "uploads_busy": (503, "two model uploads are under way; Retry-After"),
+    "model_not_saved": (503, "the model could not be saved (a full disk); Retry-After"),
+    "too_many_connections": (503, "the service has as many connections as it takes; Retry-After"),
+    "device_timeout": (504, "the device did not answer in time; the camera is reopened"),
+    "internal_error": (500, "a bug: logged under the request_id the body carries"),
+}
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, fields: dict | None = None,
-                 headers: dict | None = None):
+    """An error answer; its status is the code's (CODES), or `status` for aiohttp's own errors."""
+
+    def __init__(self, code: str, message: str, fields: dict | None = None, headers: dict | None = None,
+                 status: int | None = None):
         super().__init__(message)
-        self.status, self.code, self.message, self.fields, self.headers = status, code, message, fields, headers
+        self.status = CODES[code][0] if status is None else status
+        self.code, self.message, self.fields, self.headers = code, message, fields, headers
 
 
 def error_response(status: int, code: str, message: str, *, fields: dict | None = None,
@@ -32,7 +67,7 @@ def error_response(status: int, code: str, message: str, *, fields: dict | None 
 
 
 def validation_error(fields: dict, message: str = "the request is not valid") -> ApiError:
-    return ApiError(422, "validation_error", message, fields=fields)
+    return ApiError("validation_error", message, fields=fields)
 
 
 CLIENT_CLOSED = 499
@@ -45,23 +80,25 @@ def _from_exception(exc: Exception) -> ApiError | None:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, CapabilityError):
-        return ApiError(422, "not_supported", f"the sensor cannot do that: {exc}", fields=exc.fields)
+        return ApiError("not_supported", f"the sensor cannot do that: {exc}", fields=exc.fields)
     if isinstance(exc, ConfigRejected):
-        return ApiError(422, "not_supported", str(exc))
+        return ApiError("not_supported", str(exc))
     if isinstance(exc, CameraShutDown):
-        return ApiError(409, "camera_shut_down", str(exc))
+        return ApiError("camera_shut_down", str(exc))
     if isinstance(exc, StreamInactive):
-        return ApiError(409, "stream_inactive", str(exc))
+        return ApiError("stream_inactive", str(exc))
+    if isinstance(exc, CameraBusy):
+        return ApiError("camera_busy", str(exc), headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, CameraUnavailable):
-        return ApiError(503, "camera_unavailable", str(exc), headers={"Retry-After": str(exc.retry_after)})
+        return ApiError("camera_unavailable", str(exc), headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, StateNotSaved):
-        return ApiError(503, "state_not_saved", str(exc), headers={"Retry-After": "1"})
+        return ApiError("state_not_saved", str(exc), headers={"Retry-After": "1"})
     if isinstance(exc, DeviceTimeout):
-        return ApiError(504, "device_timeout", str(exc))
+        return ApiError("device_timeout", str(exc))
     if isinstance(exc, web.HTTPException) and exc.status >= 400:
         code = HTTP_CODES.get(exc.status, exc.reason.lower().replace(" ", "_"))
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-        return ApiError(exc.status, code, exc.text or exc.reason, headers=headers)
+        return ApiError(code, exc.text or exc.reason, headers=headers, status=exc.status)
     return None
 
 

@@ -42,7 +42,7 @@ def camera(request: web.Request) -> CameraActor:
     actor = request.app[FLEET].get(mxid)
     if actor is None:
         _check_path(request)
-        raise ApiError(404, "camera_not_found", f"no camera with mxid {mxid}")
+        raise ApiError("camera_not_found", f"no camera with mxid {mxid}")
     return actor
 
 
@@ -51,7 +51,7 @@ def stream(request: web.Request) -> tuple[CameraActor, str]:
     name = request.match_info["stream_name"]
     if name not in actor.specs:
         _check_path(request)
-        raise ApiError(404, "stream_not_found", f"camera {actor.mxid} has no stream {name}; "
+        raise ApiError("stream_not_found", f"camera {actor.mxid} has no stream {name}; "
                                                 f"it has: {', '.join(actor.specs)}")
     return actor, name
 
@@ -95,11 +95,11 @@ async def body(request: web.Request, reading):
         async with asyncio.timeout(timeout):
             return await reading
     except TimeoutError:
-        raise ApiError(408, "request_timeout", f"the body stopped arriving for {timeout:g} s",
+        raise ApiError("request_timeout", f"the body stopped arriving for {timeout:g} s",
                        headers={"Connection": "close"}) from None
     except RequestPayloadError as exc:
         # aiohttp cannot read past such a body: the connection ends with this answer.
-        raise ApiError(400, "bad_request", f"the body could not be decoded: {exc}",
+        raise ApiError("bad_request", f"the body could not be decoded: {exc}",
                        headers={"Connection": "close"}) from None
     finally:
         WAITING_FOR_BODY.discard(request.protocol)
@@ -110,14 +110,14 @@ async def json_object(request: web.Request) -> dict:
     try:
         raw = await body(request, request.read())
     except HttpProcessingError as exc:
-        raise ApiError(400, "bad_request", f"the body could not be decoded: {exc}",
+        raise ApiError("bad_request", f"the body could not be decoded: {exc}",
                        headers={"Connection": "close"}) from None
     try:
         document = json.loads(raw, parse_constant=_reject_constant) if raw.strip() else None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(422, "invalid_json", f"the body is not valid JSON: {exc}") from None
+        raise ApiError("invalid_json", f"the body is not valid JSON: {exc}") from None
     except RecursionError:
-        raise ApiError(422, "invalid_json", "the body is nested too deeply") from None
+        raise ApiError("invalid_json", "the body is nested too deeply") from None
     if not isinstance(document, dict):
-        raise ApiError(422, "invalid_json", "the body must be a JSON object")
+        raise ApiError("invalid_json", "the body must be a JSON object")
     return document

@@ -13,7 +13,7 @@ import weakref
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.multipart import BodyPartReader
-from aiohttp_apigami import docs, match_info_schema, response_schema
+from aiohttp_apigami import docs, match_info_schema
 
 from actors.actor import CameraActor
 from actors.backend import Output
@@ -21,7 +21,7 @@ from actors.errors import StreamInactive
 from actors.messages import DeployNN, RemoveNN
 from actors.model_check import ModelChecker
 from actors.nn import ModelFiles, ModelRefused
-from schemas.nn import DetectionsMessageSchema, NNConfigSchema, NNSchema, NNUploadSchema
+from schemas.nn import RESULTS_MESSAGE, NNConfigSchema, NNUploadSchema, NNViewSchema, view
 from schemas.params import StreamPathSchema
 
 from . import openapi
@@ -38,11 +38,9 @@ TAG = ["neural networks"]
 MAX_FIELD = 64 * 1024        # every part but the model: the config is a few hundred bytes
 MAX_PARTS = 8                # model, config, and room for a client's extras
 MAX_UPLOADS = 2              # received at once per gateway; their models are checked one at a time
-_config, _nn = NNConfigSchema(), NNSchema()
-
-
-def _view(nn) -> dict:
-    return _nn.dump({"config": nn["config"], "model": nn["model"]})
+_config = NNConfigSchema()
+# GET …/nn with no network is 200 null, as the original API answers (Robopipe Studio reads null as "none").
+NN_OR_NULL = {"anyOf": [NNViewSchema, {"type": "object", "nullable": True}]}
 
 
 async def _read_upload(request: web.Request, upload) -> tuple[str | None, str | None]:
@@ -58,9 +56,9 @@ async def _read_upload(request: web.Request, upload) -> tuple[str | None, str | 
             if part is None:
                 break
             if count > MAX_PARTS:
-                raise ApiError(422, "invalid_multipart", f"the body has more than {MAX_PARTS} parts")
+                raise ApiError("invalid_multipart", f"the body has more than {MAX_PARTS} parts")
             if not isinstance(part, BodyPartReader):
-                raise ApiError(422, "invalid_multipart", "a part of the body is itself multipart")
+                raise ApiError("invalid_multipart", "a part of the body is itself multipart")
             if part.name == "model":
                 filename = part.filename or "model"
                 while chunk := await body(request, part.read_chunk(1 << 20)):
@@ -72,15 +70,15 @@ async def _read_upload(request: web.Request, upload) -> tuple[str | None, str | 
             if part.name == "config":
                 config = raw.decode("utf-8", errors="replace")
     except ModelRefused as exc:                            # over the size limit
-        raise ApiError(413, "body_too_large", str(exc)) from None
+        raise ApiError("body_too_large", str(exc)) from None
     except OSError as exc:
         if isinstance(exc, ConnectionError):
             raise
         log.error("saving an uploaded model failed: %s", exc)
-        raise ApiError(503, "model_not_saved", f"the model could not be saved: {exc.strerror or exc}",
+        raise ApiError("model_not_saved", f"the model could not be saved: {exc.strerror or exc}",
                        headers={"Retry-After": "5"}) from None
     except (ValueError, AssertionError, RuntimeError, LookupError, HttpProcessingError) as exc:   # does not parse
-        raise ApiError(422, "invalid_multipart", f"the body is not valid multipart/form-data: {exc}") from None
+        raise ApiError("invalid_multipart", f"the body is not valid multipart/form-data: {exc}") from None
     return config, filename
 
 
@@ -100,21 +98,24 @@ def _check_fit(config: dict, model: dict) -> None:
 @docs(tags=TAG, summary="Deploy Neural Network",
       description="Runs a network on the stream, replacing the one it had: `model` is an OpenVINO blob compiled "
                   "for RVC2 (or an NN archive, .tar.xz, holding one), at most 64 MiB; `config` is NNConfig as "
-                  "JSON. The network sees the centre of the frame at its input's shape, scaled to its input "
+                  "JSON, flat or with the decoder's fields nested in `nn_config` (the original API's form). "
+                  "The answer, as GET's, has the original's `type`, `num_inference_threads` and `nn_config`. "
+                  "The network sees the centre of the frame at its input's shape, scaled to its input "
                   "size; on depth streams it sees the left sensor and reports millimetres too. The model is "
                   "kept with the camera's state and runs again after a reconnect or a restart. A file that is "
                   "not such a model is a 422 that says why, and nothing changes. Results: a WebSocket on this "
                   "path.",
       requestBody={"required": True, "content": {"multipart/form-data": {"schema": NNUploadSchema}}},
       responses={200: {"description": "What now runs on the stream", "headers": openapi.REVISION_HEADER,
-                       "content": {"application/json": {"schema": NNSchema}}},
-                 **openapi.errors(404, 413, 422, 503, 504)})
+                       "content": {"application/json": {"schema": NNViewSchema}}},
+                 **openapi.errors(*openapi.STREAM, "body_too_large", "invalid_multipart", "uploads_busy",
+                                  "model_not_saved", *openapi.WRITE)})
 @match_info_schema(StreamPathSchema)
 async def deploy_nn(request: web.Request) -> web.Response:
     actor, name = stream(request)
     files, uploads = request.app[MODELS], request.app[UPLOADS]
     if uploads.count >= uploads.limit:
-        raise ApiError(503, "uploads_busy", f"{uploads.limit} model uploads are under way; try again",
+        raise ApiError("uploads_busy", f"{uploads.limit} model uploads are under way; try again",
                        headers={"Retry-After": "5"})
     uploads.count += 1
     try:
@@ -132,7 +133,7 @@ async def deploy_nn(request: web.Request) -> web.Response:
             try:
                 path = await asyncio.to_thread(files.keep, upload.path, sha256)
             except OSError as exc:
-                raise ApiError(503, "model_not_saved", f"the model could not be saved: {exc.strerror or exc}",
+                raise ApiError("model_not_saved", f"the model could not be saved: {exc.strerror or exc}",
                                headers={"Retry-After": "5"}) from None
         finally:
             upload.discard()              # nothing is left of a refused upload; a kept one was moved away
@@ -144,7 +145,7 @@ async def deploy_nn(request: web.Request) -> web.Response:
         state = await ask(request, actor, DeployNN(name, nn))
     await _prune(request)
     log.info("camera %s: %s runs %s network %s", actor.mxid, name, config["type"], sha256[:12])
-    return web.json_response(_view(state.streams[name].nn), headers=revision(state))
+    return web.json_response(view(state.streams[name].nn), headers=revision(state))
 
 
 def _config_of(text: str | None, filename: str | None) -> dict:
@@ -172,37 +173,39 @@ async def _prune(request: web.Request) -> None:
 
 
 @docs(tags=TAG, summary="Get Neural Network",
-      description="What runs on the stream; 404 `no_nn` when nothing does.\n\n"
-                  "A WebSocket upgrade on this path gets the network's results, one JSON text message per "
-                  "processed frame (DetectionsMessage): `detections` (label, class_id, confidence, coords "
-                  "[xmin, ymin, xmax, ymax] as fractions of the network's view and, on depth streams, "
-                  "spatial_coords in mm) for YOLO and MobileNet, `outputs` for Generic networks, with the "
-                  "frame's timestamp and sequence. A slow client skips results; none queue. While the camera "
-                  "is disconnected the socket waits. Close codes: 1000 the stream was deactivated or its "
-                  "network removed, 1001 the service is stopping. No network is a 404, an inactive stream "
-                  "a 409, before the upgrade.",
-      responses={200: {"description": "What runs on the stream",
-                       "content": {"application/json": {"schema": NNSchema}}},
-                 101: {"description": "The WebSocket of results: each text message is a DetectionsMessage",
-                       "content": {"application/json": {"schema": DetectionsMessageSchema}}},
-                 **openapi.errors(404, 409, 422)})
+      description="What runs on the stream: the original API's NNConfig (`type`, `num_inference_threads`, "
+                  "`nn_config`) beside the config as kept and the model; `null` when nothing runs.\n\nA WebSocket "
+                  "upgrade on this path gets the network's results, one JSON text message per processed frame: for "
+                  "YOLO and MobileNet (DetectionsMessage) `detections` (label: the class index, label_name, class_id,"
+                  " confidence, coords [xmin, ymin, xmax, ymax] as fractions of the network's view, frame_coords of "
+                  "the whole frame and, on depth streams, spatial_coords in mm); for Generic networks "
+                  "(TensorsMessage) `detections`, the first output layer's values, and `outputs`, every layer; with "
+                  "the frame's timestamp and sequence. A slow client skips results; none queue. While the camera is "
+                  "disconnected the socket waits. Close codes: 1000 the stream was deactivated or its network "
+                  "removed, 1001 the service is stopping. No network (`no_nn`) or an inactive stream is a 409, before"
+                  " the upgrade.",
+      responses={200: {"description": "What runs on the stream, or null",
+                       "content": {"application/json": {"schema": NN_OR_NULL}}},
+                 101: {"description": "The WebSocket of results: each text message is a DetectionsMessage (YOLO, "
+                                        "MobileNet) or a TensorsMessage (Generic)",
+                       "content": {"application/json": {"schema": RESULTS_MESSAGE}}},
+                 **openapi.errors(*openapi.STREAM, "no_nn", "stream_inactive")})
 @match_info_schema(StreamPathSchema)
-@response_schema(NNSchema, 200)
 async def get_nn(request: web.Request) -> web.StreamResponse:
     actor, name = stream(request)
     nn = actor.state.streams[name].nn
-    if nn is None:
-        raise ApiError(404, "no_nn", f"no neural network runs on {name}; POST one to this path")
     if web.WebSocketResponse().can_prepare(request).ok:
+        if nn is None:
+            raise ApiError("no_nn", f"no neural network runs on {name}; POST one to this path first")
         if not actor.state.streams[name].active:
             raise StreamInactive(f"{name} is not active; activate it first")
         return await _results(request, actor, name)
-    return web.json_response(_view(nn))
+    return web.json_response(None if nn is None else view(nn))
 
 
 @docs(tags=TAG, summary="Remove Neural Network", description="Idempotent. The stream goes on without it.",
       responses={204: {"description": "No network runs on the stream", "headers": openapi.REVISION_HEADER},
-                 **openapi.errors(404, 422, 503, 504)})
+                 **openapi.errors(*openapi.STREAM, *openapi.WRITE)})
 @match_info_schema(StreamPathSchema)
 async def remove_nn(request: web.Request) -> web.Response:
     actor, name = stream(request)

@@ -11,29 +11,42 @@ from aiohttp_apigami.constants import API_SPEC_ATTR, SWAGGER_DICT
 from schemas.config import CONFIG_SCHEMAS
 from schemas.errors import ErrorSchema
 
-ERROR_WHEN = {
-    400: "The body cannot be decoded as its Content-Encoding says (for example, not gzip)",
-    401: "A valid token is required (with --token-file): `Authorization: Bearer <token>` or ?access_token=",
-    408: "The body stopped arriving for the body timeout (10 s); the connection is closed",
-    404: "No such camera, no such stream on this camera (the message lists its streams)",
-    409: "The stream is not active, or the camera is shut down (POST /cameras/{mxid}/ boots it)",
-    413: "The body is larger than the limit",
-    422: "The body, query or path fails validation (shape, type, range, or what the sensor can do); "
-         "`fields` has a message per field",
-    503: "The camera is disconnected or booting, or its command queue is full; a model upload while two are "
-         "under way (`uploads_busy`) or on a full disk (`model_not_saved`); see Retry-After",
-    504: "The device did not answer in time",
-}
+from .errors import CODES
+
+STATUS = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed",
+          408: "Request timeout", 409: "Conflict", 413: "Body too large", 422: "Unprocessable", 500: "Internal error",
+          503: "Unavailable", 504: "Device timeout"}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds after which the request may succeed",
+                               "schema": {"type": "integer"}}}
+
+# The codes operations share: a camera's path, a stream's, a command the camera's actor runs, a write it saves,
+# a JSON body.
+CAMERA = ("camera_not_found", "validation_error")
+STREAM = (*CAMERA, "stream_not_found")
+ASK = ("camera_unavailable", "camera_busy", "device_timeout")
+WRITE = (*ASK, "state_not_saved", "not_supported")
+BODY = ("body_too_large", "invalid_json")
 
 
-def errors(*statuses: int) -> dict:
-    if 413 in statuses:           # an operation that takes a body can also get one it cannot decode or that stalls
-        statuses = (400, 408, *statuses)
-    out = {s: {"description": ERROR_WHEN[s], "content": {"application/json": {"schema": ErrorSchema}}}
-           for s in statuses}
-    out[500] = {"description": "A bug: logged under the request_id the body carries",
-                "content": {"application/json": {"schema": ErrorSchema}}}
+def error_response(codes: list[str], status: int) -> dict:
+    """One status's error answer: the codes an operation answers with it (`x-error-codes`, and each with its
+    meaning in the description, from service/errors.py's CODES); a 503 carries Retry-After."""
+    out = {"description": f"{STATUS[status]}:\n" + "\n".join(f"- `{c}`: {CODES[c][1]}" for c in codes),
+           "x-error-codes": list(codes), "content": {"application/json": {"schema": ErrorSchema}}}
+    if status == 503:
+        out["headers"] = RETRY_AFTER
     return out
+
+
+def errors(*codes: str) -> dict:
+    """The error answers of an operation that answers these codes, by status. One that takes a body can also
+    get one it cannot decode or that stalls; every one may meet a bug (500)."""
+    if "body_too_large" in codes:
+        codes = ("bad_request", "request_timeout", *codes)
+    by_status: dict[int, list[str]] = {}
+    for code in dict.fromkeys((*codes, "internal_error")):
+        by_status.setdefault(CODES[code][0], []).append(code)
+    return {status: error_response(listed, status) for status, listed in sorted(by_status.items())}
 
 
 def any_of_configs(partial: bool = False) -> dict:
@@ -91,8 +104,41 @@ def _security(spec: dict, tokens: bool) -> None:
             operation["security"] = required if tokens else [{}, *required]
             if tokens:
                 operation["responses"]["401"] = {
-                    "description": ERROR_WHEN[401], "content": {"application/json": {"schema": {
-                        "$ref": "#/components/schemas/Error"}}}}
+                    **error_response(["unauthorized"], 401),
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+PARTIAL = "Partial-"
+
+
+def _partial_bodies(spec: dict) -> None:
+    """A partial body (Partial-*: the config, control and IR updates) declares no defaults, and the objects it
+    nests are partial too: a client generated from the spec sends only the fields it was given, so an update
+    changes only what it names (a default there would be sent as if chosen, over another client's value)."""
+    schemas = spec["components"]["schemas"]
+
+    def partial(node, schema: bool = True):
+        if isinstance(node, dict) and not schema:                   # a properties map: its values are schemas
+            for value in node.values():
+                partial(value)
+        elif isinstance(node, dict):
+            ref = node.get("$ref", "")
+            name = ref.rsplit("/", 1)[-1]
+            if ref and not name.startswith(PARTIAL):
+                if PARTIAL + name not in schemas:
+                    schemas[PARTIAL + name] = copy.deepcopy(schemas[name])
+                    schemas[PARTIAL + name].pop("required", None)
+                    partial(schemas[PARTIAL + name])
+                node["$ref"] = ref.rsplit("/", 1)[0] + "/" + PARTIAL + name
+            node.pop("default", None)
+            for key, value in node.items():
+                partial(value, key != "properties")
+        elif isinstance(node, list):
+            for value in node:
+                partial(value)
+
+    for name in [n for n in schemas if n.startswith(PARTIAL)]:
+        partial(schemas[name])
 
 
 def _operation_ids(app: web.Application, spec: dict) -> None:
@@ -122,6 +168,7 @@ def setup(app: web.Application, version: str, tokens: bool = False) -> None:
             operation.pop("produces", None)
     _security(spec, tokens)
     _operation_ids(app, spec)
+    _partial_bodies(spec)
     # The docs, as every other path, with and without the trailing slash (no redirect).
     for route in list(app.router.routes()):
         path = route.resource.canonical if route.resource is not None else ""

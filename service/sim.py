@@ -25,7 +25,7 @@ def _device(request: web.Request):
     device = request.app[FLEET].backend.device(mxid)
     if device is None:
         load(CameraPathSchema(), {"mxid": mxid}, what="path")
-        raise ApiError(404, "camera_not_found", f"no simulated camera with mxid {mxid}")
+        raise ApiError("camera_not_found", f"no simulated camera with mxid {mxid}")
     return device
 
 
@@ -37,7 +37,7 @@ def _view(device) -> dict:
 
 @docs(tags=TAG, summary="Unplug a simulated camera", description="As if its cable were pulled: the camera "
       "turns disconnected, what needs the device answers 503, config and control writes are kept.",
-      responses={204: {"description": "Unplugged"}, **openapi.errors(404, 422)})
+      responses={204: {"description": "Unplugged"}, **openapi.errors(*openapi.CAMERA)})
 @match_info_schema(CameraPathSchema)
 async def unplug(request: web.Request) -> web.Response:
     _device(request).unplug()
@@ -46,7 +46,7 @@ async def unplug(request: web.Request) -> web.Response:
 
 @docs(tags=TAG, summary="Replug a simulated camera",
       description="The camera is found again, reconnected and given its saved state.",
-      responses={204: {"description": "Plugged in"}, **openapi.errors(404, 422)})
+      responses={204: {"description": "Plugged in"}, **openapi.errors(*openapi.CAMERA)})
 @match_info_schema(CameraPathSchema)
 async def replug(request: web.Request) -> web.Response:
     device = _device(request)
@@ -55,7 +55,7 @@ async def replug(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@docs(tags=TAG, summary="Get a simulated camera's faults", responses=openapi.errors(404, 422))
+@docs(tags=TAG, summary="Get a simulated camera's faults", responses=openapi.errors(*openapi.CAMERA))
 @match_info_schema(CameraPathSchema)
 @response_schema(SimCameraSchema, 200)
 async def get_faults(request: web.Request) -> web.Response:
@@ -63,7 +63,7 @@ async def get_faults(request: web.Request) -> web.Response:
 
 
 @docs(tags=TAG, summary="Inject faults into a simulated camera", description="Any subset of the fields.",
-      responses=openapi.errors(404, 413, 422))
+      responses=openapi.errors(*openapi.CAMERA, *openapi.BODY))
 @match_info_schema(CameraPathSchema)
 @json_schema(FaultsSchema, required=True)
 @response_schema(SimCameraSchema, 200)

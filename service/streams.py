@@ -86,7 +86,7 @@ def _control_response(actor: CameraActor, name: str, state: CameraState) -> web.
 
 
 @docs(tags=TAG, summary="List All Streams", description="One entry per stream the camera really has.",
-      responses=openapi.errors(404, 422))
+      responses=openapi.errors(*openapi.CAMERA))
 @match_info_schema(CameraPathSchema)
 @response_schema(StreamSchema(many=True), 200)
 async def list_streams(request: web.Request) -> web.Response:
@@ -95,7 +95,7 @@ async def list_streams(request: web.Request) -> web.Response:
 
 
 @docs(tags=TAG, summary="Get Stream", description="The stream's name and whether it is active.",
-      responses=openapi.errors(404, 422))
+      responses=openapi.errors(*openapi.STREAM))
 @match_info_schema(StreamPathSchema)
 @response_schema(StreamSchema, 200)
 async def get_stream(request: web.Request) -> web.Response:
@@ -107,7 +107,7 @@ async def get_stream(request: web.Request) -> web.Response:
       description="Idempotent. Activation wins: every active stream sharing a sensor with this one is "
                   "deactivated (activating DEPTH_B_C deactivates CAM_B and CAM_C, and the reverse).",
       responses={204: {"description": "The stream is active", "headers": openapi.REVISION_HEADER},
-                 **openapi.errors(404, 409, 422, 503, 504)})
+                 **openapi.errors(*openapi.STREAM, "camera_shut_down", *openapi.WRITE)})
 @match_info_schema(StreamPathSchema)
 async def activate(request: web.Request) -> web.Response:
     return await _switch(request, Activate)
@@ -115,7 +115,7 @@ async def activate(request: web.Request) -> web.Response:
 
 @docs(tags=TAG, summary="Deactivate Stream", description="Idempotent. Config and control are kept.",
       responses={204: {"description": "The stream is inactive", "headers": openapi.REVISION_HEADER},
-                 **openapi.errors(404, 422, 503, 504)})
+                 **openapi.errors(*openapi.STREAM, *openapi.WRITE)})
 @match_info_schema(StreamPathSchema)
 async def deactivate(request: web.Request) -> web.Response:
     return await _switch(request, Deactivate)
@@ -125,7 +125,7 @@ async def deactivate(request: web.Request) -> web.Response:
       description="ColorCameraConfig for colour sensors, MonoCameraConfig for mono sensors and depth "
                   "streams, CameraConfig for other sensors.",
       responses={200: {"description": "The whole config", **openapi.any_of_configs(),
-                       "headers": openapi.REVISION_HEADER}, **openapi.errors(404, 422)})
+                       "headers": openapi.REVISION_HEADER}, **openapi.errors(*openapi.STREAM)})
 @match_info_schema(StreamPathSchema)
 async def get_config(request: web.Request) -> web.Response:
     actor, name = stream(request)
@@ -139,7 +139,8 @@ async def get_config(request: web.Request) -> web.Response:
                   "active one the stream restarts with it.",
       requestBody={"required": True, **openapi.any_of_configs(partial=True)},
       responses={200: {"description": "The whole config after the update", **openapi.any_of_configs(),
-                       "headers": openapi.REVISION_HEADER}, **openapi.errors(404, 413, 422, 503, 504)})
+                       "headers": openapi.REVISION_HEADER},
+                       **openapi.errors(*openapi.STREAM, *openapi.BODY, *openapi.WRITE)})
 @match_info_schema(StreamPathSchema)
 async def update_config(request: web.Request) -> web.Response:
     actor, name = stream(request)
@@ -151,7 +152,7 @@ async def update_config(request: web.Request) -> web.Response:
 
 @docs(tags=TAG, summary="Get Stream Control",
       responses={200: {"description": "The whole control", **_CONTROL, "headers": openapi.REVISION_HEADER},
-                 **openapi.errors(404, 422)})
+                 **openapi.errors(*openapi.STREAM)})
 @match_info_schema(StreamPathSchema)
 async def get_control(request: web.Request) -> web.Response:
     actor, name = stream(request)
@@ -163,7 +164,8 @@ async def get_control(request: web.Request) -> web.Response:
                   "sensor at once (both sensors for a depth stream); on an inactive one it is kept and "
                   "applied on activation. Focus on a fixed-focus sensor is a 422.",
       responses={200: {"description": "The whole control after the update", **_CONTROL,
-                       "headers": openapi.REVISION_HEADER}, **openapi.errors(404, 413, 422, 503, 504)})
+                       "headers": openapi.REVISION_HEADER},
+                       **openapi.errors(*openapi.STREAM, *openapi.BODY, *openapi.WRITE)})
 @match_info_schema(StreamPathSchema)
 @json_schema(SensorControlSchema(partial=True), required=True)
 async def update_control(request: web.Request) -> web.Response:
@@ -182,7 +184,7 @@ async def update_control(request: web.Request) -> web.Response:
       responses={200: {"description": "Image bytes in the selected format", "headers": openapi.FRAME_HEADERS,
                        "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}},
                                    "image/png": {"schema": {"type": "string", "format": "binary"}}}},
-                 **openapi.errors(404, 409, 422, 503, 504)})
+                 **openapi.errors(*openapi.STREAM, "stream_inactive", "camera_shut_down", *openapi.ASK)})
 @match_info_schema(StreamPathSchema)
 @querystring_schema(StillQuerySchema)
 async def still(request: web.Request) -> web.Response:
@@ -209,13 +211,14 @@ async def still(request: web.Request) -> web.Response:
                   "taken, as a still's do.",
       responses={200: {"description": "A JPEG at preview_size", "headers": openapi.FRAME_HEADERS,
                        "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
-                 **openapi.errors(404, 409, 422, 503, 504)})
+                 **openapi.errors(*openapi.STREAM, "no_preview", "stream_inactive", "camera_shut_down",
+                                  "camera_unavailable", "device_timeout")})
 @match_info_schema(StreamPathSchema)
 async def preview(request: web.Request) -> web.Response:
     actor, name = stream(request)
     state = actor.state.streams[name]
     if "preview_size" not in state.config:
-        raise ApiError(422, "no_preview", f"{name} has no preview output: only colour and other (not mono) "
+        raise ApiError("no_preview", f"{name} has no preview output: only colour and other (not mono) "
                                           "sensors have one, at their preview_size")
     if not state.active:
         raise StreamInactive(f"{name} is not active; activate it first")

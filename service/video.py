@@ -46,7 +46,7 @@ CLOSE_CODES = {DEACTIVATED: (1000, "stream deactivated"), SHUTDOWN: (1001, "serv
       responses={200: {"description": "An endless multipart stream of JPEG images",
                        "content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}":
                                    {"schema": {"type": "string", "format": "binary"}}}},
-                 **openapi.errors(404, 409, 422, 503)})
+                 **openapi.errors(*openapi.STREAM, "stream_inactive", "camera_shut_down", "camera_unavailable")})
 @match_info_schema(StreamPathSchema)
 @querystring_schema(VideoQuerySchema)
 async def video(request: web.Request) -> web.StreamResponse:

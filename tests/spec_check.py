@@ -1,7 +1,10 @@
 """Every response a test gets is checked against the OpenAPI spec its app serves: status, content type, body
-and documented headers. Wired into aiohttp's TestClient by conftest, so spec and behaviour cannot drift."""
+and documented headers; an error's code is one its operation lists (x-error-codes), and Retry-After and
+X-State-Revision are declared wherever they are sent. Wired into aiohttp's TestClient by conftest, so spec
+and behaviour cannot drift."""
 from __future__ import annotations
 
+import json
 import re
 import weakref
 from urllib.parse import urlsplit
@@ -15,6 +18,8 @@ SPEC_PATH = "/api/docs/swagger.json"
 STREAMING = ("multipart/x-mixed-replace",)       # endless bodies: status and headers are checked, not the body
 _specs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()      # app -> OpenAPI
 checked = {"responses": 0}
+SENT_HEADERS = ("Retry-After", "X-State-Revision")     # declared on every answer that carries them
+ANY_REQUEST = {"too_many_connections"}               # the connection cap's, before any route: no operation's
 
 
 async def _spec_of(client: TestClient, request, headers: dict) -> tuple[OpenAPI, dict] | None:
@@ -47,6 +52,7 @@ async def check(client: TestClient, request, method: str, path: str, kwargs: dic
         if operation is not None:
             documented = operation["responses"].get(str(resp.status), {}).get("content", {})
             assert content_type in documented, (method, url.path, resp.status, content_type, list(documented))
+            _declared(operation["responses"][str(resp.status)], method, url.path, resp)
             checked["responses"] += 1
         return
     query = dict(kwargs.get("params") or {})
@@ -64,7 +70,22 @@ async def check(client: TestClient, request, method: str, path: str, kwargs: dic
         spec.validate_response(mock_request, mock_response)
     except (PathNotFound, OperationNotFound):
         return             # not an operation of the API (a route that does not exist): nothing to hold it to
+    documented = served["paths"][template][method.lower()]["responses"][str(resp.status)]
+    _declared(documented, method, path, resp)
+    if resp.status >= 400 and content_type.startswith("application/json") and "x-error-codes" in documented:
+        code = json.loads(await resp.read())["error"]["code"]
+        assert code in ANY_REQUEST or code in documented["x-error-codes"], (
+            f"{method} {template} answered {resp.status} {code}, which its x-error-codes do not list: "
+            f"{documented['x-error-codes']}")
     checked["responses"] += 1
+
+
+def _declared(documented: dict, method: str, path: str, resp) -> None:
+    """The headers an answer carries that clients act on are in the spec's response."""
+    for header in SENT_HEADERS:
+        if header in resp.headers:
+            assert header in documented.get("headers", {}), (
+                f"{method} {path} {resp.status} sends {header}, which the spec does not declare")
 
 
 def _template(served: dict, method: str, path: str) -> str | None:

@@ -921,6 +921,12 @@ class NeuralNetworkNode(Downstream):
         self.blob = None
         self.started = 0.0
         self.confidence = 0.5
+        self.threads = 0                # 0: depthai's choice
+
+    def setNumInferenceThreads(self, threads: int) -> None:
+        if not isinstance(threads, int) or threads < 0:
+            raise TypeError("setNumInferenceThreads takes a count of threads")
+        self.threads = threads
 
     def setBlob(self, blob) -> None:
         if not isinstance(blob, real.OpenVINO.Blob):

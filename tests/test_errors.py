@@ -62,11 +62,13 @@ async def test_a_bug_is_a_500_with_a_request_id_and_no_traceback(client, mxid, m
 
 @pytest.fixture
 async def slow_client(aiohttp_client, make_backend):
-    """Two cameras, a long device deadline and a mailbox of one."""
+    """Two cameras, a long device deadline and a mailbox of one (no periodic health check takes its place
+    while a test fills it: discovery, which asks for them, runs once at start)."""
     backend = make_backend(["oak-d", "oak-1"])
-    app = create_app(backend, device_timeout=5, mailbox_size=1)
+    app = create_app(backend, device_timeout=5, mailbox_size=1, discovery_interval=600)
     client = await aiohttp_client(app)
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: len(app[FLEET].actors) == 2 and
+                     all(a.status == "connected" for a in app[FLEET].actors.values()))
     yield client, backend
     for device in backend.devices:
         device.release()
@@ -93,12 +95,13 @@ async def test_a_full_mailbox_is_503_with_retry_after(slow_client):
     client, backend = slow_client
     cam = backend.devices[0].info.mxid
     backend.devices[0].faults.hang_next = True
+    actor = client.app[FLEET].get(cam)
     first = asyncio.create_task(client.post(stream_url(cam, "CAM_A")))          # taken, hangs in the device
-    await asyncio.sleep(0.1)
+    await wait_until(lambda: not backend.devices[0].faults.hang_next)
     second = asyncio.create_task(client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 2}))
-    await asyncio.sleep(0.1)                                                     # waits in the mailbox
+    await wait_until(lambda: actor.mailbox_depth == 1)                           # waits in the mailbox
     resp = await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 9})
-    await assert_error(resp, 503, "camera_unavailable")
+    await assert_error(resp, 503, "camera_busy")                # a code of its own: the camera is there
     assert int(resp.headers["Retry-After"]) >= 1
     backend.devices[0].release()
     assert (await first).status == 204 and (await second).status == 200

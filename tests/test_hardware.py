@@ -175,6 +175,7 @@ async def test_preview_and_a_detection_network_on_a_real_camera(camera):
         async with client.ws_connect(stream_url(mxid, stream, "nn")) as ws:
             message = json.loads((await ws.receive(timeout=20)).data)
         assert "detections" in message and message["sequence"] >= 0
+        assert all(isinstance(d["label"], int) and d["label_name"] == str(d["label"]) for d in message["detections"])
         if stream != color:
             assert all("spatial_coords" in d for d in message["detections"])
 

@@ -67,12 +67,17 @@ async def test_a_detection_network_reports_what_the_picture_shows(client, mxid):
     assert body["config"]["type"] == "MobileNet" and body["config"]["labels"] == ["bars", "star"]
     assert model["format"] == "blob" and model["input"] == [300, 300] and model["filename"] == "model.blob"
     assert model["outputs"] == {"detection_out": [1, 1, 100, 7]} and len(model["sha256"]) == 64
+    # The original API's NNConfig at the top level, beside the config as kept.
+    assert (body["type"], body["num_inference_threads"], body["nn_config"]) == ("MobileNet", 2,
+                                                                                 {"confidence_threshold": 0.5})
     assert (await (await client.get(stream_url(cam, "CAM_A", "nn"))).json()) == body
 
     first, second = await results(client, cam, "CAM_A", 2)
     assert second["sequence"] > first["sequence"] and second["timestamp"] > first["timestamp"]
-    found = {d["label"]: d for d in second["detections"]}
-    assert set(found) == {"bars", "star"} and found["star"]["class_id"] == 1
+    found = {d["label_name"]: d for d in second["detections"]}
+    assert set(found) == {"bars", "star"}
+    # label is the class index, as the original API sends it (a client indexes its labels with it).
+    assert (found["bars"]["label"], found["star"]["label"], found["star"]["class_id"]) == (0, 1, 1)
     assert all(0.5 <= d["confidence"] <= 1 for d in found.values())
     # The network sees what the preview of its shape shows: the star's dark wedges in the preview (below the
     # colour bars, above the grey ramp) lie where its box says, within a few pixels.
@@ -99,8 +104,8 @@ async def test_on_a_depth_stream_detections_carry_millimetres(client, mxid):
     await activate(client, cam, "DEPTH_B_C")
     await deploy(client, cam, "DEPTH_B_C", config={"type": "MobileNet", "labels": ["ball", "box"]})
     [message] = await results(client, cam, "DEPTH_B_C")
-    found = {d["label"]: d for d in message["detections"]}
-    assert set(found) == {"ball", "box"}
+    found = {d["label_name"]: d for d in message["detections"]}
+    assert set(found) == {"ball", "box"} and (found["ball"]["label"], found["box"]["label"]) == (0, 1)
     ball, box = found["ball"]["spatial_coords"], found["box"]["spatial_coords"]
     assert ball["z"] == pytest.approx(900, abs=20) and box["z"] == pytest.approx(2200, abs=20)
     assert ball["x"] < 0 < box["x"]                          # left of the optical axis, and right of it
@@ -120,11 +125,15 @@ async def test_on_a_depth_stream_detections_carry_millimetres(client, mxid):
 async def test_a_generic_network_sends_its_output_tensors(client, mxid):
     cam = mxid("oak-d")
     await activate(client, cam, "CAM_B")
-    body = await deploy(client, cam, "CAM_B", model=blobs.blob(64, 32, {"logits": (1, 10)}), config={"type": "Generic"})
+    outputs = {"scores": (1, 10), "vector": (1, 4)}           # the model's first output (by name) is scores
+    body = await deploy(client, cam, "CAM_B", model=blobs.blob(64, 32, outputs), config={"type": "Generic"})
     assert body["model"]["input"] == [64, 32]
+    assert (body["type"], body["nn_config"]) == ("Generic", None)
     [message] = await results(client, cam, "CAM_B")
-    assert message["outputs"]["logits"]["shape"] == [1, 10] and len(message["outputs"]["logits"]["data"]) == 10
-    assert "detections" not in message
+    assert message["outputs"]["scores"]["shape"] == [1, 10] and len(message["outputs"]["scores"]["data"]) == 10
+    assert message["outputs"]["vector"] == {"shape": [1, 4], "data": [0.0] * 4}
+    # As the original API sent it: the first output layer's values, flat.
+    assert message["detections"] == [0.0] * 10
 
 
 async def test_an_nn_archive_is_taken_as_the_blob_it_holds(client, mxid):
@@ -133,7 +142,7 @@ async def test_an_nn_archive_is_taken_as_the_blob_it_holds(client, mxid):
     body = await deploy(client, cam, "CAM_A", model=blobs.archive())
     assert body["model"]["format"] == "nn_archive" and body["model"]["input"] == [300, 300]
     [message] = await results(client, cam, "CAM_A")
-    assert {d["label"] for d in message["detections"]} == {"bars", "star"}
+    assert {d["label_name"] for d in message["detections"]} == {"bars", "star"}
 
 
 async def test_what_is_not_a_model_is_refused_and_changes_nothing(client, mxid, state_dir, monkeypatch):
@@ -157,7 +166,8 @@ async def test_what_is_not_a_model_is_refused_and_changes_nothing(client, mxid, 
         "Content-Type": f"multipart/form-data; boundary={boundary}"}), 422, "invalid_multipart")
     monkeypatch.setattr(actors.nn, "MAX_MODEL_BYTES", 1000)
     await assert_error(await client.post(url, data=upload(blobs.blob() + bytes(2000), MOBILENET)), 413)
-    await assert_error(await client.get(url), 404, "no_nn")
+    resp = await client.get(url)
+    assert resp.status == 200 and await resp.json() is None
     assert [p.name for p in (state_dir / "models").iterdir()] == []          # no file is left behind
 
 
@@ -171,7 +181,8 @@ async def test_removal_ends_the_results_and_is_idempotent(client, mxid):
             resp = await client.delete(stream_url(cam, "CAM_A", "nn"))
             assert resp.status == 204 and "X-State-Revision" in resp.headers
         assert await close_of(ws) == (1000, "network removed")
-    await assert_error(await client.get(stream_url(cam, "CAM_A", "nn")), 404, "no_nn")
+    resp = await client.get(stream_url(cam, "CAM_A", "nn"))          # no network: null, as the original API
+    assert resp.status == 200 and await resp.json() is None
     # The stream itself goes on.
     assert (await client.get(stream_url(cam, "CAM_A", "still"))).status == 200
 
@@ -180,7 +191,7 @@ async def test_the_websocket_needs_a_network_and_an_active_stream(client, mxid):
     cam = mxid("oak-d")
     await assert_error(await client.get(stream_url(cam, "CAM_A", "nn"), headers={
         "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}), 404, "no_nn")
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}), 409, "no_nn")
     await deploy(client, cam, "CAM_A")               # kept for the inactive stream
     await assert_error(await client.get(stream_url(cam, "CAM_A", "nn"), headers={
         "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
@@ -217,7 +228,7 @@ async def test_the_network_returns_after_a_reconnect_and_a_restart(aiohttp_clien
     assert [p.name for p in (state_dir / "models").iterdir()] == [body["model"]["sha256"]]
     await wait_until(lambda: client.app[FLEET].get(cam) is not None and client.app[FLEET].get(cam).status == "connected")
     assert (await (await client.get(stream_url(cam, "CAM_A", "nn"))).json()) == body
-    assert {d["label"] for d in (await results(client, cam, "CAM_A"))[0]["detections"]} == {"bars", "star"}
+    assert {d["label_name"] for d in (await results(client, cam, "CAM_A"))[0]["detections"]} == {"bars", "star"}
 
 
 async def test_the_confidence_threshold_drops_weaker_detections(client, mxid):
@@ -225,7 +236,7 @@ async def test_the_confidence_threshold_drops_weaker_detections(client, mxid):
     await activate(client, cam, "CAM_A")
     await deploy(client, cam, "CAM_A", config={**MOBILENET, "confidence_threshold": 0.8})
     [message] = await results(client, cam, "CAM_A")
-    assert [d["label"] for d in message["detections"]] == ["star"]          # the bars score 0.76
+    assert [d["label_name"] for d in message["detections"]] == ["star"]          # the bars score 0.76
     assert all(d["confidence"] >= 0.8 for d in message["detections"])
 
 
@@ -256,7 +267,7 @@ async def test_the_results_wait_out_a_lost_camera_and_go_on(client, mxid):
         while message.type == WSMsgType.TEXT and json.loads(message.data)["timestamp"] <= first["timestamp"]:
             message = await ws.receive(timeout=10)
         assert message.type == WSMsgType.TEXT, message          # the same socket, from the reopened camera
-        assert {d["label"] for d in json.loads(message.data)["detections"]} == {"bars", "star"}
+        assert {d["label_name"] for d in json.loads(message.data)["detections"]} == {"bars", "star"}
 
 
 async def test_a_slow_watcher_gets_the_latest_result_only():
@@ -281,9 +292,16 @@ async def test_outputs_beyond_the_limits_are_refused_and_a_message_stays_within_
     async with client.ws_connect(url, max_msg_size=0) as ws:
         message = await ws.receive(timeout=10)
     assert message.type == WSMsgType.TEXT and len(message.data) <= MAX_RESULT_BYTES
-    outputs = json.loads(message.data)["outputs"]
-    assert set(outputs) == set(layers) and sum(len(o["data"] or []) for o in outputs.values()) == MAX_RESULT_VALUES
-    assert outputs["layer00"]["data"] == [0.0] * 65536 and outputs["layer01"] == {"shape": [1, 65536], "data": None}
+    body = json.loads(message.data)
+    outputs = body["outputs"]
+    # The first layer fills the budget as `detections`; the layers by name get what is left: nothing.
+    assert body["detections"] == [0.0] * MAX_RESULT_VALUES
+    assert set(outputs) == set(layers) and all(o["data"] is None for o in outputs.values())
+    await deploy(client, cam, "CAM_B", model=blobs.blob(64, 32, {"a": (1, 40000), "b": (1, 20000), "c": (1, 10000)}),
+                 config={"type": "Generic"})
+    [body] = await results(client, cam, "CAM_B")
+    assert len(body["detections"]) == 40000
+    assert [len(o["data"] or []) for o in body["outputs"].values()] == [0, 20000, 0]
 
 
 async def test_a_results_reader_that_fails_is_replaced(client, mxid):
@@ -311,4 +329,50 @@ async def test_an_nn_archive_holding_a_superblob_deploys_as_luxonis_packs_rvc2_m
     body = await deploy(client, cam, "CAM_A", model=blobs.archive(as_superblob=True))
     assert body["model"]["format"] == "nn_archive" and body["model"]["input"] == [300, 300]
     [message] = await results(client, cam, "CAM_A")
-    assert {d["label"] for d in message["detections"]} == {"bars", "star"}
+    assert {d["label_name"] for d in message["detections"]} == {"bars", "star"}
+
+
+YOLO_2 = {"side13": (1, 21, 13, 13)}       # 3 anchors x (2 classes + 4 coordinates + 1)
+
+
+def network_threads(backend, cam) -> list[int]:
+    """On the DepthAI backend, the inference threads its camera's network nodes were given."""
+    return [n.threads for n in backend.device(cam).device.pipeline.nodes if hasattr(n, "threads")]
+
+
+async def test_the_original_apis_nested_config_means_what_the_flat_one_does(client, backend, mxid):
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    nested = {"type": "YOLO", "num_inference_threads": 1, "nn_config": {
+        "num_classes": 2, "coordinate_size": 4, "confidence_threshold": 0.8, "iou_threshold": 0.4}}
+    flat = {"type": "YOLO", "num_inference_threads": 1, "num_classes": 2, "coordinates": 4,
+            "confidence_threshold": 0.8, "iou_threshold": 0.4}
+    from_nested = await deploy(client, cam, "CAM_A", model=blobs.blob(416, 416, YOLO_2), config=nested)
+    from_flat = await deploy(client, cam, "CAM_A", model=blobs.blob(416, 416, YOLO_2), config=flat)
+    assert from_nested == from_flat == await (await client.get(stream_url(cam, "CAM_A", "nn"))).json()
+    assert (from_flat["type"], from_flat["num_inference_threads"]) == ("YOLO", 1)
+    assert from_flat["nn_config"] == {"num_classes": 2, "coordinate_size": 4, "confidence_threshold": 0.8,
+                                      "iou_threshold": 0.4, "anchors": [], "anchor_masks": {}}
+    assert from_flat["config"]["confidence_threshold"] == 0.8 and from_flat["config"]["num_classes"] == 2
+    if hasattr(backend, "bus"):                  # the camera's network runs on the threads asked for
+        assert network_threads(backend, cam) == [1]
+    [message] = await results(client, cam, "CAM_A")
+    assert [d["label"] for d in message["detections"]] == [1]       # the threshold holds: the bars (0) are 0.76
+    # null is no decoder config, as the original's Generic networks send it.
+    generic = await deploy(client, cam, "CAM_A", model=blobs.blob(64, 32, {"logits": (1, 10)}),
+                           config={"type": "Generic", "nn_config": None})
+    assert (generic["type"], generic["num_inference_threads"], generic["nn_config"]) == ("Generic", 2, None)
+    if hasattr(backend, "bus"):
+        assert network_threads(backend, cam) == [2]
+    # What the nested form cannot mean is a 422 that names it, and nothing changes.
+    url = stream_url(cam, "CAM_A", "nn")
+    for config, path in (({**nested, "nn_config": {**nested["nn_config"], "labels": ["a"]}}, ["nn_config", "labels"]),
+                         ({**nested, "num_classes": 2}, ["nn_config", "num_classes"]),
+                         ({**nested, "nn_config": [1]}, ["nn_config"]),
+                         ({**nested, "num_inference_threads": 3}, ["num_inference_threads"])):
+        error = await assert_error(await client.post(url, data=upload(blobs.blob(416, 416, YOLO_2), config)), 422)
+        fields = error["fields"]
+        for key in path:
+            fields = fields[key]
+        assert fields, error
+    assert await (await client.get(url)).json() == generic

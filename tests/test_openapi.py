@@ -43,6 +43,38 @@ async def test_every_route_is_documented_once_with_its_errors(client):
                 assert params["mxid"]["schema"]["pattern"] == "^[A-Z0-9]+$"
 
 
+async def test_every_error_answer_lists_its_codes_and_every_503_its_retry_after(client):
+    """Each operation's error responses name the codes it answers (x-error-codes) from the one table, each code
+    under its own status; the response tests hold every answer a test gets to them (spec_check)."""
+    from service.errors import CODES
+    doc = await spec(client)
+    seen = set()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for status, response in op["responses"].items():
+                if int(status) < 400 or path == "/readyz":     # its 503 is a status, "starting", no error
+                    continue
+                codes = response["x-error-codes"]
+                assert codes and all(CODES[c][0] == int(status) for c in codes), (path, method, status, codes)
+                assert all(f"`{c}`" in response["description"] for c in codes)
+                assert ("Retry-After" in response.get("headers", {})) == (status == "503"), (path, method)
+                seen.update(codes)
+    # A full mailbox has a code of its own, beside a lost camera's.
+    write = doc["paths"]["/cameras/{mxid}/streams/{stream_name}/control"]["post"]["responses"]
+    assert {"camera_busy", "camera_unavailable", "state_not_saved"} <= set(write["503"]["x-error-codes"])
+    assert "X-State-Revision" in write["200"]["headers"]
+    assert seen >= set(CODES) - {"unauthorized", "not_found", "method_not_allowed", "too_many_connections"}
+
+
+def test_the_readmes_table_of_error_codes_is_the_services():
+    import re
+    from pathlib import Path
+    from service.errors import CODES
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = {code: int(status) for status, code in re.findall(r"^  \| (\d{3}) \| `([a-z_]+)` \|", readme, re.M)}
+    assert table == {code: status for code, (status, _) in CODES.items()}
+
+
 async def test_schemas_carry_the_seed_ranges(client):
     schemas = (await spec(client))["components"]["schemas"]
     control = schemas["SensorControl"]["properties"]

@@ -7,7 +7,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..nn import frame_coords, tensors
+from ..nn import detection, generic_message
 from . import scene
 
 CONFIDENCE = {"ball": 0.93, "box": 0.88, "star": 0.91, "bars": 0.76}
@@ -32,12 +32,10 @@ def detections(frame: tuple[int, int], nn: Mapping, depth: np.ndarray | None = N
         clipped = [min(max(v, 0.0), 1.0) for v in box]
         if (clipped[2] - clipped[0]) * (clipped[3] - clipped[1]) < MIN_VISIBLE * (box[2] - box[0]) * (box[3] - box[1]):
             continue
-        detection = {"label": name, "class_id": labels.index(name) if name in labels else names.index(name),
-                     "confidence": confidence, "coords": [round(v, 4) for v in clipped],
-                     "frame_coords": frame_coords(clipped, frame, (w, h))}
+        found.append(detection(labels.index(name) if name in labels else names.index(name), name, confidence,
+                               clipped, frame, (w, h)))
         if depth is not None:
-            detection["spatial_coords"] = spatial(depth, clipped, (x0, y0, w, h), (sw, sh))
-        found.append(detection)
+            found[-1]["spatial_coords"] = spatial(depth, clipped, (x0, y0, w, h), (sw, sh))
     return found
 
 
@@ -57,7 +55,8 @@ def spatial(depth: np.ndarray, box: list[float], window: tuple[int, int, int, in
     return {"x": round((cx - px) * z / focal, 1), "y": round((cy - py) * z / focal, 1), "z": round(z, 1)}
 
 
-def outputs(nn: Mapping) -> dict:
-    """A Generic network's outputs: the simulator cannot run the model, so each output layer it declares comes
+def generic(nn: Mapping) -> dict:
+    """A Generic network's result: the simulator cannot run the model, so each output layer it declares comes
     with its shape and zeros."""
-    return tensors(nn["model"]["outputs"], lambda name: np.zeros(math.prod(nn["model"]["outputs"][name]), np.float32))
+    shapes = nn["model"]["outputs"]
+    return generic_message(shapes, lambda name: np.zeros(math.prod(shapes[name]), np.float32))

@@ -57,7 +57,7 @@ class SimStream(Output):
         number = self.sequence_at(time.monotonic())
         message = {"timestamp": round(self.time_of(number), 6), "sequence": number}     # its frame's time
         if nn["config"]["type"] == "Generic":
-            message["outputs"] = detector.outputs(nn)
+            message.update(detector.generic(nn))
         else:
             size = self.spec.size_of(self.config["resolution"])
             depth = scene.depth_scene(*size, self.ir.get("dot_projector", 0) > 0) if self.spec.kind == DEPTH else None
