@@ -12,7 +12,8 @@ from dataclasses import replace
 from .backend import Device, Output
 from .capabilities import CapabilityError
 from .encode import encode
-from .errors import CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
+from .errors import (CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, RevisionMismatch,
+                     StateNotSaved, StreamInactive)
 from .frames import FrameMeta
 from .messages import BATCHABLE, Activate, Boot, Capture, ReadStats, ShutDown, UpdateControl
 from .model import CameraState, initial_state, streams_of
@@ -169,9 +170,9 @@ class CameraActor:
                 elif isinstance(item[0], _Close):
                     await self._close()
                 elif isinstance(item[0], ShutDown):
-                    _settle(item[1], result=await self._shut_down())
+                    _settle(item[1], result=await self._shut_down(item[0]))
                 elif isinstance(item[0], Boot):
-                    _settle(item[1], result=await self._boot())
+                    _settle(item[1], result=await self._boot(item[0]))
                 elif isinstance(item[0], ReadStats):
                     _settle(item[1], result=await self._read_stats())
                 else:
@@ -193,11 +194,12 @@ class CameraActor:
         state, done = self.state, []
         for message, future in batch:
             try:
+                message.check(self.mxid, state)        # If-Match: against the revision the writes before left
                 if isinstance(message, Activate):
                     self._require_connected()
                 state = message.apply(state, self.specs)
                 done.append((future, state))
-            except (CapabilityError, CameraUnavailable) as exc:
+            except (CapabilityError, CameraUnavailable, RevisionMismatch) as exc:
                 _settle(future, error=exc)
         if not done:
             return
@@ -364,7 +366,8 @@ class CameraActor:
             await self._call(self.device.close)
         self._set_status(SHUT_DOWN, "shut down on request")
 
-    async def _shut_down(self) -> CameraState:
+    async def _shut_down(self, message: ShutDown) -> CameraState:
+        message.check(self.mxid, self.state)
         state = self.state.with_camera(shut_down=True)
         if state is not self.state:
             await self._save(state)         # StateNotSaved: nothing changed
@@ -373,7 +376,8 @@ class CameraActor:
             await self._close()
         return self.state
 
-    async def _boot(self) -> CameraState:
+    async def _boot(self, message: Boot) -> CameraState:
+        message.check(self.mxid, self.state)
         state = self.state.with_camera(shut_down=False)
         if state is not self.state:
             await self._save(state)

@@ -14,6 +14,7 @@ from actors.nn import ModelFiles
 from actors.store import StateStore
 
 from . import cameras, health, metrics, nn, openapi, security, sim, streams, video
+from .conditional import conditional_middleware
 from .errors import error_middleware
 from .logs import add_request_id, quiet_bad_requests
 from .inputs import BODY_TIMEOUT, FLEET
@@ -51,7 +52,8 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call."""
     # Outermost first: admission gives the request its id and checks its token before anything else runs.
     # Request metrics come from the runner (metrics.runner_options), not from a middleware.
-    middlewares = [security.admission_middleware(tokens or []), error_middleware]
+    # If-Match and If-None-Match inside the error middleware, so that their 412 and 422 are JSON errors.
+    middlewares = [security.admission_middleware(tokens or []), error_middleware, conditional_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=max_body)
     quiet_bad_requests()
     app.on_response_prepare.append(add_request_id)

@@ -46,11 +46,18 @@ async def list_cameras(request: web.Request) -> web.Response:
     return web.json_response(_cameras.dump([camera_view(a) for a in actors]))
 
 
-@docs(tags=TAG, summary="Get Camera", responses=openapi.errors(404, 422))
+_CAMERA = {"content": {"application/json": {"schema": CameraSchema}}, "headers": openapi.REVISION_HEADER}
+
+
+def _camera_response(actor: CameraActor) -> web.Response:
+    return web.json_response(_camera.dump(camera_view(actor)), headers=revision(actor.state))
+
+
+@docs(tags=TAG, summary="Get Camera", responses={200: {"description": "The camera", **_CAMERA},
+                                                 **openapi.errors(404, 422)})
 @match_info_schema(CameraPathSchema)
-@response_schema(CameraSchema, 200)
 async def get_camera(request: web.Request) -> web.Response:
-    return web.json_response(_camera.dump(camera_view(camera(request))))
+    return _camera_response(camera(request))
 
 
 @docs(tags=TAG, summary="Look for Cameras Now",
@@ -68,9 +75,9 @@ async def refresh(request: web.Request) -> web.Response:
 
 @docs(tags=TAG, summary="Boot Camera", description="Opens a camera that was shut down, with its state, and "
       "answers once it runs (a camera that fails to open is retried as a lost one is). A camera that runs is "
-      "left as it is.", responses=openapi.errors(404, 422, 503, 504))
+      "left as it is.", responses={200: {"description": "The camera, running", **_CAMERA},
+                                   **openapi.errors(404, 422, 503, 504)})
 @match_info_schema(CameraPathSchema)
-@response_schema(CameraSchema, 200)
 async def boot(request: web.Request) -> web.Response:
     return await _power(request, Boot())
 
@@ -78,9 +85,8 @@ async def boot(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="Shut Down Camera", description="Closes the camera's device and keeps it closed (state "
       "`shut_down`), across restarts of the service, until it is booted. Its state is kept: config and control "
       "writes are accepted and applied on boot; stills, video and activation answer 409.",
-      responses=openapi.errors(404, 422, 503))
+      responses={200: {"description": "The camera, shut down", **_CAMERA}, **openapi.errors(404, 422, 503)})
 @match_info_schema(CameraPathSchema)
-@response_schema(CameraSchema, 200)
 async def shut_down(request: web.Request) -> web.Response:
     return await _power(request, ShutDown())
 
@@ -88,7 +94,7 @@ async def shut_down(request: web.Request) -> web.Response:
 async def _power(request: web.Request, message) -> web.Response:
     actor = camera(request)
     await ask(request, actor, message)
-    return web.json_response(_camera.dump(camera_view(actor)))
+    return _camera_response(actor)
 
 
 @docs(tags=TAG, summary="Camera Stats", description="Read from the device now: chip temperatures (°C), CMX and "

@@ -16,16 +16,20 @@ log = logging.getLogger(__name__)
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, fields: dict | None = None,
-                 headers: dict | None = None):
+                 headers: dict | None = None, revision: int | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.fields, self.headers = status, code, message, fields, headers
+        self.revision = revision          # 412: the camera's current state revision
 
 
 def error_response(status: int, code: str, message: str, *, fields: dict | None = None,
-                   headers: dict | None = None, request_id: str | None = None) -> web.Response:
+                   headers: dict | None = None, request_id: str | None = None,
+                   revision: int | None = None) -> web.Response:
     error = {"status": status, "code": code, "message": message}
     if fields is not None:
         error["fields"] = fields
+    if revision is not None:
+        error["revision"] = revision
     if request_id is not None:
         error["request_id"] = request_id
     return web.json_response({"error": error}, status=status, headers=headers)
@@ -83,7 +87,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
             if error.status == 404 and error.code == "not_found":
                 error.message = f"no route for {request.method} {request.path}"
             return error_response(error.status, error.code, error.message, fields=error.fields,
-                                  headers=error.headers)
+                                  headers=error.headers, revision=error.revision)
         request_id = REQUEST_ID.get()
         log.exception("request %s %s %s failed", request_id, request.method, request.path)
         return error_response(500, "internal_error", "internal error; it was logged under the request id",

@@ -13,7 +13,7 @@ import weakref
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.multipart import BodyPartReader
-from aiohttp_apigami import docs, match_info_schema, response_schema
+from aiohttp_apigami import docs, match_info_schema
 
 from actors.actor import CameraActor
 from actors.backend import Output
@@ -181,23 +181,23 @@ async def _prune(request: web.Request) -> None:
                   "is disconnected the socket waits. Close codes: 1000 the stream was deactivated or its "
                   "network removed, 1001 the service is stopping. No network is a 404, an inactive stream "
                   "a 409, before the upgrade.",
-      responses={200: {"description": "What runs on the stream",
+      responses={200: {"description": "What runs on the stream", "headers": openapi.REVISION_HEADER,
                        "content": {"application/json": {"schema": NNSchema}}},
                  101: {"description": "The WebSocket of results: each text message is a DetectionsMessage",
                        "content": {"application/json": {"schema": DetectionsMessageSchema}}},
                  **openapi.errors(404, 409, 422)})
 @match_info_schema(StreamPathSchema)
-@response_schema(NNSchema, 200)
 async def get_nn(request: web.Request) -> web.StreamResponse:
     actor, name = stream(request)
-    nn = actor.state.streams[name].nn
+    state = actor.state
+    nn = state.streams[name].nn
     if nn is None:
         raise ApiError(404, "no_nn", f"no neural network runs on {name}; POST one to this path")
     if web.WebSocketResponse().can_prepare(request).ok:
         if not actor.state.streams[name].active:
             raise StreamInactive(f"{name} is not active; activate it first")
         return await _results(request, actor, name)
-    return web.json_response(_view(nn))
+    return web.json_response(_view(nn), headers=revision(state))
 
 
 @docs(tags=TAG, summary="Remove Neural Network", description="Idempotent. The stream goes on without it.",

@@ -18,7 +18,7 @@ ERROR_WHEN = {
     404: "No such camera, no such stream on this camera (the message lists its streams)",
     409: "The stream is not active, or the camera is shut down (POST /cameras/{mxid}/ boots it)",
     413: "The body is larger than the limit",
-    422: "The body, query or path fails validation (shape, type, range, or what the sensor can do); "
+    422: "The body, query, path or a header (If-Match) fails validation (shape, type, range, or what the sensor can do); "
          "`fields` has a message per field",
     503: "The camera is disconnected or booting, or its command queue is full; a model upload while two are "
          "under way (`uploads_busy`) or on a full disk (`model_not_saved`); see Retry-After",
@@ -43,9 +43,39 @@ def any_of_configs(partial: bool = False) -> dict:
     return {"content": {"application/json": {"schema": {"anyOf": schemas}}}}
 
 
-REVISION_HEADER = {"X-State-Revision": {
-    "description": "The camera's state revision after this request; a later write has a higher one",
-    "schema": {"type": "integer"}}}
+REVISION_HEADER = {
+    "X-State-Revision": {"description": "The camera's state revision (after this request, for a write); a later "
+                                        "write has a higher one", "schema": {"type": "integer"}},
+    "ETag": {"description": 'The same revision as a strong entity tag, `"17"`: what If-Match and If-None-Match '
+                            "name", "schema": {"type": "string"}}}
+
+_IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": 'Apply only if the camera\'s state is at this revision (its ETag, `"17"`; a list, or `*` '
+                            "for any): checked as the camera applies the request, after every write before it; "
+                            "else 412 `revision_mismatch` with the current revision, and nothing changes"}
+_IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                  "description": "304 with no body when the camera's state is still at this revision (its ETag)"}
+
+
+def _conditional(spec: dict) -> None:
+    """If-Match on every operation that answers a camera's state revision, If-None-Match on its reads, with
+    their 412 and 304."""
+    error = {"$ref": "#/components/schemas/Error"}
+    for item in spec["paths"].values():
+        for method, operation in item.items():
+            if not any("X-State-Revision" in (r.get("headers") or {}) for s, r in operation["responses"].items()
+                       if s.startswith("2")):
+                continue
+            parameters = operation.setdefault("parameters", [])
+            parameters.append(_IF_MATCH)
+            operation["responses"]["412"] = {
+                "description": "If-Match names another revision than the camera's state has: nothing changed; "
+                               "the body's `revision` and the headers give the current one",
+                "headers": REVISION_HEADER, "content": {"application/json": {"schema": error}}}
+            if method == "get":
+                parameters.append(_IF_NONE_MATCH)
+                operation["responses"]["304"] = {"description": "The camera's state is still at the revision "
+                                                                "If-None-Match names", "headers": REVISION_HEADER}
 
 
 # apispec resolves schemas inside the handlers' docs in place; keep the originals so every app (tests make
@@ -100,6 +130,7 @@ def setup(app: web.Application, version: str, tokens: bool = False) -> None:
         for operation in item.values():
             operation.pop("produces", None)
     _security(spec, tokens)
+    _conditional(spec)
     _operation_ids(app, spec)
     # The docs, as every other path, with and without the trailing slash (no redirect).
     for route in list(app.router.routes()):

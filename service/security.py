@@ -54,7 +54,8 @@ def setup_cors(app: web.Application, origins: list[str]) -> None:
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers and permitted(request):
             return web.Response(status=204, headers={
                 "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
-                "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID, If-Match, If-None-Match, "
+                                                "Last-Event-ID",
                 "Access-Control-Max-Age": "600"})
         return await handler(request)
 
@@ -62,7 +63,7 @@ def setup_cors(app: web.Application, origins: list[str]) -> None:
         origin = permitted(request)
         if origin is not None:
             response.headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin",
-                                     "Access-Control-Expose-Headers": "X-State-Revision, X-Request-ID, Retry-After"})
+                                     "Access-Control-Expose-Headers": "X-State-Revision, ETag, X-Request-ID, Retry-After"})
 
     app.middlewares.insert(0, preflight)
     app.on_response_prepare.append(add_headers)
