@@ -140,9 +140,11 @@ async def deploy_nn(request: web.Request) -> web.Response:
         uploads.count -= 1
     nn = {"config": config, "model": {"sha256": sha256, "size": upload.size, "filename": filename[:255], **info},
           "path": str(path)}
-    with files.held(sha256):
-        state = await ask(request, actor, DeployNN(name, nn))
-    await _prune(request)
+    try:
+        with files.held(sha256):
+            state = await ask(request, actor, DeployNN(name, nn))
+    finally:
+        await _prune(request)          # the replaced network's file, or this one's if the camera refused it
     log.info("camera %s: %s runs %s network %s", actor.mxid, name, config["type"], sha256[:12])
     return web.json_response(_view(state.streams[name].nn), headers=revision(state))
 

@@ -5,8 +5,10 @@ import asyncio
 
 import pytest
 
+import blobs
 from conftest import activate, assert_error, stream_url
 from test_errors import snapshot
+from test_nn import MOBILENET, upload
 
 READS = ["", "streams/", "streams/CAM_A/", "streams/CAM_A/config", "streams/CAM_A/control", "ir"]
 
@@ -113,3 +115,12 @@ async def test_of_two_writes_naming_the_same_revision_only_the_first_applies(cli
     assert (await second.json())["error"]["revision"] == int(first.headers["X-State-Revision"])
     control = await (await client.get(url)).json()
     assert (control["contrast"], control["saturation"]) == (1, 0)
+
+
+async def test_a_network_deployed_with_a_stale_if_match_is_412_and_leaves_no_file(client, mxid, state_dir):
+    cam = mxid("oak-d")
+    resp = await client.post(stream_url(cam, "CAM_A", "nn"), data=upload(blobs.blob(), MOBILENET),
+                             headers={"If-Match": '"999"'})
+    await assert_error(resp, 412, "revision_mismatch")
+    await assert_error(await client.get(stream_url(cam, "CAM_A", "nn")), 404, "no_nn")
+    assert [p.name for p in (state_dir / "models").iterdir()] == []          # no file is left behind
