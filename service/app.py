@@ -13,7 +13,7 @@ from actors.model_check import ModelChecker
 from actors.nn import ModelFiles
 from actors.store import StateStore
 
-from . import cameras, health, metrics, nn, openapi, security, sim, streams, video
+from . import cameras, gateway, health, metrics, nn, openapi, security, sim, streams, video
 from .conditional import conditional_middleware
 from .errors import error_middleware
 from .logs import add_request_id, quiet_bad_requests
@@ -60,19 +60,20 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     if cors_origins:
         security.setup_cors(app, cors_origins)
     store = StateStore(state_dir) if state_dir is not None else None
+    app[gateway.IDENTITY] = identity = gateway.Identity.make(store.gateway_id() if store is not None else None)
     fleet = Fleet(backend, store=store, interval=discovery_interval, initial_streams=initial_streams,
                   mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
     app[BODY_TIMEOUT] = body_timeout
     app[health.READY] = False
-    modules = (streams, cameras, video, nn, health) + ((sim,) if sim.enabled(backend) else ())
+    modules = (streams, cameras, video, nn, gateway, health) + ((sim,) if sim.enabled(backend) else ())
     _routes(app, modules + ((metrics,) if with_metrics else ()))
     video.setup(app, max_feeds)
     # Models live beside the state they belong to; without a state folder, for this run only.
     nn.setup(app, store.models if store is not None else ModelFiles(Path(tempfile.mkdtemp(prefix="oak-models-"))),
              model_checker)
     if with_metrics:
-        app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO])
+        app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO], identity)
     openapi.setup(app, version=metadata.version("oak-camera-service"), tokens=bool(tokens))
 
     async def start(_app):

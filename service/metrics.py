@@ -9,13 +9,14 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp_apigami import docs
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
 
 from actors.fleet import Fleet
 from actors.video import VideoHub
 from schemas.camera import CAMERA_STATES
 
 from . import openapi
+from .gateway import Identity
 from .inputs import METRICS
 
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
@@ -40,7 +41,7 @@ class RouteStats:
 
 
 class Metrics:
-    def __init__(self, fleet: Fleet, video: VideoHub):
+    def __init__(self, fleet: Fleet, video: VideoHub, identity: Identity):
         self.registry = CollectorRegistry()
         self.routes: dict[tuple, RouteStats] = {}          # by (route object, method)
         self.commands = Histogram("camera_command_duration_seconds",
@@ -48,12 +49,30 @@ class Metrics:
                                   ["mxid"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self._command_children: dict[str, object] = {}
         self.registry.register(_Live(fleet, video, self.routes))
+        self.registry.register(_About(fleet, identity))
 
     def command_latency(self, mxid: str):
         child = self._command_children.get(mxid)
         if child is None:
             child = self._command_children[mxid] = self.commands.labels(mxid)
         return child
+
+
+class _About:
+    """Who the gateway is (GET /gateway): its identity as labels of oak_camera_service_info, and its figures."""
+
+    def __init__(self, fleet: Fleet, identity: Identity):
+        self.fleet, self.identity = fleet, identity
+
+    def collect(self):
+        i = self.identity
+        yield InfoMetricFamily("oak_camera_service", "Who this gateway is (GET /gateway)", value={
+            "gateway_id": i.id, "hostname": i.hostname, "version": i.version,
+            "depthai_version": i.depthai_version or "", "boot_id": i.boot_id})
+        yield GaugeMetricFamily("oak_camera_service_start_time_seconds", "When the service started (Unix time)",
+                                value=i.started_at)
+        yield GaugeMetricFamily("oak_camera_service_cameras", "Cameras the service has found",
+                                value=len(self.fleet.actors))
 
 
 class _Live:
