@@ -6,6 +6,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -79,6 +80,8 @@ class CameraActor:
         self._recovery: asyncio.Task | None = None
         self._stopping = False
         self._in_hand: list = []              # the messages the loop has taken from the mailbox
+        # Told of every change a client can see, as it is published: (actor, the state before, the status before).
+        self.on_change: Callable[[CameraActor, CameraState, str], None] | None = None
 
     # Life cycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -235,7 +238,7 @@ class CameraActor:
             if self._applied is state:      # the device runs the writes, the file and the API do not
                 await self._put_back()
             raise
-        self.state = state
+        self._publish(state)
         for future, result in done:
             _settle(future, result=result)
 
@@ -325,10 +328,18 @@ class CameraActor:
         self._recover_soon()
 
     def _set_status(self, status: str, error: str | None = None) -> None:
-        if status != self.status:
-            self.status, self.status_since = status, time.time()
         if error is not None:
             self.last_error = error
+        if status != self.status:
+            before, self.status, self.status_since = self.status, status, time.time()
+            if self.on_change is not None:
+                self.on_change(self, self.state, before)
+
+    def _publish(self, state: CameraState) -> None:
+        """The new desired state, as readers see it from now on."""
+        before, self.state = self.state, state
+        if self.on_change is not None:
+            self.on_change(self, before, self.status)
 
     def _recover_soon(self) -> None:
         if self._stopping or self.state.shut_down:
@@ -371,7 +382,7 @@ class CameraActor:
         state = self.state.with_camera(shut_down=True)
         if state is not self.state:
             await self._save(state)         # StateNotSaved: nothing changed
-            self.state = state
+            self._publish(state)
         if self.status != SHUT_DOWN:
             await self._close()
         return self.state
@@ -381,7 +392,7 @@ class CameraActor:
         state = self.state.with_camera(shut_down=False)
         if state is not self.state:
             await self._save(state)
-            self.state = state
+            self._publish(state)
         if self.status == SHUT_DOWN:
             self._set_status(BOOTING)
             try:
@@ -401,9 +412,9 @@ class CameraActor:
             await self._call(self.device.close)
         await self._call(self.device.open)
         await self._call(self._reconcile, self.state)
-        self._set_status(CONNECTED)
         if after_loss and self._was_connected:
             self.reconnects += 1        # counted as it connects: whoever sees "connected" sees the count
+        self._set_status(CONNECTED)
         self._was_connected = True
 
     async def _recover(self) -> None:

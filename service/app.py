@@ -13,7 +13,7 @@ from actors.model_check import ModelChecker
 from actors.nn import ModelFiles
 from actors.store import StateStore
 
-from . import cameras, gateway, health, metrics, nn, openapi, security, sim, streams, video
+from . import cameras, events, gateway, health, metrics, nn, openapi, security, sim, sse, streams, video
 from .conditional import conditional_middleware
 from .errors import error_middleware
 from .logs import add_request_id, quiet_bad_requests
@@ -64,16 +64,17 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     fleet = Fleet(backend, store=store, interval=discovery_interval, initial_streams=initial_streams,
                   mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
+    events.setup(app, fleet, identity.boot_id, lambda: gateway.gateway_body(app))
     app[BODY_TIMEOUT] = body_timeout
     app[health.READY] = False
-    modules = (streams, cameras, video, nn, gateway, health) + ((sim,) if sim.enabled(backend) else ())
+    modules = (streams, cameras, video, nn, gateway, sse, health) + ((sim,) if sim.enabled(backend) else ())
     _routes(app, modules + ((metrics,) if with_metrics else ()))
     video.setup(app, max_feeds)
     # Models live beside the state they belong to; without a state folder, for this run only.
     nn.setup(app, store.models if store is not None else ModelFiles(Path(tempfile.mkdtemp(prefix="oak-models-"))),
              model_checker)
     if with_metrics:
-        app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO], identity)
+        app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO], identity, app[events.EVENTS])
     openapi.setup(app, version=metadata.version("oak-camera-service"), tokens=bool(tokens))
 
     async def start(_app):

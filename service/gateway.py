@@ -48,10 +48,13 @@ _gateway = GatewaySchema()
       responses=openapi.errors())
 @response_schema(GatewaySchema, 200)
 async def get_gateway(request: web.Request) -> web.Response:
-    identity = request.app[IDENTITY]
-    return web.json_response(_gateway.dump({
-        **identity.__dict__, "started_at": datetime.fromtimestamp(identity.started_at, timezone.utc),
-        "cameras": len(request.app[FLEET].actors)}))
+    return web.json_response(gateway_body(request.app))
+
+
+def gateway_body(app: web.Application) -> dict:
+    identity = app[IDENTITY]
+    return _gateway.dump({**identity.__dict__, "started_at": datetime.fromtimestamp(identity.started_at, timezone.utc),
+                          "cameras": len(app[FLEET].actors)})
 
 
 def add_routes(add) -> None:

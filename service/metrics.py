@@ -16,6 +16,7 @@ from actors.video import VideoHub
 from schemas.camera import CAMERA_STATES
 
 from . import openapi
+from .events import Events
 from .gateway import Identity
 from .inputs import METRICS
 
@@ -41,7 +42,7 @@ class RouteStats:
 
 
 class Metrics:
-    def __init__(self, fleet: Fleet, video: VideoHub, identity: Identity):
+    def __init__(self, fleet: Fleet, video: VideoHub, identity: Identity, events: Events):
         self.registry = CollectorRegistry()
         self.routes: dict[tuple, RouteStats] = {}          # by (route object, method)
         self.commands = Histogram("camera_command_duration_seconds",
@@ -49,7 +50,7 @@ class Metrics:
                                   ["mxid"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self._command_children: dict[str, object] = {}
         self.registry.register(_Live(fleet, video, self.routes))
-        self.registry.register(_About(fleet, identity))
+        self.registry.register(_About(fleet, identity, events))
 
     def command_latency(self, mxid: str):
         child = self._command_children.get(mxid)
@@ -61,8 +62,8 @@ class Metrics:
 class _About:
     """Who the gateway is (GET /gateway): its identity as labels of oak_camera_service_info, and its figures."""
 
-    def __init__(self, fleet: Fleet, identity: Identity):
-        self.fleet, self.identity = fleet, identity
+    def __init__(self, fleet: Fleet, identity: Identity, events: Events):
+        self.fleet, self.identity, self.events = fleet, identity, events
 
     def collect(self):
         i = self.identity
@@ -73,6 +74,11 @@ class _About:
                                 value=i.started_at)
         yield GaugeMetricFamily("oak_camera_service_cameras", "Cameras the service has found",
                                 value=len(self.fleet.actors))
+        yield CounterMetricFamily("events", "Events published (GET /events)", value=self.events.last_seq)
+        yield GaugeMetricFamily("events_readers", "Readers of the events: /events clients and the MQTT publisher",
+                                value=len(self.events.subscribers))
+        yield CounterMetricFamily("events_resets", "Times a reader fell too far behind and was reset",
+                                  value=self.events.resets)
 
 
 class _Live:

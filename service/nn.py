@@ -41,7 +41,7 @@ MAX_UPLOADS = 2              # received at once per gateway; their models are ch
 _config, _nn = NNConfigSchema(), NNSchema()
 
 
-def _view(nn) -> dict:
+def network_view(nn) -> dict:
     return _nn.dump({"config": nn["config"], "model": nn["model"]})
 
 
@@ -146,7 +146,7 @@ async def deploy_nn(request: web.Request) -> web.Response:
     finally:
         await _prune(request)          # the replaced network's file, or this one's if the camera refused it
     log.info("camera %s: %s runs %s network %s", actor.mxid, name, config["type"], sha256[:12])
-    return web.json_response(_view(state.streams[name].nn), headers=revision(state))
+    return web.json_response(network_view(state.streams[name].nn), headers=revision(state))
 
 
 def _config_of(text: str | None, filename: str | None) -> dict:
@@ -199,7 +199,7 @@ async def get_nn(request: web.Request) -> web.StreamResponse:
         if not actor.state.streams[name].active:
             raise StreamInactive(f"{name} is not active; activate it first")
         return await _results(request, actor, name)
-    return web.json_response(_view(nn), headers=revision(state))
+    return web.json_response(network_view(nn), headers=revision(state))
 
 
 @docs(tags=TAG, summary="Remove Neural Network", description="Idempotent. The stream goes on without it.",

@@ -31,7 +31,7 @@ async def test_every_route_is_documented_once_with_its_errors(client):
         ("/cameras/{mxid}/streams/{stream_name}/nn", "delete"),
         ("/sim/cameras/{mxid}/unplug", "post"), ("/sim/cameras/{mxid}/replug", "post"),
         ("/sim/cameras/{mxid}/faults", "get"), ("/sim/cameras/{mxid}/faults", "post"),
-        ("/metrics", "get"), ("/healthz", "get"), ("/readyz", "get"),
+        ("/metrics", "get"), ("/healthz", "get"), ("/readyz", "get"), ("/gateway", "get"), ("/events", "get"),
     }
     for path, item in doc["paths"].items():
         for method, op in item.items():

@@ -14,6 +14,7 @@ Documented exceptions, and why:
   config and control;
 - the live video is read with `frames` fixed at 2 and `fps` at 10, so that each response ends (at 1e-300 fps
   the second frame is due in an age);
+- /events is not run: its answer is an endless stream (tests/test_events.py reads it);
 - the /sim/ fault endpoints run on their own, on a service of their own: an unplugged or hung camera answers
   503 and 504 by design, which the checks would count as server errors on every other endpoint.
 """
@@ -61,7 +62,7 @@ def test_the_api_holds_to_its_spec_under_generated_requests(tmp_path):
         for stream in ("CAM_A", "DEPTH_B_C"):           # so that stills and video get past the 409 too
             urllib.request.urlopen(urllib.request.Request(f"{base}/cameras/{CAM}/streams/{stream}/", data=b"",
                                                           method="POST"), timeout=10)
-        result = schemathesis(base, tmp_path, "--exclude-path-regex", "^/sim/")
+        result = schemathesis(base, tmp_path, "--exclude-path-regex", "^/(sim/|events)")
         assert result.returncode == 0, result.stdout[-6000:]
         assert " passed" in result.stdout
         result = schemathesis(base, tmp_path, "--include-path-regex", "^/sim/")
