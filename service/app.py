@@ -13,7 +13,7 @@ from actors.model_check import ModelChecker
 from actors.nn import ModelFiles
 from actors.store import StateStore
 
-from . import cameras, events, gateway, health, metrics, nn, openapi, security, sim, sse, streams, video
+from . import cameras, events, gateway, health, metrics, mqtt, nn, openapi, security, sim, sse, streams, video
 from .conditional import conditional_middleware
 from .errors import error_middleware
 from .logs import add_request_id, quiet_bad_requests
@@ -47,9 +47,11 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
                device_timeout: float = 10.0, max_backoff: float = 30.0, discovery_interval: float = 2.0,
                max_body: int = MAX_BODY, tokens: list[str] | None = None, cors_origins: list[str] | None = None,
                with_metrics: bool = True, max_feeds: int = 4, initial_streams: str = "none",
-               body_timeout: float = 10.0, model_checker: ModelChecker | None = None) -> web.Application:
+               body_timeout: float = 10.0, model_checker: ModelChecker | None = None,
+               mqtt_target: mqtt.MqttTarget | None = None) -> web.Application:
     """The application; with `state_dir` each camera's desired state is saved there and restored, with
-    `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call."""
+    `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call, with
+    `mqtt_target` the events go to that broker too."""
     # Outermost first: admission gives the request its id and checks its token before anything else runs.
     # Request metrics come from the runner (metrics.runner_options), not from a middleware.
     # If-Match and If-None-Match inside the error middleware, so that their 412 and 422 are JSON errors.
@@ -65,6 +67,9 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
                   mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
     events.setup(app, fleet, identity.boot_id, lambda: gateway.gateway_body(app))
+    publisher = None
+    if mqtt_target is not None:
+        publisher = mqtt.setup(app, mqtt_target, identity.id, fleet, lambda: gateway.gateway_body(app))
     app[BODY_TIMEOUT] = body_timeout
     app[health.READY] = False
     modules = (streams, cameras, video, nn, gateway, sse, health) + ((sim,) if sim.enabled(backend) else ())
@@ -74,7 +79,7 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     nn.setup(app, store.models if store is not None else ModelFiles(Path(tempfile.mkdtemp(prefix="oak-models-"))),
              model_checker)
     if with_metrics:
-        app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO], identity, app[events.EVENTS])
+        app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO], identity, app[events.EVENTS], publisher)
     openapi.setup(app, version=metadata.version("oak-camera-service"), tokens=bool(tokens))
 
     async def start(_app):

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -46,7 +46,7 @@ class Event:
     def __post_init__(self):
         object.__setattr__(self, "text", json.dumps({
             "id": self.id, "seq": self.seq, "boot_id": self.boot_id, "type": self.type, "mxid": self.mxid,
-            "revision": self.revision, "time": datetime.fromtimestamp(self.time, timezone.utc).isoformat(),
+            "revision": self.revision, "time": datetime.fromtimestamp(self.time, UTC).isoformat(),
             "data": self.data}))
 
     @property
@@ -58,16 +58,19 @@ class Subscription:
     """One reader's view: the events it accepts, queued up to QUEUE; past that the queue is cleared and holds
     a `reset` instead."""
 
-    def __init__(self, events: "Events", accept: Callable[[Event], bool], size: int):
+    def __init__(self, events: Events, accept: Callable[[Event], bool], size: int):
         self._events, self._accept, self._size = events, accept, size
         self._queue: deque[Event] = deque()
         self._ready = asyncio.Event()
         self.closed = False
+        self.on_drop: Callable[[int], None] | None = None        # told how many events a reset stood in for
 
     def offer(self, event: Event) -> None:
         if not (event.type == "reset" or self._accept(event)):
             return
         if len(self._queue) >= self._size:
+            if self.on_drop is not None:
+                self.on_drop(len(self._queue) + 1)
             self._queue.clear()
             self._events.resets += 1
             event = self._events.reset(f"this reader fell more than {self._size} events behind", event.seq)
@@ -80,9 +83,13 @@ class Subscription:
             self._ready.clear()
             try:
                 await asyncio.wait_for(self._ready.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return None
         return self._queue.popleft() if self._queue else None
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._queue)
 
     def close(self) -> None:
         self.closed = True
@@ -174,7 +181,7 @@ def camera_body(actor: CameraActor) -> dict:
 
 
 def _iso(when: float) -> str:
-    return datetime.fromtimestamp(when, timezone.utc).isoformat()
+    return datetime.fromtimestamp(when, UTC).isoformat()
 
 
 EVENTS = web.AppKey("events", Events)

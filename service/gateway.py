@@ -5,7 +5,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 
 from aiohttp import web
@@ -27,7 +27,7 @@ class Identity:
     started_at: float     # time.time()
 
     @classmethod
-    def make(cls, gateway_id: str | None) -> "Identity":
+    def make(cls, gateway_id: str | None) -> Identity:
         try:
             depthai = metadata.version("depthai")
         except metadata.PackageNotFoundError:
@@ -53,7 +53,7 @@ async def get_gateway(request: web.Request) -> web.Response:
 
 def gateway_body(app: web.Application) -> dict:
     identity = app[IDENTITY]
-    return _gateway.dump({**identity.__dict__, "started_at": datetime.fromtimestamp(identity.started_at, timezone.utc),
+    return _gateway.dump({**identity.__dict__, "started_at": datetime.fromtimestamp(identity.started_at, UTC),
                           "cameras": len(app[FLEET].actors)})
 
 

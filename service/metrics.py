@@ -18,6 +18,7 @@ from schemas.camera import CAMERA_STATES
 from . import openapi
 from .events import Events
 from .gateway import Identity
+from .mqtt import Publisher
 from .inputs import METRICS
 
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
@@ -42,7 +43,8 @@ class RouteStats:
 
 
 class Metrics:
-    def __init__(self, fleet: Fleet, video: VideoHub, identity: Identity, events: Events):
+    def __init__(self, fleet: Fleet, video: VideoHub, identity: Identity, events: Events,
+                 mqtt: Publisher | None = None):
         self.registry = CollectorRegistry()
         self.routes: dict[tuple, RouteStats] = {}          # by (route object, method)
         self.commands = Histogram("camera_command_duration_seconds",
@@ -51,6 +53,8 @@ class Metrics:
         self._command_children: dict[str, object] = {}
         self.registry.register(_Live(fleet, video, self.routes))
         self.registry.register(_About(fleet, identity, events))
+        if mqtt is not None:
+            self.registry.register(_Mqtt(mqtt))
 
     def command_latency(self, mxid: str):
         child = self._command_children.get(mxid)
@@ -79,6 +83,21 @@ class _About:
                                 value=len(self.events.subscribers))
         yield CounterMetricFamily("events_resets", "Times a reader fell too far behind and was reset",
                                   value=self.events.resets)
+
+
+class _Mqtt:
+    """The MQTT publisher: whether it is connected, what it sent and what it dropped."""
+
+    def __init__(self, publisher: Publisher):
+        self.publisher = publisher
+
+    def collect(self):
+        p = self.publisher
+        yield GaugeMetricFamily("mqtt_connected", "1 while the broker is connected", value=float(p.connected))
+        yield CounterMetricFamily("mqtt_connects", "Connections made to the broker", value=p.connects)
+        yield CounterMetricFamily("mqtt_published", "Events published to the broker", value=p.published)
+        yield CounterMetricFamily("mqtt_dropped", "Events dropped while the broker was away or slow (the retained "
+                                  "state is republished after)", value=p.dropped)
 
 
 class _Live:

@@ -26,7 +26,7 @@ class EventReader:
                 self.comments.append(line)
                 continue
             name, _, value = line.partition(":")
-            fields[name] = value[1:] if value.startswith(" ") else value
+            fields[name] = value.removeprefix(" ")
 
     async def until(self, predicate, timeout: float = 10.0) -> list[dict]:
         """Events up to and including the first that `predicate` accepts."""

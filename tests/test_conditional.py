@@ -3,9 +3,8 @@ with a stale If-Match is a 412 that changes nothing, decided in the camera's mai
 current If-None-Match is a 304."""
 import asyncio
 
-import pytest
-
 import blobs
+import pytest
 from conftest import activate, assert_error, stream_url
 from test_errors import snapshot
 from test_nn import MOBILENET, upload

@@ -3,19 +3,19 @@ a reset where the history cannot cover the gap, filters, keep-alives, bounded qu
 come from each backend."""
 import asyncio
 
+import blobs
 import pytest
 from aiohttp import ClientSession
-
-import blobs
-import service.events
-import service.sse
 from conftest import activate, assert_error, device_timeout, stream_url, wait_until
-from service.app import create_app
-from service.inputs import FLEET
 from sse import watch
 from test_hotplug import sim
 from test_metrics import scrape, value
 from test_nn import MOBILENET, upload
+
+import service.events
+import service.sse
+from service.app import create_app
+from service.inputs import FLEET
 
 
 async def boot_id(client) -> str:

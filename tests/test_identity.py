@@ -1,13 +1,14 @@
 """Who the gateway is: GET /gateway and oak_camera_service_info, a stable id kept in the state directory and a
 boot id new on every start."""
-from datetime import datetime, timezone
-from importlib import metadata
 import socket
+from datetime import UTC, datetime
+from importlib import metadata
 
 from conftest import device_timeout, wait_until
+from test_metrics import scrape, value
+
 from service.app import create_app
 from service.inputs import FLEET
-from test_metrics import scrape, value
 
 
 async def start(aiohttp_client, backend, state_dir):
@@ -23,7 +24,7 @@ async def gateway(client) -> dict:
 
 
 async def test_the_gateway_says_who_it_is(client, backend):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     about = await gateway(client)
     assert about["hostname"] == socket.gethostname()
     assert about["version"] == metadata.version("oak-camera-service")
