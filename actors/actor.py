@@ -238,7 +238,8 @@ class CameraActor:
             if self._applied is state:      # the device runs the writes, the file and the API do not
                 await self._put_back()
             raise
-        self._publish(state)
+        for _, result in done:          # each write's own change, in order (its answer names its revision)
+            self._publish(result)
         for future, result in done:
             _settle(future, result=result)
 

@@ -141,7 +141,7 @@ class Publisher:
                 raise
 
     async def _send(self, client: aiomqtt.Client, event: Event) -> None:
-        await client.publish(f"{self.base}/events/{event.type}", event.text, qos=1)
+        await client.publish(f"{self.base}/events/{event.type}", event.text)      # QoS 0: no round trip each
         self.published += 1
         if event.type == "reset":
             await self._publish_state(client)

@@ -212,3 +212,17 @@ async def test_the_gateway_stop_is_the_last_event(aiohttp_client, make_backend):
     await client.server.close()
     got = await events.until(lambda e: e["type"] == "gateway_stopped")
     assert got[-1]["mxid"] is None and await events.ended()
+
+
+async def test_each_write_of_a_batch_is_its_own_event_with_the_revision_its_answer_names(client, mxid):
+    """Writes queued behind a slow one are applied together; each still has its own event."""
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    events = await watch(client, mxid=cam, type="control")
+    assert (await client.post(f"/sim/cameras/{cam}/faults", json={"latency_ms": 300})).status == 200
+    url = stream_url(cam, "CAM_A", "control")
+    answers = await asyncio.gather(*(client.post(url, json={"contrast": c}) for c in (1, 2, 3, 4)))
+    assert all(a.status == 200 for a in answers)
+    got = [await events.next() for _ in answers]
+    assert [(e["revision"], e["data"]["control"]["contrast"]) for e in got] == \
+        [(int(a.headers["X-State-Revision"]), (await a.json())["contrast"]) for a in answers]
