@@ -12,9 +12,10 @@ import sys
 import uvloop
 from aiohttp import web
 
-from . import logs, metrics, systemd
+from . import announce, logs, metrics, systemd
 from .app import create_app
 from .config import parse, read_tokens
+from .gateway import IDENTITY
 from .limits import cap_connections
 
 log = logging.getLogger("oak-camera-service")
@@ -58,6 +59,17 @@ async def serve(args, tokens: list[str]) -> None:
     sys.setswitchinterval(0.0005)
     kind = f"simulated {','.join(args.simulate)}" if args.simulate else "depthai"
     scheme = "https" if tls else "http"
+    announcement = None
+    if announce.wanted(args.announce, args.host):
+        identity = app[IDENTITY]
+        try:
+            announcement = announce.Announcement(args.host, args.port, gateway_id=identity.id,
+                                                 hostname=identity.hostname, version=identity.version, scheme=scheme,
+                                                 tokens=bool(tokens))
+            await announcement.start()
+        except Exception as exc:  # noqa: BLE001 (no multicast here, say: the API serves all the same)
+            log.warning("announcing on the LAN failed: %s", exc)
+            announcement = None
     log.info("ready: serving on %s://%s:%d (%s backend, state in %s%s)", scheme, args.host, args.port, kind,
              args.state_dir, ", tokens required" if tokens else "")
     systemd.notify("READY=1")
@@ -68,6 +80,8 @@ async def serve(args, tokens: list[str]) -> None:
     log.info("stopping: finishing requests in flight, then closing the cameras")
     if watchdog is not None:
         watchdog.cancel()
+    if announcement is not None:
+        await announcement.close()
     await runner.cleanup()
     log.info("stopped")
 

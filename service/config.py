@@ -134,6 +134,8 @@ OPTIONS = (
     Option("--tls-cert", _readable_file, None, "certificate (PEM) to serve HTTPS with; needs --tls-key", "FILE"),
     Option("--tls-key", _readable_file, None, "private key (PEM) of --tls-cert", "FILE"),
     Option("--metrics", _choice("on", "off"), "on", "serve Prometheus metrics at /metrics", "on|off"),
+    Option("--announce", _choice("auto", "on", "off"), "auto", "announce the gateway on the LAN by DNS-SD "
+           "(_oak-camera._tcp): auto does when listening beyond loopback", "auto|on|off"),
     Option("--mqtt-url", _mqtt_url, None, "publish the events to this MQTT broker too, under "
            "<prefix>/<gateway id>/ (default prefix: oak): mqtt://[user@]host[:port][/prefix], mqtts:// for TLS; "
            "the password from --mqtt-password-file or $OAK_MQTT_PASSWORD rather than in the URL, where ps shows "
