@@ -48,10 +48,10 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
                max_body: int = MAX_BODY, tokens: list[str] | None = None, cors_origins: list[str] | None = None,
                with_metrics: bool = True, max_feeds: int = 4, initial_streams: str = "none",
                body_timeout: float = 10.0, model_checker: ModelChecker | None = None,
-               mqtt_target: mqtt.MqttTarget | None = None) -> web.Application:
+               mqtt_target: mqtt.MqttTarget | None = None, mqtt_results: bool = False) -> web.Application:
     """The application; with `state_dir` each camera's desired state is saved there and restored, with
     `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call, with
-    `mqtt_target` the events go to that broker too."""
+    `mqtt_target` the events go to that broker too (with `mqtt_results`, the networks' results as well)."""
     # Outermost first: admission gives the request its id and checks its token before anything else runs.
     # Request metrics come from the runner (metrics.runner_options), not from a middleware.
     # If-Match and If-None-Match inside the error middleware, so that their 412 and 422 are JSON errors.
@@ -67,9 +67,6 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
                   mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
     events.setup(app, fleet, identity.boot_id, lambda: gateway.gateway_body(app))
-    publisher = None
-    if mqtt_target is not None:
-        publisher = mqtt.setup(app, mqtt_target, identity.id, fleet, lambda: gateway.gateway_body(app))
     app[BODY_TIMEOUT] = body_timeout
     app[health.READY] = False
     modules = (streams, cameras, video, nn, gateway, sse, health) + ((sim,) if sim.enabled(backend) else ())
@@ -78,6 +75,9 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     # Models live beside the state they belong to; without a state folder, for this run only.
     nn.setup(app, store.models if store is not None else ModelFiles(Path(tempfile.mkdtemp(prefix="oak-models-"))),
              model_checker)
+    publisher = None
+    if mqtt_target is not None:
+        publisher = mqtt.setup(app, mqtt_target, identity.id, fleet, lambda: gateway.gateway_body(app), mqtt_results)
     if with_metrics:
         app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO], identity, app[events.EVENTS], publisher)
     openapi.setup(app, version=metadata.version("oak-camera-service"), tokens=bool(tokens))

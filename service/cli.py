@@ -35,7 +35,8 @@ async def serve(args, tokens: list[str]) -> None:
                      device_timeout=args.device_timeout, discovery_interval=args.discovery_interval,
                      max_body=args.max_body, body_timeout=args.body_timeout, tokens=tokens, cors_origins=args.cors_origins,
                      with_metrics=args.metrics == "on", max_feeds=args.max_feeds,
-                     initial_streams=args.initial_streams, mqtt_target=args.mqtt_url)
+                     initial_streams=args.initial_streams, mqtt_target=args.mqtt_url,
+                     mqtt_results=args.mqtt_results == "on")
     tls = None
     if args.tls_cert:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -140,6 +140,8 @@ OPTIONS = (
            "<prefix>/<gateway id>/ (default prefix: oak): mqtt://[user@]host[:port][/prefix], mqtts:// for TLS; "
            "the password from --mqtt-password-file or $OAK_MQTT_PASSWORD rather than in the URL, where ps shows "
            "it", "URL"),
+    Option("--mqtt-results", _choice("on", "off"), "off", "with --mqtt-url, publish every neural network's results "
+           "too, each stream's under cameras/<mxid>/streams/<stream>/nn", "on|off"),
     Option("--mqtt-password-file", _readable_file, None, "file whose first line is the MQTT password", "FILE"),
     Option("--log-level", _choice("debug", "info", "warning", "error"), "info", "log level"),
     Option("--log-format", _choice("text", "json"), "text", "plain text lines, or one JSON object per line"),

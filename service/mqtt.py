@@ -2,7 +2,8 @@
 
 Under `<prefix>/<gateway id>/`: `status` is `online`, retained, with a Last Will of `offline` (and `offline`
 on a clean stop); `gateway` is GET /gateway's body and `cameras/<mxid>` each camera's GET /cameras/{mxid}/,
-both retained; `events/<type>` every event as GET /events gives it. The publisher reads the events with a
+both retained; `events/<type>` every event as GET /events gives it; with results on,
+`cameras/<mxid>/streams/<stream>/nn` each network's results as its WebSocket gives them. The publisher reads the events with a
 bounded queue of its own like any reader: a broker that is down or slow never slows the API; events past the
 queue are dropped (counted), and every reconnect, and every reset, republishes the retained state so that it
 is right again.
@@ -23,6 +24,7 @@ from aiohttp import web
 from actors.fleet import Fleet
 
 from .events import EVENTS, Event, Events, camera_body
+from .nn import RESULTS, Results, Watcher
 
 log = logging.getLogger(__name__)
 BACKOFF = (0.5, 30.0)         # s: the first wait before reconnecting, doubling up to the second
@@ -62,8 +64,10 @@ class MqttTarget:
 
 
 class Publisher:
-    def __init__(self, target: MqttTarget, gateway_id: str, events: Events, fleet: Fleet, gateway_body):
+    def __init__(self, target: MqttTarget, gateway_id: str, events: Events, fleet: Fleet, gateway_body,
+                 results: Results | None = None):
         self.target, self.events, self.fleet, self.gateway_body = target, events, fleet, gateway_body
+        self.results = results          # the networks' results, to publish too; None: not published
         self.base = f"{target.prefix}/{gateway_id}"
         self.identifier = f"oak-camera-service-{gateway_id}"
         self.connected = False
@@ -104,7 +108,7 @@ class Publisher:
                     self.connects += 1
                     log.info("mqtt: connected to %s as %s", self.target, self.base)
                     await self._publish_state(client)
-                    await _first(self._pump(client), _until_lost(client))
+                    await _first(self._pump(client), _until_lost(client), self._forward_results(client))
                     await client.publish(f"{self.base}/status", "offline", qos=1, retain=True)
                     return
             except aiomqtt.MqttError as exc:
@@ -152,6 +156,45 @@ class Publisher:
                                      retain=True)
 
 
+    async def _forward_results(self, client: aiomqtt.Client) -> None:
+        """Every running network's results to its stream's topic, as the results WebSocket gives them: one
+        forwarder per network, holding only the latest result, so a slow broker skips results (QoS 0)."""
+        if self.results is None:
+            await asyncio.Event().wait()          # nothing to do; ends with the connection
+        forwarders: dict[tuple[str, str], tuple[object, asyncio.Task]] = {}
+        try:
+            while True:
+                running = {(actor.mxid, name): output for actor in list(self.fleet.actors.values())
+                           for name, s in actor.state.streams.items()
+                           if s.nn is not None and (output := actor.output(name)) is not None}
+                for key, (output, task) in list(forwarders.items()):
+                    if running.get(key) is not output or task.done():
+                        task.cancel()
+                        del forwarders[key]
+                for key, output in running.items():
+                    if key not in forwarders:
+                        topic = f"{self.base}/cameras/{key[0]}/streams/{key[1]}/nn"
+                        forwarders[key] = (output, asyncio.create_task(self._forward(client, output, topic)))
+                await asyncio.sleep(0.5)          # a network deployed or a camera back is seen within it
+        finally:
+            for _, task in forwarders.values():
+                task.cancel()
+            await asyncio.gather(*(task for _, task in forwarders.values()), return_exceptions=True)
+
+    async def _forward(self, client: aiomqtt.Client, output, topic: str) -> None:
+        watcher = Watcher()
+        self.results.watch(output, watcher)
+        try:
+            while True:
+                text = await watcher.next(1.0)
+                if text is None:
+                    self.results.watch(output, watcher)      # a reader that failed is replaced
+                    continue
+                await client.publish(topic, text)
+        finally:
+            self.results.leave(output, watcher)
+
+
 async def _until_lost(client: aiomqtt.Client) -> None:
     """Raises MqttError when the connection is lost (the publisher subscribes to nothing, so no message
     comes): an idle publisher notices a broker that went away at once, not at its next event."""
@@ -174,8 +217,11 @@ async def _first(*coroutines) -> None:
 MQTT = web.AppKey("mqtt", Publisher)
 
 
-def setup(app: web.Application, target: MqttTarget, gateway_id: str, fleet: Fleet, gateway_body) -> Publisher:
-    publisher = app[MQTT] = Publisher(target, gateway_id, app[EVENTS], fleet, gateway_body)
+def setup(app: web.Application, target: MqttTarget, gateway_id: str, fleet: Fleet, gateway_body,
+          results: bool = False) -> Publisher:
+    """The publisher, started and stopped with the app; `results`: the networks' results too (nn.setup first)."""
+    publisher = app[MQTT] = Publisher(target, gateway_id, app[EVENTS], fleet, gateway_body,
+                                      app[RESULTS] if results else None)
 
     async def start(_app):
         publisher.start()

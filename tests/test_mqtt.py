@@ -2,16 +2,19 @@
 state retained, every event published; a broker that is away never slows the API, its drops are counted and
 the retained state is right again once it returns."""
 import asyncio
+import json
 import signal
 
 import aiomqtt
 import pytest
 from broker import MOSQUITTO, Broker, Subscriber
-from conftest import device_timeout, stream_url, wait_until
+from conftest import activate, device_timeout, stream_url, wait_until
 from test_cli import start, stop
 from test_hotplug import sim
 from test_metrics import scrape, value
+from test_nn import MOBILENET, upload
 
+import blobs
 import service.events
 from service.app import create_app
 from service.inputs import FLEET
@@ -40,9 +43,10 @@ async def test_the_state_is_retained_and_every_event_published(aiohttp_client, m
         await wait_until(lambda: all(f"{base}/cameras/{c}" in sub.latest for c in cams) and f"{base}/status" in
                          sub.latest and f"{base}/gateway" in sub.latest, timeout=10)
         assert sub.latest[f"{base}/status"] == b"online"
-        assert sub.json(f"{base}/gateway") == await (await client.get("/gateway")).json()
-        for cam in cams:
-            assert sub.json(f"{base}/cameras/{cam}") == await (await client.get(f"/cameras/{cam}/")).json()
+        assert sub.json(f"{base}/gateway")["id"] == (await (await client.get("/gateway")).json())["id"]
+        bodies = {cam: await (await client.get(f"/cameras/{cam}/")).json() for cam in cams}
+        # What was retained before the subscriber came may be a moment older (booting): the update follows.
+        await wait_until(lambda: all(sub.json(f"{base}/cameras/{cam}") == bodies[cam] for cam in cams), timeout=10)
         resp = await client.post(stream_url(cams[0], "CAM_A", "config"), json={"fps": 11})
         await wait_until(lambda: sub.events("config"), timeout=10)
         [event] = sub.events("config")
@@ -134,3 +138,20 @@ async def test_a_killed_gateway_is_offline_by_its_last_will_and_a_password_comes
                 stop(proc)
     finally:
         guarded.stop()
+
+
+async def test_with_results_on_each_networks_results_go_to_its_streams_topic(aiohttp_client, make_backend, broker,
+                                                                             mxid):
+    backend = make_backend(["oak-d"])
+    client = await serve(aiohttp_client, backend, broker.url("fleet"), mqtt_results=True)
+    cam = mxid("oak-d")
+    topic = f"fleet/{await gateway_id(client)}/cameras/{cam}/streams/CAM_A/nn"
+    async with Subscriber(broker.port, topic) as sub:
+        await activate(client, cam, "CAM_A")
+        resp = await client.post(stream_url(cam, "CAM_A", "nn"), data=upload(blobs.blob(), MOBILENET))
+        assert resp.status == 200, await resp.text()
+        await wait_until(lambda: len(sub.messages) >= 3, timeout=20)
+        results = [json.loads(payload) for _, payload, _ in sub.messages]
+        assert all({"detections", "timestamp", "sequence"} <= set(r) for r in results)
+        assert {d["label"] for r in results for d in r["detections"]} <= {"bars", "star"}
+        assert [r["sequence"] for r in results] == sorted(r["sequence"] for r in results)
