@@ -90,7 +90,7 @@ class MqttClient:
         return next((t for t, e in self.events if t >= after and predicate(e)), None)
 
 
-async def poll(session, url: str, predicate, after: float, period: float = 1.0, phase: float = 0.0) -> float:
+async def poll(session, url: str, predicate, period: float = 1.0, phase: float = 0.0) -> float:
     """A controller polling once a second (its phase is wherever its clock happens to be): when it sees it."""
     await asyncio.sleep(phase)
     while True:
@@ -133,7 +133,7 @@ async def latency(base: str, broker: Broker, prefix: str) -> None:
                             return e["type"] == "camera_state" and e["mxid"] == cam and e["data"]["state"] == wanted
                         sent = time.monotonic()
                         poller = asyncio.create_task(poll(session, f"{base}/cameras/{cam}/",
-                                                          lambda b, w=wanted: b["state"] == w, sent, phase=phase))
+                                                          lambda b, w=wanted: b["state"] == w, phase=phase))
                         await session.post(f"{base}/sim/cameras/{cam}/{action}")
                     else:
                         fps = 10 + trial % 2 * 5 + clients % 2
@@ -142,7 +142,7 @@ async def latency(base: str, broker: Broker, prefix: str) -> None:
                             return e["type"] == "config" and e["mxid"] == cam and e["data"]["config"]["fps"] == fps
                         sent = time.monotonic()
                         poller = asyncio.create_task(poll(session, f"{base}/cameras/{cam}/streams/CAM_A/config",
-                                                          lambda b, f=fps: b["fps"] == f, sent, phase=phase))
+                                                          lambda b, f=fps: b["fps"] == f, phase=phase))
                         await session.post(f"{base}/cameras/{cam}/streams/CAM_A/config", json={"fps": fps})
                     for reader in readers:
                         got.setdefault(f"SSE, {clients} client(s)", []).append(

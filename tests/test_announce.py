@@ -2,11 +2,11 @@
 required, and withdraws when it stops. Browsed on loopback (multicast on the loopback interface)."""
 import asyncio
 
+from test_cli import get, start, stop
 from zeroconf import IPVersion, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from service.announce import SERVICE_TYPE
-from test_cli import get, start, stop
 
 
 async def test_the_gateway_is_found_on_the_lan_and_withdraws_when_it_stops(tmp_path):

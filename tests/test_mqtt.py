@@ -6,6 +6,7 @@ import json
 import signal
 
 import aiomqtt
+import blobs
 import pytest
 from broker import MOSQUITTO, Broker, Subscriber
 from conftest import activate, device_timeout, stream_url, wait_until
@@ -14,7 +15,6 @@ from test_hotplug import sim
 from test_metrics import scrape, value
 from test_nn import MOBILENET, upload
 
-import blobs
 import service.events
 from service.app import create_app
 from service.inputs import FLEET
