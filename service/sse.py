@@ -10,7 +10,7 @@ from schemas.events import EventSchema, EventsQuerySchema, parse_event_id
 
 from . import openapi
 from .errors import validation_error
-from .events import EVENTS, Event
+from .events import EVENTS, HISTORY, QUEUE, Event
 from .inputs import load
 
 KEEPALIVE = 15.0          # s between keep-alive comments, so proxies and clients see the stream is alive
@@ -23,11 +23,11 @@ _query = EventsQuerySchema()
       description="Server-Sent Events (`text/event-stream`), one per change: `id:` `<boot id>:<sequence>`, "
                   "`event:` the type, `data:` an Event as JSON (its camera's mxid, state revision after the "
                   "change, time and the new value). A client that reconnects with `Last-Event-ID` (an "
-                  "EventSource does so itself) gets every event it missed, from a history of the latest 4096; "
+                  f"EventSource does so itself) gets every event it missed, from a history of the latest {HISTORY}; "
                   "one whose event the history no longer holds, or that is of an earlier run of the service, "
-                  "gets a `reset` event first and lists again. A client that falls 1024 events behind gets a "
-                  "`reset` instead of them. A keep-alive comment comes every 15 s; the gateway's stop is a "
-                  "`gateway_stopped` event, then the stream ends.",
+                  f"gets a `reset` event first and lists again. A client that falls {QUEUE} events behind gets a "
+                  f"`reset` instead of them. A keep-alive comment comes every {KEEPALIVE:g} s; the gateway's stop "
+                  "is a `gateway_stopped` event, then the stream ends.",
       parameters=[{"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"},
                    "description": "Resume after this event: `<boot id>:<sequence>`"}],
       responses={200: {"description": "The events, endless",
