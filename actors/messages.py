@@ -17,8 +17,8 @@ class Write:
 
     def check(self, mxid: str, state: CameraState) -> None:
         if self.expected is not None and state.revision not in self.expected:
-            raise RevisionMismatch(f"camera {mxid} is at revision {state.revision}, not "
-                                   f"{' or '.join(map(str, sorted(self.expected)))}; read it again",
+            named = " or ".join(map(str, sorted(self.expected))) or "one the If-Match header names"
+            raise RevisionMismatch(f"camera {mxid} is at revision {state.revision}, not {named}; read it again",
                                    state.revision)
 
 

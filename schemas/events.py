@@ -12,6 +12,7 @@ CAMERA_EVENTS = ("camera_added", "camera_state", "stream_activated", "stream_dea
 GATEWAY_EVENTS = ("gateway_started", "gateway_stopped")
 EVENT_TYPES = (*GATEWAY_EVENTS, *CAMERA_EVENTS, "reset")
 EVENT_ID = re.compile(r"([0-9a-f]{32}):([0-9]{1,18})")
+EVENT_ID_PATTERN = f"^{EVENT_ID.pattern}$"
 
 
 class CommaList(fields.String):
@@ -48,7 +49,7 @@ class EventsQuerySchema(TokenQuerySchema):
     type = CommaList(lambda v: v in EVENT_TYPES, metadata={
         "description": f"Only events of these types (comma-separated): {', '.join(EVENT_TYPES)}; `reset` always "
                        "comes"})
-    last_event_id = EventIdField(metadata={
+    last_event_id = EventIdField(metadata={"pattern": EVENT_ID_PATTERN,
         "description": "Resume after this event (for clients that cannot send the Last-Event-ID header, which "
                        "wins when both are given)"})
 

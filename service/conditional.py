@@ -1,7 +1,11 @@
 """Conditional requests on a camera's state (RFC 9110 §13): its revision is the strong ETag `"<revision>"` of
 every camera-scoped answer that carries X-State-Revision. A write with If-Match applies only to a state at one
 of the revisions named, decided by the camera's actor in mailbox order (actors/messages.py Write.check), else
-412 `revision_mismatch` and nothing changes; a GET with If-None-Match naming the current revision is a 304."""
+412 `revision_mismatch` and nothing changes; a GET with If-None-Match naming the current revision is a 304.
+
+A tag is read leniently: a bare revision (`17`, as hand-written clients send it) counts as `"17"`; anything else
+that is no entity tag names no revision, so an If-Match with it is a 412 that says what the revision is (never
+a write applied against a condition the service could not read)."""
 from __future__ import annotations
 
 import re
@@ -10,10 +14,10 @@ from aiohttp import web
 
 from actors.errors import RevisionMismatch
 
-from .errors import ApiError, validation_error
+from .errors import ApiError
 
 IF_MATCH = "if_match"             # request key: the revisions a write's If-Match names (None: any)
-_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
+_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*|\s*()([0-9]+)\s*')
 _READS = ("GET", "HEAD")
 
 
@@ -21,18 +25,15 @@ def etag(revision: int) -> str:
     return f'"{revision}"'
 
 
-def _tags(header: str, value: str) -> list[tuple[bool, str]] | None:
+def _tags(value: str) -> list[tuple[bool, str]] | None:
     """The entity tags of a header as (weak, opaque-tag) pairs; None for "*"."""
     if value.strip() == "*":
         return None
     tags = []
     for part in value.split(","):
         found = _TAG.fullmatch(part)
-        if found is None:
-            raise validation_error({header: ['Entity tags are quoted, as the ETag header gives them: "17", '
-                                             'a comma-separated list of them, or *.']},
-                                   f"the {header} header is not valid")
-        tags.append((found[1] is not None, found[2]))
+        if found is not None:
+            tags.append((found[1] is not None, found[2] if found[2] is not None else found[4]))
     return tags
 
 
@@ -44,10 +45,10 @@ def _revisions(tags: list[tuple[bool, str]], weak_too: bool) -> frozenset[int]:
 @web.middleware
 async def conditional_middleware(request: web.Request, handler) -> web.StreamResponse:
     if_match, if_none_match = request.headers.get("If-Match"), request.headers.get("If-None-Match")
-    if if_match is None and if_none_match is None:        # the common case costs two lookups
-        return await handler(request)
-    matching = _tags("If-Match", if_match) if if_match is not None else None
-    none_matching = _tags("If-None-Match", if_none_match) if if_none_match is not None else None
+    if (if_match is None and if_none_match is None) or request.match_info.http_exception is not None:
+        return await handler(request)      # the common case costs two lookups; no route or method: its 404, 405
+    matching = _tags(if_match) if if_match is not None else None
+    none_matching = _tags(if_none_match) if if_none_match is not None else None
     if matching is not None:
         request[IF_MATCH] = _revisions(matching, weak_too=False)
     try:

@@ -18,7 +18,7 @@ ERROR_WHEN = {
     404: "No such camera, no such stream on this camera (the message lists its streams)",
     409: "The stream is not active, or the camera is shut down (POST /cameras/{mxid}/ boots it)",
     413: "The body is larger than the limit",
-    422: "The body, query, path or a header (If-Match) fails validation (shape, type, range, or what the sensor can do); "
+    422: "The body, query, path or a header fails validation (shape, type, range, or what the sensor can do); "
          "`fields` has a message per field",
     503: "The camera is disconnected or booting, or its command queue is full; a model upload while two are "
          "under way (`uploads_busy`) or on a full disk (`model_not_saved`); see Retry-After",
@@ -52,7 +52,8 @@ REVISION_HEADER = {
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
              "description": 'Apply only if the camera\'s state is at this revision (its ETag, `"17"`; a list, or `*` '
                             "for any): checked as the camera applies the request, after every write before it; "
-                            "else 412 `revision_mismatch` with the current revision, and nothing changes"}
+                            "else 412 `revision_mismatch` with the current revision, and nothing changes. A value "
+                            "that names no revision (no entity tag) is a 412 too"}
 _IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
                   "description": "304 with no body when the camera's state is still at this revision (its ETag)"}
 

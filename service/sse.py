@@ -6,7 +6,7 @@ from aiohttp_apigami import docs, querystring_schema
 from aiohttp_sse import EventSourceResponse
 from marshmallow import ValidationError
 
-from schemas.events import EventSchema, EventsQuerySchema, parse_event_id
+from schemas.events import EVENT_ID_PATTERN, EventSchema, EventsQuerySchema, parse_event_id
 
 from . import openapi
 from .errors import validation_error
@@ -28,7 +28,8 @@ _query = EventsQuerySchema()
                   f"gets a `reset` event first and lists again. A client that falls {QUEUE} events behind gets a "
                   f"`reset` instead of them. A keep-alive comment comes every {KEEPALIVE:g} s; the gateway's stop "
                   "is a `gateway_stopped` event, then the stream ends.",
-      parameters=[{"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"},
+      parameters=[{"name": "Last-Event-ID", "in": "header", "required": False,
+                   "schema": {"type": "string", "pattern": EVENT_ID_PATTERN},
                    "description": "Resume after this event: `<boot id>:<sequence>`"}],
       responses={200: {"description": "The events, endless",
                        "content": {"text/event-stream": {"schema": EventSchema}}}, **openapi.errors(422)})
