@@ -5,7 +5,7 @@ SIM     ?= oak-d,oak-d-pro,oak-1,oak-d-lr
 HOST    ?= 127.0.0.1
 PORT    ?= 8080
 
-.PHONY: run test test-hardware bench bench-api bench-still bench-video bench-middleware bench-soak bench-activation bench-abuse bench-nn
+.PHONY: run test test-hardware bench bench-api bench-still bench-video bench-middleware bench-soak bench-activation bench-abuse bench-nn bench-events
 
 $(VENV)/.run: setup.cfg pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,7 +25,7 @@ test: $(VENV)/.test              ## the test suite
 test-hardware: $(VENV)/.test     ## the API scenario against a real OAK camera (skips when none is attached)
 	$(PY) -m pytest -m hardware -rs
 
-bench: bench-api bench-still bench-video bench-middleware bench-soak bench-activation bench-abuse bench-nn  ## every benchmark; needs wrk (apt-get install wrk)
+bench: bench-api bench-still bench-video bench-middleware bench-soak bench-activation bench-abuse bench-nn bench-events  ## every benchmark; needs wrk (apt-get install wrk)
 
 bench-api: $(VENV)/.test
 	$(PY) bench/api.py
@@ -50,3 +50,6 @@ bench-abuse: $(VENV)/.test
 
 bench-nn: $(VENV)/.test
 	$(PY) bench/nn.py
+
+bench-events: $(VENV)/.test      ## needs mosquitto (apt-get install mosquitto)
+	$(PY) bench/events.py

@@ -7,6 +7,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
@@ -14,7 +15,8 @@ from .backend import Device, Output
 from .calibration import describe
 from .capabilities import CapabilityError
 from .encode import encode
-from .errors import CameraBusy, CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout, StateNotSaved, StreamInactive
+from .errors import (CameraBusy, CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout,
+                     RevisionMismatch, StateNotSaved, StreamInactive)
 from .frames import Frame, FrameMeta
 from .messages import BATCHABLE, Activate, Boot, Capture, ReadCalibration, ReadStats, ShutDown, UpdateControl
 from .model import CameraState, initial_state, streams_of
@@ -88,6 +90,8 @@ class CameraActor:
         self._recovery: asyncio.Task | None = None
         self._stopping = False
         self._in_hand: list = []              # the messages the loop has taken from the mailbox
+        # Told of every change a client can see, as it is published: (actor, the state before, the status before).
+        self.on_change: Callable[[CameraActor, CameraState, str], None] | None = None
 
     # Life cycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -179,9 +183,9 @@ class CameraActor:
                 elif isinstance(item[0], _Close):
                     await self._close()
                 elif isinstance(item[0], ShutDown):
-                    _settle(item[1], result=await self._shut_down())
+                    _settle(item[1], result=await self._shut_down(item[0]))
                 elif isinstance(item[0], Boot):
-                    _settle(item[1], result=await self._boot())
+                    _settle(item[1], result=await self._boot(item[0]))
                 elif isinstance(item[0], ReadStats):
                     _settle(item[1], result=await self._read_stats())
                 elif isinstance(item[0], ReadCalibration):
@@ -208,11 +212,12 @@ class CameraActor:
         state, done = self.state, []
         for message, future in batch:
             try:
+                message.check(self.mxid, state)        # If-Match: against the revision the writes before left
                 if isinstance(message, Activate):
                     self._require_connected()
                 state = message.apply(state, self.specs)
                 done.append((future, state))
-            except (CapabilityError, CameraUnavailable) as exc:
+            except (CapabilityError, CameraUnavailable, RevisionMismatch) as exc:
                 _settle(future, error=exc)
         if not done:
             return
@@ -248,7 +253,8 @@ class CameraActor:
             if self._applied is state:      # the device runs the writes, the file and the API do not
                 await self._put_back()
             raise
-        self.state = state
+        for _, result in done:          # each write's own change, in order (its answer names its revision)
+            self._publish(result)
         for future, result in done:
             _settle(future, result=result)
 
@@ -365,10 +371,18 @@ class CameraActor:
         self._recover_soon()
 
     def _set_status(self, status: str, error: str | None = None) -> None:
-        if status != self.status:
-            self.status, self.status_since = status, time.time()
         if error is not None:
             self.last_error = error
+        if status != self.status:
+            before, self.status, self.status_since = self.status, status, time.time()
+            if self.on_change is not None:
+                self.on_change(self, self.state, before)
+
+    def _publish(self, state: CameraState) -> None:
+        """The new desired state, as readers see it from now on."""
+        before, self.state = self.state, state
+        if self.on_change is not None:
+            self.on_change(self, before, self.status)
 
     def _recover_soon(self) -> None:
         if self._stopping or self.state.shut_down:
@@ -419,20 +433,22 @@ class CameraActor:
             self._stuck = job
         self._set_status(SHUT_DOWN, "shut down on request")
 
-    async def _shut_down(self) -> CameraState:
+    async def _shut_down(self, message: ShutDown) -> CameraState:
+        message.check(self.mxid, self.state)
         state = self.state.with_camera(shut_down=True)
         if state is not self.state:
             await self._save(state)         # StateNotSaved: nothing changed
-            self.state = state
+            self._publish(state)
         if self.status != SHUT_DOWN:
             await self._close()
         return self.state
 
-    async def _boot(self) -> CameraState:
+    async def _boot(self, message: Boot) -> CameraState:
+        message.check(self.mxid, self.state)
         state = self.state.with_camera(shut_down=False)
         if state is not self.state:
             await self._save(state)
-            self.state = state
+            self._publish(state)
         if self.status == SHUT_DOWN:
             self._set_status(BOOTING)
             try:
@@ -452,9 +468,9 @@ class CameraActor:
             await self._call(self.device.close)
         await self._call(self.device.open, deadline=self._configure_deadline)      # it may be rebooting
         await self._apply(self.state)
-        self._set_status(CONNECTED)
         if after_loss and self._was_connected:
             self.reconnects += 1        # counted as it connects: whoever sees "connected" sees the count
+        self._set_status(CONNECTED)
         self._was_connected = True
 
     async def _recover(self) -> None:

@@ -38,3 +38,12 @@ class StateNotSaved(Exception):
 class ConfigRejected(Exception):
     """The camera refused to build a pipeline for the configuration (422): nothing was acknowledged, and the
     camera goes on with what it ran before."""
+
+
+class RevisionMismatch(Exception):
+    """A conditional write (If-Match) met another revision of the camera's state than it named, at the moment
+    the actor would have applied it (412): nothing changed."""
+
+    def __init__(self, message: str, revision: int):
+        super().__init__(message)
+        self.revision = revision

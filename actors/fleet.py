@@ -4,10 +4,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from .actor import WEDGED, CameraActor
 from .backend import Backend
-from .model import initial_state, streams_of
+from .model import CameraState, initial_state, streams_of
 from .store import StateStore
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ class Fleet:
         self.interval = interval
         self.actor_options = actor_options
         self.actors: dict[str, CameraActor] = {}
+        # Told of every camera found (actor, None, None) and of every change of one (CameraActor.on_change).
+        self.on_change: Callable[[CameraActor, CameraState | None, str | None], None] | None = None
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -64,7 +67,10 @@ class Fleet:
                 else:
                     state = initial_state(specs, self.initial_streams, device.info.ir)
                 actor = CameraActor(device, state=state, store=self.store, **self.actor_options)
+                actor.on_change = self.on_change
                 self.actors[actor.mxid] = actor
+                if self.on_change is not None:
+                    self.on_change(actor, None, None)
                 await actor.start()
                 log.info("camera %s (%s) found", actor.mxid, actor.info.name)
             else:

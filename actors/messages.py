@@ -1,15 +1,29 @@
 """Messages a handler posts to a camera's actor. Writes change the desired state as pure functions of it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .capabilities import merge_config, merge_control
+from .errors import RevisionMismatch
 from .model import CameraState, StreamSpec
 
 
 @dataclass
-class Activate:
+class Write:
+    """A change of the desired state. `expected`: the revisions it may apply to (a request's If-Match), checked
+    by the actor as it applies the write, after every write before it: None applies to any."""
+    expected: frozenset[int] | None = field(default=None, kw_only=True)
+
+    def check(self, mxid: str, state: CameraState) -> None:
+        if self.expected is not None and state.revision not in self.expected:
+            named = " or ".join(map(str, sorted(self.expected))) or "one the If-Match header names"
+            raise RevisionMismatch(f"camera {mxid} is at revision {state.revision}, not {named}; read it again",
+                                   state.revision)
+
+
+@dataclass
+class Activate(Write):
     stream: str
 
     def apply(self, state: CameraState, specs: dict[str, StreamSpec]) -> CameraState:
@@ -22,7 +36,7 @@ class Activate:
 
 
 @dataclass
-class Deactivate:
+class Deactivate(Write):
     stream: str
 
     def apply(self, state: CameraState, specs: dict[str, StreamSpec]) -> CameraState:
@@ -30,7 +44,7 @@ class Deactivate:
 
 
 @dataclass
-class UpdateConfig:
+class UpdateConfig(Write):
     stream: str
     changes: dict
 
@@ -40,7 +54,7 @@ class UpdateConfig:
 
 
 @dataclass
-class UpdateControl:
+class UpdateControl(Write):
     stream: str
     changes: dict
 
@@ -50,7 +64,7 @@ class UpdateControl:
 
 
 @dataclass
-class UpdateIR:
+class UpdateIR(Write):
     changes: dict
 
     def apply(self, state: CameraState, specs: dict[str, StreamSpec]) -> CameraState:
@@ -58,7 +72,7 @@ class UpdateIR:
 
 
 @dataclass
-class DeployNN:
+class DeployNN(Write):
     """Run a neural network on a stream (replacing the one it had): {config, model, path}."""
     stream: str
     nn: dict
@@ -68,7 +82,7 @@ class DeployNN:
 
 
 @dataclass
-class RemoveNN:
+class RemoveNN(Write):
     stream: str
 
     def apply(self, state: CameraState, specs: dict[str, StreamSpec]) -> CameraState:
@@ -76,12 +90,12 @@ class RemoveNN:
 
 
 @dataclass
-class ShutDown:
+class ShutDown(Write):
     """Close the device and keep it closed, across restarts, until a Boot."""
 
 
 @dataclass
-class Boot:
+class Boot(Write):
     """Open a camera that was shut down, with its state."""
 
 

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from pathlib import Path
 from types import MappingProxyType
 
@@ -27,6 +28,27 @@ from .nn import ModelFiles
 log = logging.getLogger(__name__)
 
 VERSION = 1
+GATEWAY_ID = "gateway-id"          # the file that names this gateway, made once
+
+
+def write_durably(target: Path, content: bytes) -> None:
+    """Blocking: replace `target` so that it survives a crash or power loss once this returns (temporary file,
+    fsync, rename, fsync of the directory); 0600, since the state is the operator's alone."""
+    temporary = target.with_name(target.name + ".tmp")
+    try:
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, target)
+    except OSError:
+        temporary.unlink(missing_ok=True)       # a full disk leaves no torn temporary behind
+        raise
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)         # the rename itself must reach the disk too
+    finally:
+        os.close(directory)
 
 
 class StateStore:
@@ -73,22 +95,23 @@ class StateStore:
 
     def write(self, mxid: str, content: bytes) -> None:
         """Blocking: replace the camera's file so that it survives a crash or power loss once this returns."""
-        target = self.path(mxid)
-        temporary = target.with_suffix(".json.tmp")
+        write_durably(self.path(mxid), content)
+
+    def gateway_id(self) -> str:
+        """Blocking: this gateway's id, made the first time and kept here, so that it stays across restarts.
+        A file that holds no id (hand-edited, torn by a disk error) is replaced by a new one."""
+        target = self.directory / GATEWAY_ID
         try:
-            with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-                f.write(content)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary, target)
-        except OSError:
-            temporary.unlink(missing_ok=True)       # a full disk leaves no torn temporary behind
-            raise
-        directory = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory)         # the rename itself must reach the disk too
-        finally:
-            os.close(directory)
+            saved = target.read_text().strip()
+            if len(saved) == 32 and all(c in "0123456789abcdef" for c in saved):
+                return saved
+            log.error("%s holds no gateway id; making a new one", target)
+        except FileNotFoundError:
+            pass
+        made = uuid.uuid4().hex
+        write_durably(target, made.encode() + b"\n")
+        log.info("this gateway's id is %s (kept in %s)", made, target)
+        return made
 
     def load(self, mxid: str, specs: dict[str, StreamSpec], initial_streams: str = "none",
              ir: bool = False) -> CameraState:

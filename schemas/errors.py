@@ -10,6 +10,8 @@ class ErrorDetailSchema(Schema):
     message = fields.String(required=True, metadata={"example": "no camera with mxid 14442C10D13EABCE00"})
     fields_ = fields.Dict(data_key="fields", keys=fields.String(), values=fields.Raw(), metadata={
         "description": "Validation errors only: messages by field (nested for nested fields)"})
+    revision = fields.Integer(metadata={"description": "412 only: the camera's current state revision (also the "
+                                                       "ETag and X-State-Revision headers)"})
     request_id = fields.String(metadata={"description": "500 only: the id under which the error was logged"})
 
 

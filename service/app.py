@@ -13,7 +13,8 @@ from actors.model_check import ModelChecker
 from actors.nn import ModelFiles
 from actors.store import StateStore
 
-from . import cameras, health, metrics, nn, openapi, security, sim, streams, video
+from . import cameras, events, gateway, health, metrics, mqtt, nn, openapi, security, sim, sse, streams, video
+from .conditional import conditional_middleware
 from .errors import error_middleware
 from .logs import add_request_id, quiet_bad_requests
 from .inputs import BODY_TIMEOUT, FLEET
@@ -46,31 +47,39 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
                device_timeout: float = 10.0, max_backoff: float = 30.0, discovery_interval: float = 2.0,
                max_body: int = MAX_BODY, tokens: list[str] | None = None, cors_origins: list[str] | None = None,
                with_metrics: bool = True, max_feeds: int = 4, initial_streams: str = "none",
-               body_timeout: float = 10.0, model_checker: ModelChecker | None = None) -> web.Application:
+               body_timeout: float = 10.0, model_checker: ModelChecker | None = None,
+               mqtt_target: mqtt.MqttTarget | None = None, mqtt_results: bool = False) -> web.Application:
     """The application; with `state_dir` each camera's desired state is saved there and restored, with
-    `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call."""
+    `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call, with
+    `mqtt_target` the events go to that broker too (with `mqtt_results`, the networks' results as well)."""
     # Outermost first: admission gives the request its id and checks its token before anything else runs.
     # Request metrics come from the runner (metrics.runner_options), not from a middleware.
-    middlewares = [security.admission_middleware(tokens or []), error_middleware]
+    # If-Match and If-None-Match inside the error middleware, so that their 412 and 422 are JSON errors.
+    middlewares = [security.admission_middleware(tokens or []), error_middleware, conditional_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=max_body)
     quiet_bad_requests()
     app.on_response_prepare.append(add_request_id)
     if cors_origins:
         security.setup_cors(app, cors_origins)
     store = StateStore(state_dir) if state_dir is not None else None
+    app[gateway.IDENTITY] = identity = gateway.Identity.make(store.gateway_id() if store is not None else None)
     fleet = Fleet(backend, store=store, interval=discovery_interval, initial_streams=initial_streams,
                   mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
+    events.setup(app, fleet, identity.boot_id, lambda: gateway.gateway_body(app))
     app[BODY_TIMEOUT] = body_timeout
     app[health.READY] = False
-    modules = (streams, cameras, video, nn, health) + ((sim,) if sim.enabled(backend) else ())
+    modules = (streams, cameras, video, nn, gateway, sse, health) + ((sim,) if sim.enabled(backend) else ())
     _routes(app, modules + ((metrics,) if with_metrics else ()))
     video.setup(app, max_feeds)
     # Models live beside the state they belong to; without a state folder, for this run only.
     nn.setup(app, store.models if store is not None else ModelFiles(Path(tempfile.mkdtemp(prefix="oak-models-"))),
              model_checker)
+    publisher = None
+    if mqtt_target is not None:
+        publisher = mqtt.setup(app, mqtt_target, identity.id, fleet, lambda: gateway.gateway_body(app), mqtt_results)
     if with_metrics:
-        app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO])
+        app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO], identity, app[events.EVENTS], publisher)
     openapi.setup(app, version=metadata.version("oak-camera-service"), tokens=bool(tokens))
 
     async def start(_app):

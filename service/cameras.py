@@ -48,11 +48,18 @@ async def list_cameras(request: web.Request) -> web.Response:
     return web.json_response(_cameras.dump([camera_view(a) for a in actors]))
 
 
-@docs(tags=TAG, summary="Get Camera", responses=openapi.errors(*openapi.CAMERA))
+_CAMERA = {"content": {"application/json": {"schema": CameraSchema}}, "headers": openapi.REVISION_HEADER}
+
+
+def _camera_response(actor: CameraActor) -> web.Response:
+    return web.json_response(_camera.dump(camera_view(actor)), headers=revision(actor.state))
+
+
+@docs(tags=TAG, summary="Get Camera", responses={200: {"description": "The camera", **_CAMERA},
+                                                 **openapi.errors(*openapi.CAMERA)})
 @match_info_schema(CameraPathSchema)
-@response_schema(CameraSchema, 200)
 async def get_camera(request: web.Request) -> web.Response:
-    return web.json_response(_camera.dump(camera_view(camera(request))))
+    return _camera_response(camera(request))
 
 
 @docs(tags=TAG, summary="Look for Cameras Now",
@@ -70,9 +77,9 @@ async def refresh(request: web.Request) -> web.Response:
 
 @docs(tags=TAG, summary="Boot Camera", description="Opens a camera that was shut down, with its state, and "
       "answers once it runs (a camera that fails to open is retried as a lost one is). A camera that runs is "
-      "left as it is.", responses=openapi.errors(*openapi.CAMERA, *openapi.WRITE))
+      "left as it is.", responses={200: {"description": "The camera, running", **_CAMERA},
+                                   **openapi.errors(*openapi.CAMERA, *openapi.WRITE)})
 @match_info_schema(CameraPathSchema)
-@response_schema(CameraSchema, 200)
 async def boot(request: web.Request) -> web.Response:
     return await _power(request, Boot())
 
@@ -80,9 +87,9 @@ async def boot(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="Shut Down Camera", description="Closes the camera's device and keeps it closed (state "
       "`shut_down`), across restarts of the service, until it is booted. Its state is kept: config and control "
       "writes are accepted and applied on boot; stills, video and activation answer 409.",
-      responses=openapi.errors(*openapi.CAMERA, *openapi.WRITE))
+      responses={200: {"description": "The camera, shut down", **_CAMERA},
+                 **openapi.errors(*openapi.CAMERA, *openapi.WRITE)})
 @match_info_schema(CameraPathSchema)
-@response_schema(CameraSchema, 200)
 async def shut_down(request: web.Request) -> web.Response:
     return await _power(request, ShutDown())
 
@@ -90,13 +97,13 @@ async def shut_down(request: web.Request) -> web.Response:
 async def _power(request: web.Request, message) -> web.Response:
     actor = camera(request)
     await ask(request, actor, message)
-    return web.json_response(_camera.dump(camera_view(actor)))
+    return _camera_response(actor)
 
 
 @docs(tags=TAG, summary="Camera Stats", description="Read from the device now: chip temperatures (°C), CMX and "
       "DDR memory (bytes), LEON CPU usage (0..1); and from the service: how long the camera has been connected, "
       "frames received and dropped per active stream. Also exported at /metrics.",
-      responses=openapi.errors(*openapi.CAMERA, "camera_shut_down", *openapi.ASK))
+      responses=openapi.errors(*openapi.CAMERA, "camera_shut_down", "not_supported", *openapi.ASK))
 @match_info_schema(CameraPathSchema)
 @response_schema(CameraStatsSchema, 200)
 async def stats(request: web.Request) -> web.Response:
@@ -110,7 +117,7 @@ async def stats(request: web.Request) -> web.Response:
       "translation in mm); the stereo pairs' baselines (mm). Depth frames are the rectified left view, "
       "undistorted: a pixel (u, v) of depth z mm is the point ((u - cx) z / fx, (v - cy) z / fy, z) in the "
       "left sensor's frame (x right, y down, z forward). A config change changes the answer.",
-      responses=openapi.errors(404, 409, 422, 503, 504))
+      responses=openapi.errors(*openapi.CAMERA, "camera_shut_down", *openapi.ASK))
 @match_info_schema(CameraPathSchema)
 @response_schema(CalibrationSchema, 200)
 async def calibration(request: web.Request) -> web.Response:

@@ -12,9 +12,10 @@ import sys
 import uvloop
 from aiohttp import web
 
-from . import logs, metrics, systemd
+from . import announce, logs, metrics, systemd
 from .app import create_app
 from .config import parse, read_tokens
+from .gateway import IDENTITY
 from .inputs import FLEET
 from .limits import cap_connections
 
@@ -35,7 +36,8 @@ async def serve(args, tokens: list[str]) -> None:
                      device_timeout=args.device_timeout, discovery_interval=args.discovery_interval,
                      max_body=args.max_body, body_timeout=args.body_timeout, tokens=tokens, cors_origins=args.cors_origins,
                      with_metrics=args.metrics == "on", max_feeds=args.max_feeds,
-                     initial_streams=args.initial_streams)
+                     initial_streams=args.initial_streams, mqtt_target=args.mqtt_url,
+                     mqtt_results=args.mqtt_results == "on")
     tls = None
     if args.tls_cert:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -59,6 +61,17 @@ async def serve(args, tokens: list[str]) -> None:
     sys.setswitchinterval(0.0005)
     kind = f"simulated {','.join(args.simulate)}" if args.simulate else "depthai"
     scheme = "https" if tls else "http"
+    announcement = None
+    if announce.wanted(args.announce, args.host):
+        identity = app[IDENTITY]
+        try:
+            announcement = announce.Announcement(args.host, args.port, gateway_id=identity.id,
+                                                 hostname=identity.hostname, version=identity.version, scheme=scheme,
+                                                 tokens=bool(tokens))
+            await announcement.start()
+        except Exception as exc:  # noqa: BLE001 (no multicast here, say: the API serves all the same)
+            log.warning("announcing on the LAN failed: %s", exc)
+            announcement = None
     log.info("ready: serving on %s://%s:%d (%s backend, state in %s%s)", scheme, args.host, args.port, kind,
              args.state_dir, ", tokens required" if tokens else "")
     systemd.notify("READY=1")
@@ -71,6 +84,8 @@ async def serve(args, tokens: list[str]) -> None:
     log.info("stopping: finishing requests in flight, then closing the cameras")
     if watchdog is not None:
         watchdog.cancel()
+    if announcement is not None:
+        await announcement.close()
     await runner.cleanup()
     log.info("stopped")
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from actors.sensors import MODELS
 from actors.store import StateStore
+
+from .mqtt import MqttTarget
 
 
 def _models(text: str) -> list[str]:
@@ -64,6 +66,13 @@ def _origins(text: str) -> list[str]:
     if bad:
         raise argparse.ArgumentTypeError(f"origins look like https://host[:port], not {', '.join(bad)}")
     return origins
+
+
+def _mqtt_url(text: str) -> MqttTarget:
+    try:
+        return MqttTarget.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (mqtt://[user@]host[:port][/prefix], mqtts:// for TLS)") from None
 
 
 def default_state_dir() -> Path:
@@ -132,6 +141,15 @@ OPTIONS = (
     Option("--tls-cert", _readable_file, None, "certificate (PEM) to serve HTTPS with; needs --tls-key", "FILE"),
     Option("--tls-key", _readable_file, None, "private key (PEM) of --tls-cert", "FILE"),
     Option("--metrics", _choice("on", "off"), "on", "serve Prometheus metrics at /metrics", "on|off"),
+    Option("--announce", _choice("auto", "on", "off"), "auto", "announce the gateway on the LAN by DNS-SD "
+           "(_oak-camera._tcp): auto does when listening beyond loopback", "auto|on|off"),
+    Option("--mqtt-url", _mqtt_url, None, "publish the events to this MQTT broker too, under "
+           "<prefix>/<gateway id>/ (default prefix: oak): mqtt://[user@]host[:port][/prefix], mqtts:// for TLS; "
+           "the password from --mqtt-password-file or $OAK_MQTT_PASSWORD rather than in the URL, where ps shows "
+           "it", "URL"),
+    Option("--mqtt-results", _choice("on", "off"), "off", "with --mqtt-url, publish every neural network's results "
+           "too, each stream's under cameras/<mxid>/streams/<stream>/nn", "on|off"),
+    Option("--mqtt-password-file", _readable_file, None, "file whose first line is the MQTT password", "FILE"),
     Option("--log-level", _choice("debug", "info", "warning", "error"), "info", "log level"),
     Option("--log-format", _choice("text", "json"), "text", "plain text lines, or one JSON object per line"),
 )
@@ -167,6 +185,8 @@ def parse(argv=None, environ=os.environ) -> argparse.Namespace:
             p.error(f"{o.env}={raw!r}: {exc}")
     if (args.tls_cert is None) != (args.tls_key is None):
         p.error("--tls-cert and --tls-key go together")
+    if args.mqtt_url is not None:
+        args.mqtt_url = _with_password(args.mqtt_url, args.mqtt_password_file, environ.get("OAK_MQTT_PASSWORD"))
     args.state_dir = args.state_dir or default_state_dir()
     try:
         StateStore.make_directory(args.state_dir)
@@ -176,6 +196,16 @@ def parse(argv=None, environ=os.environ) -> argparse.Namespace:
     except OSError as exc:
         p.error(f"--state-dir {args.state_dir} is not a writable directory: {exc.strerror or exc}")
     return args
+
+
+def _with_password(target: MqttTarget, file: Path | None, variable: str | None) -> MqttTarget:
+    """The broker's password from the file, else the variable, else the URL's."""
+    if file is not None:
+        lines = file.read_text().splitlines()
+        return replace(target, password=lines[0] if lines else "")
+    if variable:
+        return replace(target, password=variable)
+    return target
 
 
 def read_tokens(path: Path) -> list[str]:

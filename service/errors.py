@@ -25,6 +25,8 @@ CODES: dict[str, tuple[int, str]] = {
     "not_found": (404, "no route for the path"),
     "method_not_allowed": (405, "the path does not take that method"),
     "request_timeout": (408, "the body stopped arriving for the body timeout; the connection is closed"),
+    "revision_mismatch": (412, "If-Match names another revision than the camera's state has; the body's "
+                               "`revision` and the ETag give the current one"),
     "stream_inactive": (409, "the stream is not active; activate it first"),
     "camera_shut_down": (409, "the camera was shut down on request; booting it (POST /cameras/{mxid}/) helps, "
                               "waiting does not"),
@@ -50,17 +52,21 @@ class ApiError(Exception):
     """An error answer; its status is the code's (CODES), or `status` for aiohttp's own errors."""
 
     def __init__(self, code: str, message: str, fields: dict | None = None, headers: dict | None = None,
-                 status: int | None = None):
+                 status: int | None = None, revision: int | None = None):
         super().__init__(message)
         self.status = CODES[code][0] if status is None else status
         self.code, self.message, self.fields, self.headers = code, message, fields, headers
+        self.revision = revision          # 412: the camera's current state revision
 
 
 def error_response(status: int, code: str, message: str, *, fields: dict | None = None,
-                   headers: dict | None = None, request_id: str | None = None) -> web.Response:
+                   headers: dict | None = None, request_id: str | None = None,
+                   revision: int | None = None) -> web.Response:
     error = {"status": status, "code": code, "message": message}
     if fields is not None:
         error["fields"] = fields
+    if revision is not None:
+        error["revision"] = revision
     if request_id is not None:
         error["request_id"] = request_id
     return web.json_response({"error": error}, status=status, headers=headers)
@@ -120,7 +126,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
             if error.status == 404 and error.code == "not_found":
                 error.message = f"no route for {request.method} {request.path}"
             return error_response(error.status, error.code, error.message, fields=error.fields,
-                                  headers=error.headers)
+                                  headers=error.headers, revision=error.revision)
         request_id = REQUEST_ID.get()
         log.exception("request %s %s %s failed", request_id, request.method, request.path)
         return error_response(500, "internal_error", "internal error; it was logged under the request id",

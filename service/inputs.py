@@ -12,8 +12,10 @@ from marshmallow import Schema, ValidationError
 
 from actors.actor import SHUT_DOWN, CameraActor
 from actors.errors import CameraShutDown, CameraUnavailable
+from actors.messages import Write
 from schemas.params import CameraPathSchema, StreamPathSchema
 
+from .conditional import IF_MATCH, response_headers
 from .errors import ApiError, validation_error
 from .limits import WAITING_FOR_BODY
 
@@ -57,7 +59,10 @@ def stream(request: web.Request) -> tuple[CameraActor, str]:
 
 
 async def ask(request: web.Request, actor: CameraActor, message):
-    """Post a message to the camera's actor and await its answer, timing it for /metrics."""
+    """Post a message to the camera's actor and await its answer, timing it for /metrics. A write carries the
+    request's If-Match, which the actor checks when it applies it."""
+    if isinstance(message, Write) and IF_MATCH in request:
+        message.expected = request[IF_MATCH]
     metrics = request.app.get(METRICS)
     if metrics is None:
         return await actor.ask(message)
@@ -77,8 +82,9 @@ def unavailable(actor: CameraActor) -> Exception:
 
 
 def revision(state) -> dict:
-    """The header every write's answer carries: the camera's state revision after it."""
-    return {"X-State-Revision": str(state.revision)}
+    """The headers of every answer about a camera's state: its revision (after the write, for a write) as
+    X-State-Revision and as the ETag that If-Match and If-None-Match name."""
+    return response_headers(state.revision)
 
 
 def _reject_constant(name: str):

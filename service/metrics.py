@@ -11,13 +11,16 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp_apigami import docs
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
 
 from actors.fleet import Fleet
 from actors.video import VideoHub
 from schemas.camera import CAMERA_STATES
 
 from . import openapi
+from .events import Events
+from .gateway import Identity
+from .mqtt import Publisher
 from .inputs import METRICS
 
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
@@ -43,7 +46,8 @@ class RouteStats:
 
 
 class Metrics:
-    def __init__(self, fleet: Fleet, video: VideoHub):
+    def __init__(self, fleet: Fleet, video: VideoHub, identity: Identity, events: Events,
+                 mqtt: Publisher | None = None):
         self.registry = CollectorRegistry()
         self.routes: dict[tuple, RouteStats] = {}          # by (route object, method)
         self.commands = Histogram("camera_command_duration_seconds",
@@ -51,12 +55,52 @@ class Metrics:
                                   ["mxid"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self._command_children: dict[str, object] = {}
         self.registry.register(_Live(fleet, video, self.routes))
+        self.registry.register(_About(fleet, identity, events))
+        if mqtt is not None:
+            self.registry.register(_Mqtt(mqtt))
 
     def command_latency(self, mxid: str):
         child = self._command_children.get(mxid)
         if child is None:
             child = self._command_children[mxid] = self.commands.labels(mxid)
         return child
+
+
+class _About:
+    """Who the gateway is (GET /gateway): its identity as labels of oak_camera_service_info, and its figures."""
+
+    def __init__(self, fleet: Fleet, identity: Identity, events: Events):
+        self.fleet, self.identity, self.events = fleet, identity, events
+
+    def collect(self):
+        i = self.identity
+        yield InfoMetricFamily("oak_camera_service", "Who this gateway is (GET /gateway)", value={
+            "gateway_id": i.id, "hostname": i.hostname, "version": i.version,
+            "depthai_version": i.depthai_version or "", "boot_id": i.boot_id})
+        yield GaugeMetricFamily("oak_camera_service_start_time_seconds", "When the service started (Unix time)",
+                                value=i.started_at)
+        yield GaugeMetricFamily("oak_camera_service_cameras", "Cameras the service has found",
+                                value=len(self.fleet.actors))
+        yield CounterMetricFamily("events", "Events published (GET /events)", value=self.events.last_seq)
+        yield GaugeMetricFamily("events_readers", "Readers of the events: /events clients and the MQTT publisher",
+                                value=len(self.events.subscribers))
+        yield CounterMetricFamily("events_resets", "Times a reader fell too far behind and was reset",
+                                  value=self.events.resets)
+
+
+class _Mqtt:
+    """The MQTT publisher: whether it is connected, what it sent and what it dropped."""
+
+    def __init__(self, publisher: Publisher):
+        self.publisher = publisher
+
+    def collect(self):
+        p = self.publisher
+        yield GaugeMetricFamily("mqtt_connected", "1 while the broker is connected", value=float(p.connected))
+        yield CounterMetricFamily("mqtt_connects", "Connections made to the broker", value=p.connects)
+        yield CounterMetricFamily("mqtt_published", "Events published to the broker", value=p.published)
+        yield CounterMetricFamily("mqtt_dropped", "Events dropped while the broker was away or slow (the retained "
+                                  "state is republished after)", value=p.dropped)
 
 
 class _Live:

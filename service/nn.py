@@ -43,6 +43,11 @@ _config = NNConfigSchema()
 NN_OR_NULL = {"anyOf": [NNViewSchema, {"type": "object", "nullable": True}]}
 
 
+def network_view(nn) -> dict:
+    """What GET …/nn answers for a network (the events carry the same)."""
+    return view(nn)
+
+
 async def _read_upload(request: web.Request, upload) -> tuple[str | None, str | None]:
     """Stream the multipart body: the model part into `upload` (written off the loop); the config part's text
     and the model's name. At most MAX_PARTS parts, each but the model at most MAX_FIELD bytes."""
@@ -141,9 +146,11 @@ async def deploy_nn(request: web.Request) -> web.Response:
         uploads.count -= 1
     nn = {"config": config, "model": {"sha256": sha256, "size": upload.size, "filename": filename[:255], **info},
           "path": str(path)}
-    with files.held(sha256):
-        state = await ask(request, actor, DeployNN(name, nn))
-    await _prune(request)
+    try:
+        with files.held(sha256):
+            state = await ask(request, actor, DeployNN(name, nn))
+    finally:
+        await _prune(request)          # the replaced network's file, or this one's if the camera refused it
     log.info("camera %s: %s runs %s network %s", actor.mxid, name, config["type"], sha256[:12])
     return web.json_response(view(state.streams[name].nn), headers=revision(state))
 
@@ -184,7 +191,7 @@ async def _prune(request: web.Request) -> None:
                   "disconnected the socket waits. Close codes: 1000 the stream was deactivated or its network "
                   "removed, 1001 the service is stopping. No network (`no_nn`) or an inactive stream is a 409, before"
                   " the upgrade.",
-      responses={200: {"description": "What runs on the stream, or null",
+      responses={200: {"description": "What runs on the stream, or null", "headers": openapi.REVISION_HEADER,
                        "content": {"application/json": {"schema": NN_OR_NULL}}},
                  101: {"description": "The WebSocket of results: each text message is a DetectionsMessage (YOLO, "
                                         "MobileNet) or a TensorsMessage (Generic)",
@@ -193,14 +200,15 @@ async def _prune(request: web.Request) -> None:
 @match_info_schema(StreamPathSchema)
 async def get_nn(request: web.Request) -> web.StreamResponse:
     actor, name = stream(request)
-    nn = actor.state.streams[name].nn
+    state = actor.state
+    nn = state.streams[name].nn
     if web.WebSocketResponse().can_prepare(request).ok:
         if nn is None:
             raise ApiError("no_nn", f"no neural network runs on {name}; POST one to this path first")
         if not actor.state.streams[name].active:
             raise StreamInactive(f"{name} is not active; activate it first")
         return await _results(request, actor, name)
-    return web.json_response(None if nn is None else view(nn))
+    return web.json_response(None if nn is None else view(nn), headers=revision(state))
 
 
 @docs(tags=TAG, summary="Remove Neural Network", description="Idempotent. The stream goes on without it.",

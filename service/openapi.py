@@ -14,7 +14,7 @@ from schemas.errors import ErrorSchema
 from .errors import CODES
 
 STATUS = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed",
-          408: "Request timeout", 409: "Conflict", 413: "Body too large", 422: "Unprocessable", 500: "Internal error",
+          408: "Request timeout", 409: "Conflict", 412: "Precondition failed", 413: "Body too large", 422: "Unprocessable", 500: "Internal error",
           503: "Unavailable", 504: "Device timeout"}
 RETRY_AFTER = {"Retry-After": {"description": "Seconds after which the request may succeed",
                                "schema": {"type": "integer"}}}
@@ -56,9 +56,41 @@ def any_of_configs(partial: bool = False) -> dict:
     return {"content": {"application/json": {"schema": {"anyOf": schemas}}}}
 
 
-REVISION_HEADER = {"X-State-Revision": {
-    "description": "The camera's state revision after this request; a later write has a higher one",
-    "schema": {"type": "integer"}}}
+REVISION_HEADER = {
+    "X-State-Revision": {"description": "The camera's state revision (after this request, for a write); a later "
+                                        "write has a higher one", "schema": {"type": "integer"}},
+    "ETag": {"description": 'The same revision as a strong entity tag, `"17"`: what If-Match and If-None-Match '
+                            "name", "schema": {"type": "string"}}}
+
+_IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": 'Apply only if the camera\'s state is at this revision (its ETag, `"17"`; a list, or `*` '
+                            "for any): checked as the camera applies the request, after every write before it; "
+                            "else 412 `revision_mismatch` with the current revision, and nothing changes. A value "
+                            "that names no revision (no entity tag) is a 412 too"}
+_IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                  "description": "304 with no body when the camera's state is still at this revision (its ETag)"}
+
+
+def _conditional(spec: dict) -> None:
+    """If-Match on every operation that answers a camera's state revision, If-None-Match on its reads, with
+    their 412 and 304."""
+    error = {"$ref": "#/components/schemas/Error"}
+    for item in spec["paths"].values():
+        for method, operation in item.items():
+            if not any("X-State-Revision" in (r.get("headers") or {}) for s, r in operation["responses"].items()
+                       if s.startswith("2")):
+                continue
+            parameters = operation.setdefault("parameters", [])
+            parameters.append(_IF_MATCH)
+            operation["responses"]["412"] = {
+                "description": "If-Match names another revision than the camera's state has: nothing changed; "
+                               "the body's `revision` and the headers give the current one",
+                "x-error-codes": ["revision_mismatch"],
+                "headers": REVISION_HEADER, "content": {"application/json": {"schema": error}}}
+            if method == "get":
+                parameters.append(_IF_NONE_MATCH)
+                operation["responses"]["304"] = {"description": "The camera's state is still at the revision "
+                                                                "If-None-Match names", "headers": REVISION_HEADER}
 
 
 # What a still or preview's frame was taken with, and when (service/streams.py frame_headers sends them). The
@@ -167,6 +199,7 @@ def setup(app: web.Application, version: str, tokens: bool = False) -> None:
         for operation in item.values():
             operation.pop("produces", None)
     _security(spec, tokens)
+    _conditional(spec)
     _operation_ids(app, spec)
     _partial_bodies(spec)
     # The docs, as every other path, with and without the trailing slash (no redirect).

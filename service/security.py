@@ -10,7 +10,7 @@ from .openapi import FRAME_HEADERS
 from .logs import REQUEST_ID, new_request_id
 
 # The headers a page on another origin may read (a browser hides the rest).
-EXPOSED = ", ".join(("X-State-Revision", "X-Request-ID", "Retry-After", *FRAME_HEADERS))
+EXPOSED = ", ".join(("X-State-Revision", "ETag", "X-Request-ID", "Retry-After", *FRAME_HEADERS))
 
 OPEN_PATHS = frozenset({"/healthz", "/healthz/", "/readyz", "/readyz/"})   # what a load balancer probes without a token
 
@@ -58,7 +58,8 @@ def setup_cors(app: web.Application, origins: list[str]) -> None:
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers and permitted(request):
             return web.Response(status=204, headers={
                 "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
-                "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID, If-Match, If-None-Match, "
+                                                "Last-Event-ID",
                 "Access-Control-Max-Age": "600"})
         return await handler(request)
 

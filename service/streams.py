@@ -6,7 +6,7 @@ import json
 import logging
 
 from aiohttp import web
-from aiohttp_apigami import docs, json_schema, match_info_schema, querystring_schema, response_schema
+from aiohttp_apigami import docs, json_schema, match_info_schema, querystring_schema
 
 from typing import Mapping
 
@@ -86,21 +86,24 @@ def _control_response(actor: CameraActor, name: str, state: CameraState) -> web.
 
 
 @docs(tags=TAG, summary="List All Streams", description="One entry per stream the camera really has.",
-      responses=openapi.errors(*openapi.CAMERA))
+      responses={200: {"description": "The streams", "headers": openapi.REVISION_HEADER,
+                       "content": {"application/json": {"schema": StreamSchema(many=True)}}},
+                 **openapi.errors(*openapi.CAMERA)})
 @match_info_schema(CameraPathSchema)
-@response_schema(StreamSchema(many=True), 200)
 async def list_streams(request: web.Request) -> web.Response:
-    actor = camera(request)
-    return web.json_response([{"name": n, "active": s.active} for n, s in actor.state.streams.items()])
+    state = camera(request).state
+    return _with_revision([{"name": n, "active": s.active} for n, s in state.streams.items()], state)
 
 
 @docs(tags=TAG, summary="Get Stream", description="The stream's name and whether it is active.",
-      responses=openapi.errors(*openapi.STREAM))
+      responses={200: {"description": "The stream", "headers": openapi.REVISION_HEADER,
+                       "content": {"application/json": {"schema": StreamSchema}}},
+                 **openapi.errors(*openapi.STREAM)})
 @match_info_schema(StreamPathSchema)
-@response_schema(StreamSchema, 200)
 async def get_stream(request: web.Request) -> web.Response:
     actor, name = stream(request)
-    return web.json_response({"name": name, "active": actor.state.streams[name].active})
+    state = actor.state
+    return _with_revision({"name": name, "active": state.streams[name].active}, state)
 
 
 @docs(tags=TAG, summary="Activate Stream",

@@ -16,6 +16,7 @@ from service.inputs import FLEET
 from service.metrics import runner_options
 from standin import Bus
 import spec_check
+from broker import broker  # noqa: F401 (a fixture: a real Mosquitto broker on a free loopback port)
 
 spec_check.install()          # every response of every test is checked against the spec its app serves
 

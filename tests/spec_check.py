@@ -15,7 +15,7 @@ from openapi_core.templating.paths.exceptions import PathNotFound, OperationNotF
 from openapi_core.testing import MockRequest, MockResponse
 
 SPEC_PATH = "/api/docs/swagger.json"
-STREAMING = ("multipart/x-mixed-replace",)       # endless bodies: status and headers are checked, not the body
+STREAMING = ("multipart/x-mixed-replace", "text/event-stream")       # endless bodies: status and headers are checked, not the body
 _specs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()      # app -> OpenAPI
 checked = {"responses": 0}
 SENT_HEADERS = ("Retry-After", "X-State-Revision")     # declared on every answer that carries them

@@ -13,6 +13,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 @pytest.mark.parametrize("script, env, ends_with", [
     ("abuse.py", {"ABUSE_SCALE": "0.02"}, "alive at the end: True"),
     ("activation.py", {"ACTIVATION_SCALE": "0.05"}, "left connected: never"),
+    ("events.py", {"EVENTS_SCALE": "0.02"}, "retained camera state right afterwards: True"),
 ])
 def test_the_benchmark_runs(script, env, ends_with):
     run = subprocess.run([sys.executable, script], cwd=BENCH, env={**os.environ, **env}, capture_output=True,

@@ -64,7 +64,11 @@ def test_help_explains_every_option():
 
 @pytest.mark.parametrize("args, words", [(["--simulate", "oak-d,oak-7"], "oak-7"), (["--port", "x"], "--port"),
                                          (["--device-timeout", "0"], "greater than 0"),
-                                         (["--state-dir", "/proc/no/such"], "not a writable directory")])
+                                         (["--state-dir", "/proc/no/such"], "not a writable directory"),
+                                         (["--mqtt-url", "http://broker"], "mqtt://"),
+                                         (["--mqtt-url", "mqtt://:1883"], "no broker host"),
+                                         (["--mqtt-url", "mqtt://broker/a/#"], "wildcard"),
+                                         (["--mqtt-password-file", "/no/such"], "--mqtt-password-file")])
 def test_a_bad_option_is_refused_with_a_message(args, words):
     result = subprocess.run([COMMAND, *args], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and words in result.stderr

@@ -75,6 +75,19 @@ async def test_a_generated_client_performs_the_apis_operations(aiohttp_client, m
         assert (await call("streams", "get_control").asyncio(cam, "CAM_A", client=c)).contrast == 3
         assert (await call("streams", "get_config").asyncio(cam, "CAM_B", client=c)).fps == 10
 
+        # Conditional requests: the ETag names the revision; a stale If-Match is the 412 Error, nothing changes.
+        read = await call("streams", "get_control").asyncio_detailed(cam, "CAM_A", client=c)
+        tag = read.headers["ETag"]
+        assert (await call("streams", "get_control").asyncio_detailed(
+            cam, "CAM_A", client=c, if_none_match=tag)).status_code == 304
+        stale = await call("streams", "update_control").asyncio(
+            cam, "CAM_A", client=c, body=models.PartialSensorControl(contrast=9), if_match='"0"')
+        assert isinstance(stale, models.Error) and stale.error.code == "revision_mismatch"
+        assert stale.error.revision == int(tag.strip('"'))
+        control = await call("streams", "update_control").asyncio(
+            cam, "CAM_A", client=c, body=models.PartialSensorControl(contrast=4), if_match=tag)
+        assert control.contrast == 4
+
         still = await call("streams", "still").asyncio(cam, "CAM_A", client=c)
         assert simplejpeg.decode_jpeg(still.payload.read()).shape == (480, 640, 3)
         video = await call("streams", "video").asyncio_detailed(cam, "CAM_A", client=c, frames=2, width=320)

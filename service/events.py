@@ -1,0 +1,203 @@
+"""The gateway's events: one ordered, bounded history of every change a client can see (a camera found, its
+connection state, streams, config, control, IR, networks, the gateway starting and stopping), fed where the
+changes are published (CameraActor.on_change), read by GET /events (service/sse.py) and the MQTT publisher.
+
+Each event has an id `<boot id>:<sequence>`: the sequence orders every event of this run of the service, the
+boot id tells runs apart. A reader resumes after an id from the history; one whose id the history no longer
+covers, or that is of another run, gets a `reset` first and lists again. Every reader has a bounded queue:
+one that falls behind is reset (its queue cleared), never waited for.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from actors.actor import CameraActor
+from actors.fleet import Fleet
+from actors.model import CameraState
+from schemas.camera import CameraSchema
+
+from .cameras import camera_view
+from .nn import network_view
+
+HISTORY = 4096           # events kept for readers that resume
+QUEUE = 1024             # events one reader may fall behind by before it is reset
+_camera = CameraSchema()
+
+
+@dataclass(frozen=True)
+class Event:
+    boot_id: str
+    seq: int
+    type: str
+    mxid: str | None          # None for the gateway's own events
+    revision: int | None      # the camera's state revision after the change
+    time: float
+    data: dict
+    text: str = field(init=False, repr=False)      # the JSON, made once however many read it
+
+    def __post_init__(self):
+        object.__setattr__(self, "text", json.dumps({
+            "id": self.id, "seq": self.seq, "boot_id": self.boot_id, "type": self.type, "mxid": self.mxid,
+            "revision": self.revision, "time": datetime.fromtimestamp(self.time, UTC).isoformat(),
+            "data": self.data}))
+
+    @property
+    def id(self) -> str:
+        return f"{self.boot_id}:{self.seq}"
+
+
+class Subscription:
+    """One reader's view: the events it accepts, queued up to QUEUE; past that the queue is cleared and holds
+    a `reset` instead."""
+
+    def __init__(self, events: Events, accept: Callable[[Event], bool], size: int):
+        self._events, self._accept, self._size = events, accept, size
+        self._queue: deque[Event] = deque()
+        self._ready = asyncio.Event()
+        self.closed = False
+        self.on_drop: Callable[[int], None] | None = None        # told how many events a reset stood in for
+
+    def offer(self, event: Event) -> None:
+        if not (event.type == "reset" or self._accept(event)):
+            return
+        if len(self._queue) >= self._size:
+            if self.on_drop is not None:
+                self.on_drop(len(self._queue) + 1)
+            self._queue.clear()
+            self._events.resets += 1
+            event = self._events.reset(f"this reader fell more than {self._size} events behind", event.seq)
+        self._queue.append(event)
+        self._ready.set()
+
+    async def next(self, timeout: float) -> Event | None:
+        """The next event, or None after `timeout` or once closed with nothing left."""
+        if not self._queue and not self.closed:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                return None
+        return self._queue.popleft() if self._queue else None
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._queue)
+
+    def close(self) -> None:
+        self.closed = True
+        self._events.subscribers.discard(self)
+        self._ready.set()
+
+
+class Events:
+    def __init__(self, boot_id: str, history: int = HISTORY, queue: int = QUEUE):
+        self.boot_id, self.queue = boot_id, queue
+        self._history: deque[Event] = deque(maxlen=history)
+        self._seq = 0
+        self.subscribers: set[Subscription] = set()
+        self.resets = 0                   # readers that fell behind
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def publish(self, type: str, data: dict, mxid: str | None = None, revision: int | None = None) -> Event:
+        self._seq += 1
+        event = Event(self.boot_id, self._seq, type, mxid, revision, time.time(), data)
+        self._history.append(event)
+        for subscriber in list(self.subscribers):
+            subscriber.offer(event)
+        return event
+
+    def reset(self, reason: str, seq: int | None = None) -> Event:
+        """Not part of the history: its id is the latest event's, so a reader that lists again after it and
+        resumes from it misses nothing."""
+        return Event(self.boot_id, self._seq if seq is None else seq, "reset", None, None, time.time(),
+                     {"reason": reason})
+
+    def subscribe(self, after: tuple[str, int] | None, accept: Callable[[Event], bool]) -> Subscription:
+        """A reader of the events after `after` (a parsed id; None: from now on) that `accept` takes."""
+        subscription = Subscription(self, accept, self.queue)
+        if after is not None:
+            boot_id, seq = after
+            oldest = self._history[0].seq if self._history else self._seq + 1
+            if boot_id != self.boot_id:
+                subscription.offer(self.reset("the service restarted since that event"))
+            elif seq > self._seq:
+                subscription.offer(self.reset("no such event in this run of the service"))
+            elif seq < oldest - 1:
+                subscription.offer(self.reset("that event is older than the history kept"))
+            else:
+                for event in self._history:
+                    if event.seq > seq:
+                        subscription.offer(event)
+        self.subscribers.add(subscription)
+        return subscription
+
+    def close(self) -> None:
+        for subscriber in list(self.subscribers):
+            subscriber.close()
+
+    # What each change publishes -------------------------------------------------------------------------
+    def camera_changed(self, actor: CameraActor, before: CameraState | None, status_before: str | None) -> None:
+        state, mxid, revision = actor.state, actor.mxid, actor.state.revision
+
+        def publish(type: str, data: dict) -> None:
+            self.publish(type, data, mxid, revision)
+        if before is None:
+            publish("camera_added", camera_body(actor))
+            return
+        if status_before != actor.status:
+            publish("camera_state", {"state": actor.status, "last_error": actor.last_error,
+                                     "state_since": _iso(actor.status_since), "reconnects": actor.reconnects})
+        if before is state:
+            return
+        for name, stream in state.streams.items():
+            old = before.streams[name]
+            if old.active != stream.active:
+                publish("stream_activated" if stream.active else "stream_deactivated", {"stream": name})
+            if old.config != stream.config:
+                publish("config", {"stream": name, "config": dict(stream.config)})
+            if old.control != stream.control:
+                publish("control", {"stream": name, "control": dict(stream.control)})
+            if old.nn != stream.nn:
+                publish("nn_deployed" if stream.nn is not None else "nn_removed",
+                        {"stream": name, "nn": network_view(stream.nn)} if stream.nn is not None else {"stream": name})
+        if before.ir != state.ir:
+            publish("ir", {"ir": dict(state.ir)})
+
+
+def camera_body(actor: CameraActor) -> dict:
+    """The camera as GET /cameras/{mxid}/ answers it."""
+    return _camera.dump(camera_view(actor))
+
+
+def _iso(when: float) -> str:
+    return datetime.fromtimestamp(when, UTC).isoformat()
+
+
+EVENTS = web.AppKey("events", Events)
+
+
+def setup(app: web.Application, fleet: Fleet, boot_id: str, gateway_body: Callable[[], dict]) -> Events:
+    """The app's events, fed by the fleet; the gateway's start (before any camera is found) and stop."""
+    events = app[EVENTS] = Events(boot_id, HISTORY, QUEUE)
+    fleet.on_change = events.camera_changed
+
+    async def started(_app):
+        events.publish("gateway_started", gateway_body())
+
+    async def stopping(_app):
+        events.publish("gateway_stopped", {})
+        events.close()
+    app.on_startup.insert(0, started)
+    app.on_shutdown.append(stopping)
+    return events

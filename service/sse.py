@@ -1,0 +1,73 @@
+"""GET /events: the gateway's events as Server-Sent Events (aiohttp-sse), resumable with Last-Event-ID."""
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp_apigami import docs, querystring_schema
+from aiohttp_sse import EventSourceResponse
+from marshmallow import ValidationError
+
+from schemas.events import EVENT_ID_PATTERN, EventSchema, EventsQuerySchema, parse_event_id
+
+from . import openapi
+from .errors import validation_error
+from .events import EVENTS, HISTORY, QUEUE, Event
+from .inputs import load
+
+KEEPALIVE = 15.0          # s between keep-alive comments, so proxies and clients see the stream is alive
+SEND_TIMEOUT = 30.0       # s a client may leave an event unread in full buffers before it is dropped
+LOOK = 1.0                # s between looks at whether the client is still there, while nothing happens
+_query = EventsQuerySchema()
+
+
+@docs(tags=["service"], summary="Watch Events",
+      description="Server-Sent Events (`text/event-stream`), one per change: `id:` `<boot id>:<sequence>`, "
+                  "`event:` the type, `data:` an Event as JSON (its camera's mxid, state revision after the "
+                  "change, time and the new value). A client that reconnects with `Last-Event-ID` (an "
+                  f"EventSource does so itself) gets every event it missed, from a history of the latest {HISTORY}; "
+                  "one whose event the history no longer holds, or that is of an earlier run of the service, "
+                  f"gets a `reset` event first and lists again. A client that falls {QUEUE} events behind gets a "
+                  f"`reset` instead of them. A keep-alive comment comes every {KEEPALIVE:g} s; the gateway's stop "
+                  "is a `gateway_stopped` event, then the stream ends.",
+      parameters=[{"name": "Last-Event-ID", "in": "header", "required": False,
+                   "schema": {"type": "string", "pattern": EVENT_ID_PATTERN},
+                   "description": "Resume after this event: `<boot id>:<sequence>`"}],
+      responses={200: {"description": "The events, endless",
+                       "content": {"text/event-stream": {"schema": EventSchema}}}, **openapi.errors("validation_error")})
+@querystring_schema(EventsQuerySchema)
+async def events(request: web.Request) -> web.StreamResponse:
+    query = load(_query, dict(request.query), what="query")
+    after = query.get("last_event_id")
+    if "Last-Event-ID" in request.headers:
+        try:
+            after = parse_event_id(request.headers["Last-Event-ID"])
+        except ValidationError as exc:
+            raise validation_error({"Last-Event-ID": exc.messages}, "the Last-Event-ID header is not valid") from None
+    mxids, types = query.get("mxid"), query.get("type")
+
+    def accept(event: Event) -> bool:
+        return (mxids is None or event.mxid is None or event.mxid in mxids) and (types is None or event.type in types)
+
+    subscription = request.app[EVENTS].subscribe(after, accept)
+    response = EventSourceResponse(ping_interval=KEEPALIVE, send_timeout=SEND_TIMEOUT,
+                                   headers={"X-Accel-Buffering": "no"})     # proxies: pass each event on at once
+    try:
+        await response.prepare(request)
+        while True:
+            event = await subscription.next(LOOK)
+            if event is not None:
+                await response.send(event.text, id=event.id, event=event.type)
+            elif subscription.closed:
+                break                         # the gateway stops: its gateway_stopped was the last event
+            elif request.transport is None or request.transport.is_closing() or not response.is_connected():
+                break                         # the client left
+    except (ConnectionError, TimeoutError):
+        pass                                  # the client left, or stopped reading for SEND_TIMEOUT
+    finally:
+        subscription.close()
+        if response.prepared:
+            response.stop_streaming()
+    return response
+
+
+def add_routes(add) -> None:
+    add("GET", "/events", events)
