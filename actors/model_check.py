@@ -161,6 +161,9 @@ def _child(path: str, memory: int) -> None:
         answer = {"refused": f"reading the model needs more than {memory >> 20} MiB of memory"}
     sys.stdout.write("\n" + json.dumps(answer) + "\n")
     sys.stdout.flush()
+    # Leave at once: depthai's threads torn down at interpreter exit crash now and then (SIGSEGV, SIGABRT),
+    # which would read as the model's fault.
+    os._exit(0)
 
 
 @dataclass

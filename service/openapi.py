@@ -83,9 +83,7 @@ def _conditional(spec: dict) -> None:
             parameters = operation.setdefault("parameters", [])
             parameters.append(_IF_MATCH)
             operation["responses"]["412"] = {
-                "description": "If-Match names another revision than the camera's state has: nothing changed; "
-                               "the body's `revision` and the headers give the current one",
-                "x-error-codes": ["revision_mismatch"],
+                **error_response(["revision_mismatch"], 412),
                 "headers": REVISION_HEADER, "content": {"application/json": {"schema": error}}}
             if method == "get":
                 parameters.append(_IF_NONE_MATCH)

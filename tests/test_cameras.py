@@ -1,4 +1,4 @@
-from conftest import assert_error
+from conftest import assert_error, wait_until
 
 
 async def test_lists_every_simulated_camera_with_distinct_mxids(client, mxid):
@@ -68,6 +68,8 @@ async def test_refresh_looks_for_cameras_now_and_answers_the_list(aiohttp_client
     actor = fleet.actors.pop(cam)             # as if it had just been plugged in
     await actor.stop()
     backend.device(cam).release()
+    # A closed camera is listed again once it has rebooted (at once on the simulator).
+    await wait_until(lambda: any(d.info.mxid == cam for d in backend.discover()))
     assert cam not in [c["mxid"] for c in await (await client.get("/cameras")).json()]
     resp = await client.post("/cameras/refresh")
     assert resp.status == 200 and cam in [c["mxid"] for c in await resp.json()]

@@ -82,7 +82,7 @@ def test_a_camera_wedged_too_long_stops_the_watchdog_so_systemd_restarts_the_ser
     try:
         assert listener.recv(256).decode() == "READY=1"
         assert post(f"/sim/cameras/{cam}/faults", {"hang_next": True}) == 200
-        post(f"/cameras/{cam}/streams/CAM_A/")        # it, or a health check before it, never returns
+        post(f"/cameras/{cam}/streams/CAM_A/control", {"contrast": 3})     # to the active sensor: never returns
         message, deadline = listener.recv(256).decode(), time.monotonic() + 60
         while message == "WATCHDOG=1" and time.monotonic() < deadline:
             message = listener.recv(256).decode()

@@ -153,5 +153,5 @@ async def test_with_results_on_each_networks_results_go_to_its_streams_topic(aio
         await wait_until(lambda: len(sub.messages) >= 3, timeout=20)
         results = [json.loads(payload) for _, payload, _ in sub.messages]
         assert all({"detections", "timestamp", "sequence"} <= set(r) for r in results)
-        assert {d["label"] for r in results for d in r["detections"]} <= {"bars", "star"}
+        assert {d["label_name"] for r in results for d in r["detections"]} <= {"bars", "star"}
         assert [r["sequence"] for r in results] == sorted(r["sequence"] for r in results)

@@ -94,12 +94,13 @@ async def test_an_archive_bomb_is_refused_before_it_inflates(client, mxid, state
 
 @pytest.mark.parametrize("checker, words", [(ModelChecker(deadline=0.001), "took longer than 0.001 s"),
                                              (ModelChecker(memory=1 << 20), "more than 1 MiB of memory")])
+# The parser reads the whole file into memory: 8 MiB of it cannot fit in 1 MiB.
 async def test_a_parser_past_its_deadline_or_its_memory_is_a_422_naming_which(app_client, mxid, state_dir, checker,
                                                                               words):
     cam = mxid("oak-d")
     client = await app_client(model_checker=checker)
-    error = await assert_error(await client.post(stream_url(cam, "CAM_A", "nn"), data=upload(blobs.blob(), MOBILENET)),
-                               422)
+    model = blobs.blob() + bytes(8 << 20)
+    error = await assert_error(await client.post(stream_url(cam, "CAM_A", "nn"), data=upload(model, MOBILENET)), 422)
     assert words in error["fields"]["model"][0], error
     await assert_nothing_changed(client, cam, state_dir)
 
