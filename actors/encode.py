@@ -7,8 +7,6 @@ import numpy as np
 import simplejpeg
 from PIL import Image
 
-from schemas.facts import FORMATS  # noqa: F401 (re-exported)
-
 from .frames import DEPTH16, GRAY8, YUV420, Frame
 
 JPEG_QUALITY = 85

@@ -1,6 +1,8 @@
 """The application factory: routes, middlewares, the fleet's life cycle and the OpenAPI spec."""
 from __future__ import annotations
 
+import asyncio
+import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -72,9 +74,14 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     modules = (streams, cameras, video, nn, gateway, sse, health) + ((sim,) if sim.enabled(backend) else ())
     _routes(app, modules + ((metrics,) if with_metrics else ()))
     video.setup(app, max_feeds)
-    # Models live beside the state they belong to; without a state folder, for this run only.
-    nn.setup(app, store.models if store is not None else ModelFiles(Path(tempfile.mkdtemp(prefix="oak-models-"))),
-             model_checker)
+    # Models live beside the state they belong to; without a state folder, for this run only, in a folder
+    # removed at cleanup.
+    models = store.models if store is not None else ModelFiles(Path(tempfile.mkdtemp(prefix="oak-models-")))
+    if store is None:
+        async def remove_models(_app):
+            await asyncio.to_thread(shutil.rmtree, models.directory, True)
+        app.on_cleanup.append(remove_models)
+    nn.setup(app, models, model_checker)
     publisher = None
     if mqtt_target is not None:
         publisher = mqtt.setup(app, mqtt_target, identity.id, fleet, lambda: gateway.gateway_body(app), mqtt_results)

@@ -233,7 +233,6 @@ def runner_options(app: web.Application) -> dict:
     metrics = app.get(METRICS)
     logger = type("RequestMetrics", (RequestMetrics,), {"_routes": metrics.routes if metrics else None})
     return {"access_log_class": logger, "access_log": logging.getLogger("oak-camera-service.access")}
-RUNNER_OPTIONS = {"access_log_class": RequestMetrics, "access_log": logging.getLogger("oak-camera-service.access")}
 
 
 @docs(tags=["service"], summary="Prometheus metrics",

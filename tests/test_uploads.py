@@ -183,3 +183,12 @@ async def test_a_third_upload_while_two_are_under_way_is_a_503(client, mxid, sta
         writer.close()
     await wait_until(lambda: not WAITING_FOR_BODY)
     await deploy(client, cam, "CAM_A")                  # room again
+
+
+async def test_a_service_without_a_state_folder_removes_its_models_folder_when_it_stops(aiohttp_client, backend):
+    from service.nn import MODELS
+    client = await aiohttp_client(create_app(backend, device_timeout=device_timeout(backend)))
+    folder = client.app[MODELS].directory
+    assert folder.is_dir()
+    await client.close()
+    assert not folder.exists()
