@@ -23,9 +23,9 @@ from actors.actor import CameraActor
 from actors.fleet import Fleet
 from actors.model import CameraState
 from schemas.camera import CameraSchema
+from schemas.nn import view as network_view
 
 from .cameras import camera_view
-from .nn import network_view
 
 HISTORY = 4096           # events kept for readers that resume
 QUEUE = 1024             # events one reader may fall behind by before it is reset

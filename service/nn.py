@@ -43,11 +43,6 @@ _config = NNConfigSchema()
 NN_OR_NULL = {"anyOf": [NNViewSchema, {"type": "object", "nullable": True}]}
 
 
-def network_view(nn) -> dict:
-    """What GET …/nn answers for a network (the events carry the same)."""
-    return view(nn)
-
-
 async def _read_upload(request: web.Request, upload) -> tuple[str | None, str | None]:
     """Stream the multipart body: the model part into `upload` (written off the loop); the config part's text
     and the model's name. At most MAX_PARTS parts, each but the model at most MAX_FIELD bytes."""
