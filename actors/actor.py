@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 
 from .backend import Device, Output
 from .calibration import describe
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 BOOTING, CONNECTED, DISCONNECTED, SHUT_DOWN, WEDGED = "booting", "connected", "disconnected", "shut_down", "wedged"
 STATS_PERIOD = 10.0          # s: how often the health job also reads the device's stats (for /metrics)
 ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="still-encode")     # stills of every camera, both cores
+STILL_GRACE = 5.0            # s a stopping camera gives the stills being encoded to finish
+STILLS_IN_HAND = 2           # a camera's frames taken for stills and waiting to be encoded (a 12 MP frame is 18 MB)
 
 
 class _Reopen:
@@ -90,6 +93,9 @@ class CameraActor:
         self._recovery: asyncio.Task | None = None
         self._stopping = False
         self._in_hand: list = []              # the messages the loop has taken from the mailbox
+        self._jobs = self._job_table()
+        self._stills_in_hand = asyncio.Semaphore(STILLS_IN_HAND)
+        self._encoding: set[asyncio.Task] = set()     # stills whose frame is taken, being encoded
         # Told of every change a client can see, as it is published: (actor, the state before, the status before).
         self.on_change: Callable[[CameraActor, CameraState, str], None] | None = None
 
@@ -105,6 +111,11 @@ class CameraActor:
         for task in (self._task, self._recovery):
             if task is not None:
                 task.cancel()
+        if self._encoding:             # stills being encoded: answered, or cancelled after a bound
+            await asyncio.wait(set(self._encoding), timeout=STILL_GRACE)
+            for task in set(self._encoding):
+                task.cancel()
+            await asyncio.gather(*self._encoding, return_exceptions=True)
         waiting = self._in_hand + [self._mailbox.get_nowait() for _ in range(self._mailbox.qsize())]
         for message, future in waiting:         # answered ones are skipped by _settle
             if isinstance(message, (_Reopen, _CheckHealth, _Close)):
@@ -173,40 +184,58 @@ class CameraActor:
                     batch.append(nxt)
             self._in_hand = batch + [held] if held else batch      # out of the mailbox: stop() answers these
             try:
-                if isinstance(item[0], Capture):
-                    _settle(item[1], result=await self._capture(item[0]))
-                elif isinstance(item[0], _Reopen):
-                    if not item[1].cancelled():     # else a shut down called its recovery off: it opens nothing
-                        _settle(item[1], result=await self._reopen())
-                elif isinstance(item[0], _CheckHealth):
-                    await self._check_health()
-                elif isinstance(item[0], _Close):
-                    await self._close()
-                elif isinstance(item[0], ShutDown):
-                    _settle(item[1], result=await self._shut_down(item[0]))
-                elif isinstance(item[0], Boot):
-                    _settle(item[1], result=await self._boot(item[0]))
-                elif isinstance(item[0], ReadStats):
-                    _settle(item[1], result=await self._read_stats())
-                elif isinstance(item[0], ReadCalibration):
-                    _settle(item[1], result=await self._read_calibration())
-                else:
+                job = self._jobs.get(type(item[0]))
+                if job is None:
                     await self._write(batch)
+                else:
+                    await job(*item)
             except Exception as exc:  # noqa: BLE001 (the error belongs to the request, the loop goes on)
                 for _, future in batch:
                     _settle(future, error=exc)
 
-    async def _capture(self, message: Capture) -> tuple[bytes, Frame]:
-        """The encoded still, and the frame it was made from (whose sequence, times and metadata it answers
-        with)."""
+    # What the loop does with each kind of message but the writes, which are applied in batches (_write).
+    def _job_table(self) -> dict[type, Callable]:
+        async def answer(method, message, future):
+            _settle(future, result=await method(message))
+
+        async def reopen(_message, future):
+            if not future.cancelled():       # else a shut down called its recovery off: it opens nothing
+                _settle(future, result=await self._reopen())
+        return {Capture: self._capture, _Reopen: reopen,
+                _CheckHealth: lambda _m, _f: self._check_health(), _Close: lambda _m, _f: self._close(),
+                ShutDown: partial(answer, self._shut_down), Boot: partial(answer, self._boot),
+                ReadStats: partial(answer, lambda _m: self._read_stats()),
+                ReadCalibration: partial(answer, lambda _m: self._read_calibration())}
+
+    async def _capture(self, message: Capture, future: asyncio.Future) -> None:
+        """Take the frame of a still within the device deadline, then leave it to be encoded: the still is
+        answered (the encoded image, and the frame it was made from, whose sequence, times and metadata it
+        answers with) when the encode ends, while the mailbox goes on. Each camera has at most
+        STILLS_IN_HAND frames taken and not yet encoded; past that the mailbox waits for an encoder."""
         if not self.state.streams[message.stream].active:
             raise StreamInactive(f"{message.stream} is not active; activate it first")
         self._require_connected()
-        frame = await self._call(self.device.capture, message.stream)
-        # Encoding is not device time: a slow CPU must not look like a hung camera.
-        body = await asyncio.get_running_loop().run_in_executor(ENCODERS, encode, frame, message.format,
-                                                                message.depth_mm)
-        return body, frame
+        await self._stills_in_hand.acquire()
+        try:
+            frame = await self._call(self.device.capture, message.stream)
+        except BaseException:
+            self._stills_in_hand.release()
+            raise
+        task = asyncio.create_task(self._encode_still(frame, message, future), name=f"still-{self.mxid}")
+        self._encoding.add(task)
+        task.add_done_callback(self._encoding.discard)
+
+    async def _encode_still(self, frame: Frame, message: Capture, future: asyncio.Future) -> None:
+        try:
+            # Encoding is not device time: a slow CPU must not look like a hung camera.
+            body = await asyncio.get_running_loop().run_in_executor(ENCODERS, encode, frame, message.format,
+                                                                    message.depth_mm)
+            _settle(future, result=(body, frame))
+        except Exception as exc:  # noqa: BLE001 (the still's own failure)
+            _settle(future, error=exc)
+        finally:
+            self._stills_in_hand.release()
+            _settle(future, error=CameraUnavailable("the service is shutting down"))    # cancelled by stop()
 
     async def _write(self, batch: list) -> None:
         state, done = self.state, []

@@ -7,8 +7,8 @@ import itertools
 import json
 import logging
 import threading
-import types
 import weakref
+from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -31,13 +31,21 @@ from .inputs import FLEET, ask, body, load, revision, stream
 log = logging.getLogger(__name__)
 MODELS = web.AppKey("models", ModelFiles)
 CHECKER = web.AppKey("model_checker", ModelChecker)
-UPLOADS = web.AppKey("uploads", types.SimpleNamespace)     # count under way, and the limit
-RESULTS = web.AppKey("results", object)
 SOCKETS = web.AppKey("nn_sockets", weakref.WeakSet)       # the open results sockets, closed at shutdown
 TAG = ["neural networks"]
 MAX_FIELD = 64 * 1024        # every part but the model: the config is a few hundred bytes
 MAX_PARTS = 8                # model, config, and room for a client's extras
 MAX_UPLOADS = 2              # received at once per gateway; their models are checked one at a time
+
+
+@dataclass
+class Uploads:
+    """The model uploads under way, and how many may be."""
+    limit: int = MAX_UPLOADS
+    count: int = 0
+
+
+UPLOADS = web.AppKey("uploads", Uploads)
 _config = NNConfigSchema()
 # GET …/nn with no network is 200 null, as the original API answers (Robopipe Studio reads null as "none").
 NN_OR_NULL = {"anyOf": [NNViewSchema, {"type": "object", "nullable": True}]}
@@ -264,6 +272,9 @@ class Results:
                     del self._feeds[id(output)]
 
 
+RESULTS = web.AppKey("results", Results)
+
+
 class Watcher:
     def __init__(self):
         self.latest: str | None = None
@@ -337,7 +348,7 @@ def add_routes(add) -> None:
 def setup(app: web.Application, models: ModelFiles, checker: ModelChecker | None = None) -> None:
     app[MODELS], app[RESULTS], app[SOCKETS] = models, Results(), weakref.WeakSet()
     app[CHECKER] = checker or ModelChecker()
-    app[UPLOADS] = types.SimpleNamespace(count=0, limit=MAX_UPLOADS)
+    app[UPLOADS] = Uploads()
 
     async def close(_app):
         for ws in list(app[SOCKETS]):
