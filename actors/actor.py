@@ -238,6 +238,21 @@ class CameraActor:
             _settle(future, error=CameraUnavailable("the service is shutting down"))    # cancelled by stop()
 
     async def _write(self, batch: list) -> None:
+        """Apply a batch of writes together; a refusal by the camera is one write's, so after one each write
+        still waiting is applied on its own, in order, and only those the camera refuses fail."""
+        try:
+            await self._write_together(batch)
+        except ConfigRejected:
+            waiting = [item for item in batch if not item[1].done()]
+            if len(waiting) < 2:
+                raise
+            for item in waiting:
+                try:
+                    await self._write_together([item])
+                except Exception as exc:  # noqa: BLE001 (the error belongs to that write)
+                    _settle(item[1], error=exc)
+
+    async def _write_together(self, batch: list) -> None:
         state, done = self.state, []
         for message, future in batch:
             try:

@@ -3,6 +3,7 @@ import asyncio
 import io
 
 import numpy as np
+import pytest
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
@@ -185,6 +186,7 @@ async def shut_down_behind_a_hung_call(client, backend, cam, monkeypatch, boot_t
     return answers[1:]
 
 
+@pytest.mark.hangs
 async def test_a_reopen_queued_before_a_shut_down_does_not_open_the_camera(client, backend, mxid, monkeypatch):
     cam = mxid("oak-d")
     await shut_down_behind_a_hung_call(client, backend, cam, monkeypatch)
@@ -199,6 +201,7 @@ async def test_a_reopen_queued_before_a_shut_down_does_not_open_the_camera(clien
     assert (await client.get(stream_url(cam, "CAM_A", "still"))).status == 200
 
 
+@pytest.mark.hangs
 async def test_a_reopen_queued_before_a_shut_down_does_not_reopen_a_camera_booted_since(client, backend, mxid,
                                                                                         monkeypatch):
     cam = mxid("oak-d")

@@ -407,8 +407,8 @@ async def test_a_pipeline_the_camera_refuses_at_start_is_a_422_and_the_previous_
     board = standin.device(OAK_D)
     await activate(client, OAK_D, "CAM_B")
     before = await (await client.get(stream_url(OAK_D, "CAM_B", "config"))).json()
-    board.faults.refuse_start = 1
-    error = await assert_error(await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"resolution": "THE_400_P"}),
+    board.faults.refused_fps = 20.0
+    error = await assert_error(await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"resolution": "THE_400_P", "fps": 20}),
                                422, "not_supported")
     assert "refused to start" in error["message"]
     assert await (await client.get(stream_url(OAK_D, "CAM_B", "config"))).json() == before
