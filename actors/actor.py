@@ -15,7 +15,7 @@ from functools import partial
 from .backend import Device, Output
 from .calibration import describe
 from .capabilities import CapabilityError
-from .encode import encode
+from .encode import encode_off_loop
 from .errors import (CameraBusy, CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout,
                      RevisionMismatch, StateNotSaved, StreamInactive)
 from .frames import Frame, FrameMeta
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 BOOTING, CONNECTED, DISCONNECTED, SHUT_DOWN, WEDGED = "booting", "connected", "disconnected", "shut_down", "wedged"
 STATS_PERIOD = 10.0          # s: how often the health job also reads the device's stats (for /metrics)
-ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="still-encode")     # stills of every camera, both cores
 STILL_GRACE = 5.0            # s a stopping camera gives the stills being encoded to finish
 STILLS_IN_HAND = 2           # a camera's frames taken for stills and waiting to be encoded (a 12 MP frame is 18 MB)
 
@@ -228,8 +227,7 @@ class CameraActor:
     async def _encode_still(self, frame: Frame, message: Capture, future: asyncio.Future) -> None:
         try:
             # Encoding is not device time: a slow CPU must not look like a hung camera.
-            body = await asyncio.get_running_loop().run_in_executor(ENCODERS, encode, frame, message.format,
-                                                                    message.depth_mm)
+            body = await encode_off_loop(frame, message.format, message.depth_mm)
             _settle(future, result=(body, frame))
         except Exception as exc:  # noqa: BLE001 (the still's own failure)
             _settle(future, error=exc)

@@ -10,8 +10,8 @@ from aiohttp_apigami import docs, json_schema, match_info_schema, querystring_sc
 
 from typing import Mapping
 
-from actors.actor import CONNECTED, ENCODERS, CameraActor
-from actors.encode import encode
+from actors.actor import CONNECTED, CameraActor
+from actors.encode import encode_off_loop
 from actors.errors import CameraUnavailable, DeviceTimeout, StreamInactive
 from actors.frames import Frame, FrameMeta, wall_clock
 from actors.messages import Activate, Capture, Deactivate, UpdateConfig, UpdateControl
@@ -232,7 +232,7 @@ async def preview(request: web.Request) -> web.Response:
     frame = await asyncio.to_thread(output.preview, timeout)        # the device fills it; no device call here
     if frame is None:
         raise DeviceTimeout(f"{name} delivered no preview within {timeout:g} s")
-    body = await asyncio.get_running_loop().run_in_executor(ENCODERS, encode, frame, "jpeg")
+    body = await encode_off_loop(frame, "jpeg")
     return web.Response(body=body, content_type="image/jpeg",
                         headers=frame_headers(frame, actor.specs[name].autofocus))
 

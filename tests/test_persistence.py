@@ -179,6 +179,7 @@ def test_a_save_syncs_the_file_before_the_rename_and_the_directory_after(tmp_pat
     import os
     import stat
     from actors.store import StateStore
+    from schemas.state import SavedStateReader
     calls = []
     fsync, replace = os.fsync, os.replace
 
@@ -191,6 +192,6 @@ def test_a_save_syncs_the_file_before_the_rename_and_the_directory_after(tmp_pat
         replace(a, b)
     monkeypatch.setattr(os, "fsync", recorded_fsync)
     monkeypatch.setattr(os, "replace", recorded_replace)
-    StateStore(tmp_path).write("ABC", b'{"version": 1}')
+    StateStore(tmp_path, SavedStateReader()).write("ABC", b'{"version": 1}')
     assert calls == [("fsync", "file"), ("rename", "ABC.json"), ("fsync", "dir")]
     assert (tmp_path / "ABC.json").read_bytes() == b'{"version": 1}'

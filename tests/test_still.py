@@ -115,15 +115,15 @@ async def test_still_of_an_inactive_stream_is_409(client, mxid):
 
 async def test_a_slow_encode_is_not_a_hung_device(client, mxid, monkeypatch):
     import time as clock
-    from actors import actor as actor_module
+    from actors import encode as encode_module
     from service.inputs import FLEET
-    encode = actor_module.encode
+    encode = encode_module.encode
 
     def slow(*args, **kwargs):          # a 12 MP PNG on a slow gateway: longer than the device deadline
         clock.sleep(client.app[FLEET].get(cam).timeout + 0.3)
         return encode(*args, **kwargs)
     cam = mxid("oak-1")
-    monkeypatch.setattr(actor_module, "encode", slow)
+    monkeypatch.setattr(encode_module, "encode", slow)
     await activate(client, cam, "CAM_A")
     resp = await client.get(stream_url(cam, "CAM_A", "still"))
     assert resp.status == 200 and resp.content_type == "image/jpeg"
@@ -151,8 +151,8 @@ async def test_a_still_being_encoded_does_not_hold_the_cameras_writes(client, mx
     while the encode (a 12 MP PNG takes seconds on a gateway) is still running."""
     import asyncio
     import threading
-    from actors import actor as actor_module
-    encode, entered, release = actor_module.encode, threading.Event(), threading.Event()
+    from actors import encode as encode_module
+    encode, entered, release = encode_module.encode, threading.Event(), threading.Event()
 
     def held(*args, **kwargs):
         entered.set()
@@ -160,7 +160,7 @@ async def test_a_still_being_encoded_does_not_hold_the_cameras_writes(client, mx
         return encode(*args, **kwargs)
     cam = mxid("oak-1")
     await activate(client, cam, "CAM_A")
-    monkeypatch.setattr(actor_module, "encode", held)
+    monkeypatch.setattr(encode_module, "encode", held)
     taking = asyncio.ensure_future(still(client, cam, "CAM_A", format="png"))
     try:
         await asyncio.get_running_loop().run_in_executor(None, entered.wait, 30)
