@@ -133,7 +133,7 @@ class CameraActor:
         """Try to reconnect now instead of waiting out the backoff (the device was seen again)."""
         self._wake.set()
 
-    def check(self) -> None:
+    def ask_health_check(self) -> None:
         """Called periodically: notice a device that went away while nobody was using it (a job of the
         mailbox, skipped while one is waiting or the mailbox is full: the device is busy then anyway)."""
         if self.status == CONNECTED and not self._health_asked and not self._mailbox.full():
@@ -254,7 +254,7 @@ class CameraActor:
         state, done = self.state, []
         for message, future in batch:
             try:
-                message.check(self.mxid, state)        # If-Match: against the revision the writes before left
+                message.check_revision(self.mxid, state)        # If-Match: against the revision the writes before left
                 if isinstance(message, Activate):
                     self._require_connected()
                 state = message.apply(state, self.specs)
@@ -277,7 +277,7 @@ class CameraActor:
                 try:
                     await self._apply(state, triggers)
                 except ConfigRejected:
-                    await self._put_back()         # the camera would not build it: back to what it ran
+                    await self._restore_device()         # the camera would not build it: back to what it ran
                     raise
                 except CameraUnavailable:
                     # Lost while applying: keep the writes for when the camera returns; an activation failed.
@@ -293,14 +293,14 @@ class CameraActor:
             await saving
         except StateNotSaved:
             if self._applied is state:      # the device runs the writes, the file and the API do not
-                await self._put_back()
+                await self._restore_device()
             raise
         for _, result in done:          # each write's own change, in order (its answer names its revision)
             self._publish(result)
         for future, result in done:
             _settle(future, result=result)
 
-    async def _put_back(self) -> None:
+    async def _restore_device(self) -> None:
         """After a write failed: make the device run the state the API reports again (best effort; a device
         that fails here is lost, and its reopen applies that state)."""
         if self.status == CONNECTED:
@@ -476,7 +476,7 @@ class CameraActor:
         self._set_status(SHUT_DOWN, "shut down on request")
 
     async def _shut_down(self, message: ShutDown) -> CameraState:
-        message.check(self.mxid, self.state)
+        message.check_revision(self.mxid, self.state)
         state = self.state.with_camera(shut_down=True)
         if state is not self.state:
             await self._save(state)         # StateNotSaved: nothing changed
@@ -486,7 +486,7 @@ class CameraActor:
         return self.state
 
     async def _boot(self, message: Boot) -> CameraState:
-        message.check(self.mxid, self.state)
+        message.check_revision(self.mxid, self.state)
         state = self.state.with_camera(shut_down=False)
         if state is not self.state:
             await self._save(state)

@@ -168,7 +168,7 @@ async def shut_down_behind_a_hung_call(client, backend, cam, monkeypatch, boot_t
     """DELETE the camera (and POST a boot after it) while a hung device call holds its worker: the call's
     deadline loses the camera, and the recovery queues a reopen behind what is waiting in the mailbox."""
     actor, device = client.app[FLEET].get(cam), backend.device(cam)
-    monkeypatch.setattr(actor, "check", lambda: None)      # no health check joins the mailbox: its depth is ours
+    monkeypatch.setattr(actor, "ask_health_check", lambda: None)      # no health check joins the mailbox: its depth is ours
     await activate(client, cam, "CAM_A")
     device.inject(hang_next=True)
     hung = asyncio.create_task(client.post(stream_url(cam, "CAM_B")))

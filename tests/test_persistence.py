@@ -136,7 +136,7 @@ async def test_retry_after_says_when_the_next_reconnect_is_due(aiohttp_client, m
     actor = client.app[FLEET].get(cam)
     await wait_until(lambda: actor is not None and actor.status == "connected")
     backend.device(cam).unplug()
-    await wait_until(lambda: (actor.check(), actor.status == "disconnected")[1])      # as the discovery loop does
+    await wait_until(lambda: (actor.ask_health_check(), actor.status == "disconnected")[1])      # as the discovery loop does
     await wait_until(lambda: actor.reconnect_due is not None and actor.reconnect_due - asyncio.get_running_loop().time() > 3,
                      timeout=15)
     resp = await client.post(stream_url(cam, "CAM_A"))
