@@ -10,7 +10,7 @@ import simplejpeg
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
-from conftest import MODELS, StandinBackend, activate, assert_error, stream_url, wait_until
+from conftest import MODELS, StandinBackend, activate, assert_error, device_timeout, stream_url, wait_until
 from service.app import create_app
 from service.inputs import FLEET
 from service.video import VIDEO
@@ -23,7 +23,7 @@ OAK_D, OAK_1, OAK_D_LR = mxid_for("oak-d", 0), mxid_for("oak-1", 0), mxid_for("o
 
 
 async def serve(aiohttp_client, backend, **options):
-    options = {"device_timeout": 1.5, "max_backoff": 0.1, "discovery_interval": 0.05, **options}
+    options = {"device_timeout": device_timeout(backend), "max_backoff": 0.1, "discovery_interval": 0.05, **options}
     app = create_app(backend, **options)
     server = TestServer(app)
     await server.start_server(**runner_options(app))
