@@ -22,7 +22,7 @@ from .errors import ApiError, validation_error
 from .limits import WAITING_FOR_BODY
 
 if TYPE_CHECKING:
-    from .metrics import Metrics
+    from .metrics import Metrics  # noqa: F401 (named in METRICS)
 
 FLEET = web.AppKey("fleet", Fleet)
 METRICS = web.AppKey["Metrics"]("metrics")      # service.metrics imports this module: its type by name

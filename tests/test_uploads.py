@@ -13,7 +13,7 @@ import pytest
 import actors.nn
 import blobs
 from actors.model_check import MAX_ARCHIVE_BYTES, ModelChecker
-from conftest import serve, activate, assert_error, device_timeout, stream_url, wait_until
+from conftest import serve, assert_error, device_timeout, stream_url, wait_until
 from service.app import create_app
 from service.inputs import FLEET
 from test_nn import MOBILENET, deploy, upload
