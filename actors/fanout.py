@@ -11,11 +11,11 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class _Waiting(enum.Enum):
+class Waiting(enum.Enum):
     WAITING = "nothing new yet: time for the consumer to see whether its client is still there"
 
 
-WAITING = _Waiting.WAITING
+WAITING = Waiting.WAITING
 
 
 class Latest(Generic[T]):
@@ -37,7 +37,7 @@ class Latest(Generic[T]):
             self.reason = reason
         self._ready.set()
 
-    async def next(self, timeout: float | None = None) -> T | _Waiting | None:
+    async def next(self, timeout: float | None = None) -> T | Waiting | None:
         """The newest item not yet taken, None once ended, or WAITING after `timeout`."""
         try:
             await asyncio.wait_for(self._ready.wait(), timeout)
@@ -55,8 +55,13 @@ class FanOut(Generic[T]):
         self.consumers: set[Latest[T]] = set()
         self._loop = loop
 
-    def publish(self, item: T) -> None:
-        self._loop.call_soon_threadsafe(self._offer, item)
+    def publish(self, item: T) -> bool:
+        """False once the loop is gone (the service stopped)."""
+        try:
+            self._loop.call_soon_threadsafe(self._offer, item)
+            return True
+        except RuntimeError:
+            return False
 
     def _offer(self, item: T) -> None:
         for consumer in list(self.consumers):

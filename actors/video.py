@@ -9,7 +9,6 @@ is away, viewers get a "no signal" picture about once a second; when the stream 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import threading
 import time
@@ -23,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .actor import CONNECTED, CameraActor
 from .encode import check_planes, depth_to_gray
+from .fanout import WAITING, FanOut, Latest, Waiting
 from .fmp4 import Fmp4Stream, Fragment, H264Encoder
 from .frames import DEPTH16, GRAY8, Frame
 
@@ -97,54 +97,29 @@ def _no_signal(width: int, height: int, caption: str, clock: str) -> Frame:
 DEACTIVATED, SHUTDOWN, FAILED = "deactivated", "shutdown", "failed"
 
 
-class _Waiting(enum.Enum):
-    WAITING = "no new frame yet: time for the viewer to see whether its client is still there"
-
-
-WAITING = _Waiting.WAITING
-
-
-class Viewer:
+class MjpegViewer(Latest[bytes]):
     """One MJPEG client's place at a feed: the latest JPEG, or the end."""
 
     def __init__(self):
-        self._latest: bytes | None = None
-        self._ready = asyncio.Event()
-        self._ended = False
-        self.reason = SHUTDOWN
-
-    def offer(self, jpeg: bytes) -> None:
-        self._latest = jpeg
-        self._ready.set()
-
-    def end(self, reason: str = SHUTDOWN) -> None:
-        self._ended, self.reason = True, reason
-        self._ready.set()
-
-    async def next(self, timeout: float | None = None) -> bytes | _Waiting | None:
-        """The newest JPEG not yet taken, None once the video has ended, or WAITING after `timeout`."""
-        try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
-        except asyncio.TimeoutError:
-            return WAITING
-        self._ready.clear()
-        return None if self._ended else self._latest
+        super().__init__(reason=SHUTDOWN)
 
 
-class StreamViewer(Viewer):
-    """One H.264 client's place at a feed: the initialisation segment, then fragments from a keyframe on. At
-    most MAX_PENDING wait; a client further behind drops them and goes on from the next keyframe."""
+class Fmp4Viewer(Latest[bytes]):
+    """One H.264 client's place at a feed (fragmented MP4): the initialisation segment, then fragments from a
+    keyframe on. At most MAX_PENDING wait; a client further behind drops them and goes on from the next
+    keyframe."""
     MAX_PENDING = 30
 
     def __init__(self):
-        super().__init__()
+        super().__init__(reason=SHUTDOWN)
         self._pending: deque[bytes] = deque()
         self._init: bytes | None = None      # the initialisation segment in force
         self._need_init = False              # it has not reached the queue since it changed
         self._need_key = True
         self.dropped = 0
 
-    def offer(self, init: bytes | None, fragments: list[Fragment]) -> None:
+    def offer(self, item: tuple[bytes | None, list[Fragment]]) -> None:
+        init, fragments = item
         if init is not None and init is not self._init:        # the first, or the stream changed size
             self._init, self._need_init, self._need_key = init, True, True
         for fragment in fragments:
@@ -165,7 +140,7 @@ class StreamViewer(Viewer):
         if self._pending:
             self._ready.set()
 
-    async def next(self, timeout: float | None = None) -> bytes | _Waiting | None:
+    async def next(self, timeout: float | None = None) -> bytes | Waiting | None:
         """The next message to send, None once the video has ended, or WAITING after `timeout`."""
         while not self._pending and not self._ended:
             try:
@@ -202,7 +177,8 @@ class VideoFeed:
     def __init__(self, hub: "VideoHub", actor: CameraActor, stream: str, params: VideoParams,
                  loop: asyncio.AbstractEventLoop):
         self.hub, self.actor, self.stream, self.params = hub, actor, stream, params
-        self.viewers: set[Viewer] = set()
+        self._viewers: FanOut[bytes] = FanOut(loop)    # each frame handed to the loop once, for all of them
+        self.viewers = self._viewers.consumers
         self.stats = hub.stats_of(actor.mxid, stream)
         self._loop = loop
         self._size = (640, 360)       # of the latest frame, for the "no signal" picture
@@ -222,13 +198,6 @@ class VideoFeed:
         self._stop.set()
 
     # The loop's side: hand-offs from the thread ---------------------------------------------------
-    def _offer(self, item) -> None:
-        for viewer in self.viewers:
-            if self._fmp4 is not None:
-                viewer.offer(item[0], item[1])
-            else:
-                viewer.offer(item)
-
     def _ended(self, reason: str) -> None:
         for viewer in self.viewers:
             viewer.end(reason)
@@ -245,7 +214,7 @@ class VideoFeed:
     # The thread ----------------------------------------------------------------------------------
     def _publish(self, item) -> None:
         self.stats.encodes += 1
-        self._hand(self._offer, item)
+        self._viewers.publish(item)
 
     def _show(self, frame: Frame) -> None:
         """Encode a frame once and offer it to every viewer."""
@@ -300,7 +269,7 @@ class VideoFeed:
                     after, (number, jpeg) = got[0], got[1]
                     last_frame = time.monotonic()
                     self.stats.took_frame(number)
-                    self._hand(self._offer, jpeg)
+                    self._viewers.publish(jpeg)
                     continue
             elif output is not None and output.h264 and self._fmp4 is not None:
                 # The camera encodes: pack its packets, every one in order, no encode on the gateway.
@@ -314,7 +283,7 @@ class VideoFeed:
                         self.stats.took_frame(packet.sequence)
                     after, last_frame = packets[-1][0], time.monotonic()
                     self._size = (packets[-1][1].width, packets[-1][1].height)
-                    self._hand(self._offer, (self._fmp4.init, fragments))
+                    self._viewers.publish((self._fmp4.init, fragments))
                     continue
             elif output is not None:
                 frame = output.wait_after(after, FRAME_TIMEOUT)
@@ -364,7 +333,7 @@ class VideoHub:
     def viewers_of(self, mxid: str, stream: str) -> int:
         return sum(len(f.viewers) for (m, s, _), f in self.feeds.items() if (m, s) == (mxid, stream))
 
-    def watch(self, actor: CameraActor, stream: str, params: VideoParams) -> tuple[VideoFeed, Viewer]:
+    def watch(self, actor: CameraActor, stream: str, params: VideoParams) -> tuple[VideoFeed, Latest[bytes]]:
         key = (actor.mxid, stream, params)
         feed = self.feeds.get(key)
         if feed is None:
@@ -374,13 +343,13 @@ class VideoHub:
                 feed = min(running, key=lambda f: _distance(f.params, params))
             else:
                 feed = self.feeds[key] = VideoFeed(self, actor, stream, params, asyncio.get_running_loop())
-        viewer = StreamViewer() if params.codec == "h264" else Viewer()
+        viewer = Fmp4Viewer() if params.codec == "h264" else MjpegViewer()
         feed.viewers.add(viewer)
         if params.codec == "h264":
             feed.want_keyframe()
         return feed, viewer
 
-    def leave(self, feed: VideoFeed, viewer: Viewer) -> None:
+    def leave(self, feed: VideoFeed, viewer: Latest[bytes]) -> None:
         feed.viewers.discard(viewer)
         if not feed.viewers:
             feed.stop()                   # nobody watches: stop reading and encoding at once

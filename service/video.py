@@ -10,7 +10,8 @@ from aiohttp_apigami import docs, match_info_schema, querystring_schema
 
 from actors.actor import CONNECTED
 from actors.errors import StreamInactive
-from actors.video import DEACTIVATED, FAILED, SHUTDOWN, WAITING, VideoHub, VideoParams
+from actors.fanout import WAITING
+from actors.video import DEACTIVATED, FAILED, SHUTDOWN, VideoHub, VideoParams
 from schemas.params import StreamPathSchema, VideoQuerySchema
 
 from . import openapi

@@ -7,7 +7,7 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from actors.fmp4 import Fragment, boxes
-from actors.video import StreamViewer
+from actors.video import Fmp4Viewer
 from browser import CHROMIUM, chromium, wait_for_value
 from conftest import activate, assert_error, stream_url
 from service.video import VIDEO
@@ -119,15 +119,15 @@ async def test_a_viewer_that_leaves_stops_its_feed(client, mxid):
 
 
 def test_a_slow_viewer_drops_what_it_holds_and_goes_on_from_the_next_keyframe():
-    viewer = StreamViewer()
+    viewer = Fmp4Viewer()
     init = b"init"
-    viewer.offer(init, [Fragment(b"p0", False)])                   # joined between keyframes: skipped
+    viewer.offer((init, [Fragment(b"p0", False)]))                   # joined between keyframes: skipped
     assert not viewer._pending
     frames = [Fragment(b"k1", True)] + [Fragment(b"p%d" % i, False) for i in range(1, 60)]
-    viewer.offer(init, frames)                                      # nobody takes anything
+    viewer.offer((init, frames))                                    # nobody takes anything
     # It held at most MAX_PENDING, then dropped them and skips the rest of the group of pictures.
-    assert viewer.dropped == StreamViewer.MAX_PENDING and not viewer._pending
-    viewer.offer(init, [Fragment(b"k2", True), Fragment(b"p61", False)])
+    assert viewer.dropped == Fmp4Viewer.MAX_PENDING and not viewer._pending
+    viewer.offer((init, [Fragment(b"k2", True), Fragment(b"p61", False)]))
     # It goes on from the keyframe, after the initialisation segment it never got.
     assert list(viewer._pending) == [b"init", b"k2", b"p61"]
     assert asyncio.run(viewer.next()) == b"init"
