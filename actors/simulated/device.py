@@ -28,6 +28,7 @@ class SimStream(Output):
         self._cache: dict[str, tuple] = {}        # output -> (key, planes after the control's lookup tables)
         self._stopped = threading.Event()
         self.auto = scene.AutoAlgorithms()
+        self._meta: tuple[dict, FrameMeta] | None = None      # the control it was worked out for, and the meta
 
     def stop(self) -> None:
         self._stopped.set()
@@ -75,8 +76,14 @@ class SimStream(Output):
         return self.frame("preview")
 
     def meta(self) -> FrameMeta:
-        exposure, iso = self.auto.exposure(self.control)
-        return FrameMeta(exposure, iso, self.auto.temperature(self.control), self.auto.lens_position(self.control))
+        """What the frames are taken with: worked out once a control (a new control is a new dict; the auto
+        algorithms settle at once), however often it is asked for (GET control asks on every call)."""
+        control, known = self.control, self._meta
+        if known is None or known[0] is not control:
+            exposure, iso = self.auto.exposure(control)
+            known = self._meta = control, FrameMeta(exposure, iso, self.auto.temperature(control),
+                                                    self.auto.lens_position(control))
+        return known[1]
 
     def _geometry(self, output: str) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
         """The size the scene is drawn at for an output, and the output's window x, y, w, h in it: colour
