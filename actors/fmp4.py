@@ -154,7 +154,7 @@ class H264Encoder:
     not encode itself. Not thread safe: one encoder thread at a time, in frame order."""
 
     def __init__(self, width: int, height: int, fps: float):
-        self.size = (width, height)
+        self.size, self.fps = (width, height), fps
         self._codec = av.CodecContext.create("libx264", "w")
         self._codec.width, self._codec.height, self._codec.pix_fmt = width, height, "yuv420p"
         self._codec.time_base = TIME_BASE

@@ -221,9 +221,10 @@ class VideoFeed:
         if self._fmp4 is None:
             self._publish(encode_video(frame, self.params))
             return
-        size = (frame.width, frame.height)
-        if self._encoder is None or self._encoder.size != size:       # a config change: a new encoder
-            self._encoder = H264Encoder(*size, self._fmp4.fps)
+        size, fps = (frame.width, frame.height), self.actor.state.streams[self.stream].config["fps"]
+        if self._encoder is None or (self._encoder.size, self._encoder.fps) != (size, fps):
+            # A config change: a new encoder, whose group of pictures is a second at the new rate.
+            self._fmp4.fps, self._encoder = fps, H264Encoder(*size, fps)
         keyframe = self._keyframe.is_set()
         self._keyframe.clear()
         fragments = [fragment for unit, key in self._encoder.encode(frame, keyframe)

@@ -168,3 +168,35 @@ mediaSource.addEventListener("sourceopen", () => {
 video.src = URL.createObjectURL(mediaSource);
 video.play();
 </script>"""
+
+
+@needs_ffprobe
+async def test_a_frame_rate_change_at_the_same_size_gives_a_keyframe_a_second_at_the_new_rate(client, mxid, tmp_path):
+    """A viewer that stays through a frame rate change still gets a keyframe a second: the group of pictures
+    follows the stream's new rate (a joining viewer waits a second at most)."""
+    cam = mxid("oak-d")
+    assert (await client.post(stream_url(cam, "CAM_B", "config"), json={"resolution": "THE_400_P", "fps": 10})).status == 200
+    await activate(client, cam, "CAM_B")
+    async with client.ws_connect(stream_url(cam, "CAM_B", "video")) as ws:
+        init = (await messages(ws, 3))[0]
+        assert (await client.post(stream_url(cam, "CAM_B", "config"), json={"fps": 5})).status == 200
+        after = await messages(ws, 24)
+    inits = [i for i, m in enumerate(after) if boxes(m)[0][0] == "ftyp"]
+    if inits:                                   # the stream's parameters changed: a new initialisation segment
+        init, after = after[inits[-1]], after[inits[-1] + 1:]
+    first_key = next(i for i, m in enumerate(after) if _keyframe(m))
+    info = await probe(tmp_path, init + b"".join(after[first_key:]))
+    keys = [i for i, frame in enumerate(info["frames"]) if frame["key_frame"] == 1]
+    assert len(keys) >= 2 and {b - a for a, b in zip(keys, keys[1:])} == {5}, keys
+
+
+def _keyframe(fragment: bytes) -> bool:
+    """Whether a fragment (moof + mdat) starts with an IDR picture (NAL type 5, after its 4-byte length)."""
+    (_, box), = [b for b in boxes(fragment) if b[0] == "mdat"]
+    mdat, offset = box[8:], 0
+    while offset + 4 < len(mdat):
+        size = int.from_bytes(mdat[offset:offset + 4], "big")
+        if mdat[offset + 4] & 0x1F == 5:
+            return True
+        offset += 4 + size
+    return False
