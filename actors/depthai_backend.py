@@ -130,7 +130,7 @@ class _Stream(Output):
     config: dict
     sockets: tuple[str, ...]
     queue: object                                 # raw frames: the raw gate's output queue, latest only
-    gate: object                                  # the stream's gate (to the camera's encoders), inputControl queue
+    gates: tuple                                  # the stream's gates (its work on the camera), inputControl queues
     encoded_queue: object = None                  # the camera's H.264 of the stream, when it encodes it
     jpeg_queue: object = None                     # the camera's MJPEG of the stream, when it encodes it
     preview_queue: object = None                  # the camera's preview_size output, behind its own gate
@@ -195,7 +195,7 @@ class _Stream(Output):
         return self.results.wait_after(sequence, timeout)
 
     def send_gates(self, message) -> None:
-        for gate in (self.gate, self.raw_gate, self.preview_gate, self.video_gate):
+        for gate in (*self.gates, self.raw_gate, self.preview_gate, self.video_gate):
             if gate is not None:
                 gate.send(message)
 
@@ -441,9 +441,11 @@ class DepthAIDevice(Device):
                     cameras[socket] = pipeline.create(dai.node.Camera).build(
                         dai.CameraBoardSocket.__members__[socket], sensorResolution=size, sensorFps=fps)
             size = tuple(spec.size_of(config["resolution"]))
+            work: list = []         # the gates in front of what the camera does for the stream (R24)
             if spec.kind == DEPTH:
-                left, right = (cameras[s.socket].requestOutput(size, type=dai.ImgFrame.Type.GRAY8, fps=fps)
-                               for s in spec.sensors)
+                # StereoDepth works only on what its gated inputs pass: nothing while the stream is inactive.
+                left, right = (self._gate(pipeline, cameras[s.socket].requestOutput(
+                    size, type=dai.ImgFrame.Type.GRAY8, fps=fps), work).output for s in spec.sensors)
                 # Preset DENSITY leaves decimation at 1: depth comes out at the input size (DEFAULT halves it, R6).
                 stereo = pipeline.create(dai.node.StereoDepth).build(
                     left, right, presetMode=dai.node.StereoDepth.PresetMode.DENSITY)
@@ -464,17 +466,16 @@ class DepthAIDevice(Device):
                 preview_gate = self._gate(pipeline, cameras[spec.sensors[0].socket].requestOutput(
                     tuple(config["preview_size"]), type=kind, resizeMode=dai.ImgResizeMode.CROP, fps=fps))
                 preview = preview_gate.output.createOutputQueue(maxSize=1, blocking=False)
-            gate = video = video_gate = None
+            video = video_gate = None
             video_size, video_source = size, None
             window = spec.kind == COLOR and tuple(config["video_size"]) != size
             if spec.kind != DEPTH and (self.camera_h264 or window):
-                gate = self._gate(pipeline, output)          # open while the stream is active
-                video_source = gate.output
+                video_source = self._gate(pipeline, output, work).output     # open while the stream is active
             if window:
                 # The video_size window at sensor_crop, cut on the camera by an ImageManip (R17) behind the
                 # stream's gate; stills keep the whole frame.
                 video_size = tuple(config["video_size"])
-                video_source = self._window(pipeline, gate.output, config, size)
+                video_source = self._window(pipeline, video_source, config, size)
                 video_gate = self._gate(pipeline, video_source)
                 video = video_gate.output.createOutputQueue(maxSize=1, blocking=False)
             encoded = jpegs = None
@@ -488,18 +489,19 @@ class DepthAIDevice(Device):
                     jpegs = self._encoder(pipeline, video_source, fps, "MJPEG", 1)
             running = _Stream(dict(config), tuple(s.socket for s in spec.sensors),
                               raw_gate.output.createOutputQueue(maxSize=1, blocking=False),
-                              gate and gate.inputControl.createInputQueue(), encoded, jpegs, preview,
+                              (), encoded, jpegs, preview,
                               preview_gate and preview_gate.inputControl.createInputQueue(), video_queue=video,
                               video_gate=video_gate and video_gate.inputControl.createInputQueue(),
                               raw_gate=raw_gate.inputControl.createInputQueue())
             if networks.get(name) is not None:
                 running.nn, running.frame = networks[name], size
-                running.nn_queue = self._network(pipeline, source, depth, running.nn, fps)
+                running.nn_queue = self._network(pipeline, source, depth, running.nn, fps, work)
+            running.gates = tuple(gate.inputControl.createInputQueue() for gate in work)
             streams[name] = running
         controls = {socket: camera.inputControl.createInputQueue() for socket, camera in cameras.items()}
         return streams, controls
 
-    def _network(self, pipeline, camera, stereo, nn: Mapping, fps: float):
+    def _network(self, pipeline, camera, stereo, nn: Mapping, fps: float, work: list):
         """The stream's neural network, fed by its camera at the network's input size and shape (the centre of
         the frame, resize mode CROP) as planar BGR; a spatial one on depth streams. Its results' queue (R16)."""
         dai, config = self._dai, nn["config"]
@@ -525,11 +527,17 @@ class DepthAIDevice(Device):
                 parser.setAnchorMasks({k: [int(i) for i in v] for k, v in config["anchor_masks"].items()})
                 parser.setIouThreshold(float(config["iou_threshold"]))
             if stereo is not None:
-                stereo.depth.link(node.inputDepth)
+                # Depth aligned to the network's input, as SpatialDetectionNetwork.build does on RVC4 (an
+                # ImageAlign fed the network's passthrough); RVC2's build aligns the StereoDepth itself, which
+                # would move the depth stream's own view. Unaligned, each result logs a warning (R24).
+                align = pipeline.create(dai.node.ImageAlign)
+                stereo.depth.link(align.input)
+                node.passthrough.link(align.inputAlignTo)
+                align.outputAligned.link(node.inputDepth)
         # RVC2 networks read planar BGR, RVC4 ones interleaved (what NeuralNetwork.cpp requests on each).
         layout = dai.ImgFrame.Type.BGR888p if self.info.platform == RVC2 else dai.ImgFrame.Type.BGR888i
-        camera.requestOutput(tuple(nn["model"]["input"]), type=layout,
-                             resizeMode=dai.ImgResizeMode.CROP, fps=fps).link(node.input)
+        self._gate(pipeline, camera.requestOutput(tuple(nn["model"]["input"]), type=layout,
+                                                  resizeMode=dai.ImgResizeMode.CROP, fps=fps), work).output.link(node.input)
         node.input.setBlocking(False)          # a busy network skips frames, never holds up the camera
         return node.out.createOutputQueue(maxSize=1, blocking=False)
 
@@ -543,11 +551,14 @@ class DepthAIDevice(Device):
         source.link(manip.inputImage)
         return manip.out
 
-    def _gate(self, pipeline, source):
-        """A Gate node, closed, in front of an output: the gateway receives its frames only while it is open."""
+    def _gate(self, pipeline, source, work: list | None = None):
+        """A Gate node, closed, in front of an output: what follows it receives frames only while it is open.
+        `work` collects the gates an activation opens."""
         gate = pipeline.create(self._dai.node.Gate)
         gate.initialConfig.open = False
         source.link(gate.input)
+        if work is not None:
+            work.append(gate)
         return gate
 
     def _encoder(self, pipeline, source, fps: float, profile: str, queue_size: int):
@@ -591,8 +602,8 @@ class DepthAIDevice(Device):
             marks[name] = stream.slot.sequence
             stream.is_open, stream.wanted = True, name in self._wanted
             stream.last_number = -1          # frames held back by the closed gate are not lost ones
-            if stream.gate is not None:
-                stream.gate.send(dai.GateControl.openGate())
+            for gate in stream.gates:
+                gate.send(dai.GateControl.openGate())
             if stream.wanted and stream.video_gate is not None:
                 stream.video_gate.send(dai.GateControl.openGate())
             # The first frame answers the activation: the raw gate lets one through unless video is encoded

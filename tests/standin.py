@@ -113,7 +113,10 @@ class Board:
         if pipeline is None or not pipeline.running:
             return {}
         found = {}
-        for gate in (n for n in pipeline.nodes if isinstance(n, GateNode)):
+        # Gates in front of a StereoDepth or a network pass their work, not a stream of their own.
+        inner = {id(o) for n in pipeline.nodes if isinstance(n, StereoNode) for o in (n.left, n.right)}
+        inner |= {id(n.input.source) for n in pipeline.nodes if isinstance(n, NeuralNetworkNode)}
+        for gate in (n for n in pipeline.nodes if isinstance(n, GateNode) and id(n.output) not in inner):
             source = gate.input.source
             if gate.opened and source is not None and source.flowing():
                 found.setdefault(source.stream_name(), SimpleNamespace(config=source.config()))  # its main output
@@ -132,6 +135,22 @@ class Board:
                 if hi >= max(lo, queue.sequence + 1):        # a frame it has not taken yet may pass
                     return True
         return False
+
+    def working(self) -> set[str]:
+        """The kinds of node that are at work now: frames reach them (StereoDepth, ImageManip, networks), what
+        runs on the camera whatever gates stand after it."""
+        pipeline = self.device.pipeline if self.device is not None and not self.device.closed else None
+        if pipeline is None or not pipeline.running:
+            return set()
+        found = set()
+        for node in pipeline.nodes:
+            inputs = {StereoNode: ("left", "right"), ImageManipNode: ("inputImage",)}.get(type(node), ("input",))
+            if isinstance(node, (StereoNode, ImageManipNode, NeuralNetworkNode)):
+                feeds = [node.left, node.right] if isinstance(node, StereoNode) else \
+                    [getattr(node, name).source for name in inputs]
+                if all(feed is not None and feed.working() for feed in feeds):
+                    found.add(type(node).__name__)
+        return found
 
     def cross(self, stream: str, message) -> float:
         """A message crosses the link towards the host: when it has arrived, at the link's rate, after what
@@ -294,7 +313,7 @@ class Standin:
         self.Pipeline = Pipeline
         self.node = SimpleNamespace(Camera=CameraNode, StereoDepth=StereoNode, Gate=GateNode,
                                     VideoEncoder=VideoEncoderNode, ImageManip=ImageManipNode,
-                                    NeuralNetwork=NeuralNetworkNode,
+                                    NeuralNetwork=NeuralNetworkNode, ImageAlign=ImageAlignNode,
                                     DetectionNetwork=DetectionNetworkNode,
                                     SpatialDetectionNetwork=SpatialDetectionNetworkNode)
 
@@ -551,6 +570,18 @@ class Output:
         """"raw" (ImgFrames), "encoded" (EncodedFrames) or "nn" (a network's results)."""
         return self.node.carries(self)
 
+    def origin(self) -> "Output":
+        """The output that made the frames this one passes on (through gates and aligners)."""
+        node = self.node
+        return getattr(node, node.feed).source.origin() if isinstance(node, (GateNode, ImageAlignNode)) else self
+
+    def working(self) -> bool:
+        """Frames reach this output now: its source flows and every gate upstream lets the next one through."""
+        if not self.flowing():
+            return False
+        lo, hi = self.window()
+        return hi >= max(lo, self.sequence_at(time.monotonic()) + 1)
+
     def flowing(self) -> bool:
         return self.node.flowing(self)
 
@@ -759,6 +790,7 @@ class StereoNode:
         self.pipeline = pipeline
         self.started = 0.0
         self.align = real.StereoDepthConfig().algorithmControl.depthAlign      # AUTO in 3.12
+        self.inputAlignTo = Input()
 
     def setDepthAlign(self, align) -> None:
         if not isinstance(align, (real.StereoDepthConfig.AlgorithmControl.DepthAlign, real.CameraBoardSocket)):
@@ -786,7 +818,7 @@ class StereoNode:
         return self.left.flowing() and self.right.flowing()
 
     def stream_name(self, output) -> str:
-        return depth_stream_name(self.left.node.socket, self.right.node.socket)
+        return depth_stream_name(self.left.origin().node.socket, self.right.origin().node.socket)
 
     def window(self, output) -> tuple[float, float]:
         return _intersect(self.left.window(), self.right.window())
@@ -1019,6 +1051,26 @@ class ImageManipNode(Downstream):
         return img
 
 
+class ImageAlignNode(Downstream):
+    """ImageAlign: its `input` (depth) remapped into the view of the frames on `inputAlignTo`. The stand-in's
+    depth is already in the view its networks see (the scene is drawn so), so it passes the depth on."""
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self.input, self.inputAlignTo = Input(), Input()
+        self.outputAligned = PassOutput(self)
+        self.started = 0.0
+
+    def start(self, now: float) -> None:
+        self.started = self.input.source.node.started or now
+
+    def flowing(self, output=None) -> bool:
+        return self.input.source.flowing()
+
+    def render(self, output: Output, sequence: int):
+        return self.input.source.node.render(self.input.source, sequence)
+
+
 class ParserNode:
     """DetectionNetwork's detectionParser: what the backend sets on it."""
 
@@ -1055,6 +1107,7 @@ class NeuralNetworkNode(Downstream):
         self.pipeline = pipeline
         self.input = Input()
         self.out = Output(self)
+        self.passthrough = Output(self)     # the frames it ran on
         self.blob = None
         self.started = 0.0
         self.confidence = 0.5
@@ -1122,12 +1175,21 @@ class DetectionNetworkNode(NeuralNetworkNode):
             raise RuntimeError("DetectionParser: the NN family is not set")
         if self.spatial and self.inputDepth.source is None:
             raise RuntimeError("SpatialDetectionNetwork: inputDepth is not linked")
+        # Depth aligned to the network's input: an ImageAlign (or, on RVC2, the StereoDepth itself) aligned to
+        # the network's passthrough, as SpatialDetectionNetwork.build links it (src/pipeline/node/
+        # SpatialDetectionNetwork.cpp alignDepthImpl); else the detections are remapped with a warning each
+        # (src/pipeline/utilities/SpatialLocationCalculator/SpatialUtils.cpp).
+        source = self.inputDepth.source if self.spatial else None
+        self.aligned = source is not None and getattr(getattr(source.node, "inputAlignTo", None), "source", None) \
+            is self.passthrough
 
     def render(self, output: Output, sequence: int):
-        camera = self.input.source.node
+        camera = self.input.source.origin().node
         depth = None
         if self.spatial:
-            depth_out = self.inputDepth.source
+            if not self.aligned:       # SpatialUtils.cpp warns for every message (R24)
+                self.pipeline.device.board.counts["spatial_unaligned_warnings"] += 1
+            depth_out = self.inputDepth.source.origin()
             depth = scene.depth_scene(*depth_out.size, self.pipeline.device.board.ir["dot_projector"] > 0)
         parser = self.detectionParser
         nn = {"config": {"labels": parser.classes, "confidence_threshold": self.confidence},

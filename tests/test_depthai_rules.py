@@ -538,3 +538,19 @@ async def test_r5_r13_rvc2_s_stereo_and_encoder_limits_are_not_rvc4_s(oak4):
     for stream in ("CAM_A", "CAM_C"):
         await ws_messages(client, OAK_D_LR, stream, 3)
         assert client.app[VIDEO].stats_of(OAK_D_LR, stream).encodes == 0
+
+
+async def test_r24_stereo_and_networks_do_no_work_while_their_stream_is_inactive(client, standin):
+    from test_nn import deploy, results
+    board = standin.device(OAK_D)
+    await activate(client, OAK_D, "DEPTH_B_C")
+    await deploy(client, OAK_D, "DEPTH_B_C", config={"type": "MobileNet", "labels": ["ball", "box"]})
+    await results(client, OAK_D, "DEPTH_B_C", count=3)
+    # The network's depth is aligned to its input, as depthai's own SpatialDetectionNetwork.build links it.
+    assert board.counts["spatial_unaligned_warnings"] == 0
+    assert {"StereoNode", "SpatialDetectionNetworkNode"} <= board.working()
+    # Both sensors of the pair stream for CAM_B and CAM_C; the depth stream, still in the pipeline, is off.
+    await activate(client, OAK_D, "CAM_B")
+    await activate(client, OAK_D, "CAM_C")
+    assert set(board.running) >= {"CAM_B", "CAM_C"} and "DEPTH_B_C" not in board.running
+    assert not {"StereoNode", "SpatialDetectionNetworkNode"} & board.working(), board.working()
