@@ -207,14 +207,19 @@ class _Stream(Output):
     def frames_after(self, slot: FrameSlot, gate, timeout: float, what: str) -> tuple[int, object]:
         """A frame taken after this call, through a gate that is closed unless a host consumer holds it open:
         opened for two messages, since the first is the frame that waited in the gate's input, taken before
-        (its input holds one message: include/depthai/pipeline/node/Gate.hpp); it closes by itself."""
+        (its input holds one message: include/depthai/pipeline/node/Gate.hpp); it closes by itself. The host
+        queue holds one message, so a slow reader may see the second only: the frame is known by when it
+        was taken (getTimestamp, on the host's monotonic clock)."""
+        asked = time.monotonic()
         mark = slot.sequence
         if gate is self.video_raw_gate and self.wanted:
             return self.wait(mark, timeout, what, slot)
-        deadline = time.monotonic() + timeout
+        deadline = asked + timeout
         gate.send(depthai.GateControl.openGate(2))
-        first = self.wait(mark, timeout, what, slot)
-        return self.wait(first[0], max(0.0, deadline - time.monotonic()), what, slot)
+        got = self.wait(mark, timeout, what, slot)
+        if got[1].getTimestamp().total_seconds() < asked:         # the frame that waited in the gate
+            got = self.wait(got[0], max(0.0, deadline - time.monotonic()), what, slot)
+        return got
 
     def _read(self, queue, publish, lost: threading.Event) -> None:
         while not self.stopped.is_set():
