@@ -554,3 +554,34 @@ async def test_r24_stereo_and_networks_do_no_work_while_their_stream_is_inactive
     await activate(client, OAK_D, "CAM_C")
     assert set(board.running) >= {"CAM_B", "CAM_C"} and "DEPTH_B_C" not in board.running
     assert not {"StereoNode", "SpatialDetectionNetworkNode"} & board.working(), board.working()
+
+
+def test_r22_the_standin_s_queues_keep_what_the_wheel_s_message_queue_keeps():
+    """A queue of maxSize 2 that nobody read while five messages came: not blocking, it holds the newest two
+    (the wheel's own host MessageQueue shows it); blocking, it loses none (the producer waits)."""
+    import time
+    import depthai as dai
+    from standin import Bus
+    wheel = dai.MessageQueue("kept", 2, False)
+    for i in range(5):
+        message = dai.Buffer()
+        message.setSequenceNum(i)
+        wheel.send(message)
+    assert [m.getSequenceNum() for m in wheel.tryGetAll()] == [3, 4]
+    bus = Bus(["oak-1"])
+    device = bus.dai.Device(bus.boards[0].device_info())
+    pipeline = bus.dai.Pipeline(device)
+    camera = pipeline.create(bus.dai.node.Camera).build(dai.CameraBoardSocket.CAM_A, sensorResolution=(1920, 1080),
+                                                         sensorFps=30)
+    output = camera.requestOutput((320, 180), fps=30)
+    dropping, keeping = output.createOutputQueue(2, False), output.createOutputQueue(2, True)
+    pipeline.start()
+    deadline = time.monotonic() + 10
+    while output.sequence_at(time.monotonic()) < 5:          # five frames made, none taken
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    newest = output.sequence_at(time.monotonic())
+    first, second = (dropping.get().getSequenceNum() for _ in range(2))
+    assert first >= newest - 1 and second == first + 1
+    assert [keeping.get().getSequenceNum() for _ in range(3)] == [0, 1, 2]
+    pipeline.stop()
