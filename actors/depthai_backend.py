@@ -122,6 +122,19 @@ def sensor_sizes(spec: StreamSpec, config: Mapping) -> dict[str, tuple[int, int]
     return {spec.sensors[0].socket: tuple(size)}
 
 
+@dataclass
+class _Tally:
+    """Frames of one way across the link: how many came, and the gaps in the camera's frame numbers."""
+    received: int = 0
+    dropped: int = 0
+    last: int = -1
+
+    def count(self, number: int) -> None:
+        if self.last >= 0 and number > self.last + 1:
+            self.dropped += number - self.last - 1
+        self.received, self.last = self.received + 1, number
+
+
 @dataclass(eq=False)
 class _Stream(Output):
     """A stream in the pipeline. Its reader thread moves frames from the output queue into a slot that any
@@ -144,9 +157,7 @@ class _Stream(Output):
     is_open: bool = False
     wanted: bool = False                          # a host consumer (video encoded on the gateway) wants raw frames
     latest: object = None                         # the latest frame or encoded frame, for what it was taken with
-    received: int = 0                             # frames that reached the gateway
-    dropped: int = 0                              # gaps in the camera's frame numbers
-    last_number: int = -1
+    tally: dict = field(default_factory=lambda: {"raw": _Tally(), "h264": _Tally()})    # frames that crossed, by way
     slot: FrameSlot = field(default_factory=FrameSlot)
     packets: PacketRing = field(default_factory=PacketRing)
     jpegs: FrameSlot = field(default_factory=FrameSlot)
@@ -234,21 +245,23 @@ class _Stream(Output):
                 publish(message)
 
     def _publish_frame(self, img) -> None:
-        if not self.h264:                 # else the camera's H.264 counts the stream's frames: every one crosses
-            self._count(img.getSequenceNum())
+        self.tally["raw"].count(img.getSequenceNum())
         self.latest = img
         self.slot.publish(img)
 
-    def _count(self, number: int) -> None:
-        if self.last_number >= 0 and number > self.last_number + 1:
-            self.dropped += number - self.last_number - 1
-        self.received, self.last_number = self.received + 1, number
+    def restart_counts(self) -> None:
+        """Frames held back by a closed gate are not lost ones."""
+        for tally in self.tally.values():
+            tally.last = -1
 
     def counts(self) -> tuple[int, int]:
-        return self.received, self.dropped
+        """The way more frames took: the camera's H.264 where it encodes the stream (every frame crosses), raw
+        frames while consumers take them."""
+        tally = max(self.tally.values(), key=lambda t: t.received)
+        return tally.received, tally.dropped
 
     def _publish_packet(self, encoded) -> None:
-        self._count(encoded.getSequenceNum())
+        self.tally["h264"].count(encoded.getSequenceNum())
         self.latest = encoded
         self.packets.publish(EncodedPacket(
             bytes(encoded.getData()), encoded.getFrameType() == depthai.EncodedFrame.FrameType.I,
@@ -606,7 +619,7 @@ class DepthAIDevice(Device):
             stream = streams[name]
             marks[name] = stream.slot.sequence
             stream.is_open, stream.wanted = True, name in self._wanted
-            stream.last_number = -1          # frames held back by the closed gate are not lost ones
+            stream.restart_counts()
             for gate in stream.gates:
                 gate.send(dai.GateControl.openGate())
             if stream.wanted and stream.video_gate is not None:
