@@ -19,8 +19,8 @@ $(VENV)/.test: $(VENV)/.run
 run: $(VENV)/.run                ## the service on simulated cameras
 	$(VENV)/bin/oak-camera-service --simulate $(SIM) --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.test              ## the test suite
-	$(PY) -m pytest
+test: $(VENV)/.test              ## the test suite, on every core (pytest-xdist)
+	$(PY) -m pytest -n auto
 
 test-hardware: $(VENV)/.test     ## the API scenario against a real OAK camera (skips when none is attached)
 	$(PY) -m pytest -m hardware -rs

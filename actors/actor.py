@@ -10,11 +10,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 
 from .backend import Device, Output
 from .calibration import describe
 from .capabilities import CapabilityError
-from .encode import encode
+from .encode import encode_off_loop
 from .errors import (CameraBusy, CameraShutDown, CameraUnavailable, ConfigRejected, DeviceError, DeviceTimeout,
                      RevisionMismatch, StateNotSaved, StreamInactive)
 from .frames import Frame, FrameMeta
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 BOOTING, CONNECTED, DISCONNECTED, SHUT_DOWN, WEDGED = "booting", "connected", "disconnected", "shut_down", "wedged"
 STATS_PERIOD = 10.0          # s: how often the health job also reads the device's stats (for /metrics)
-ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="still-encode")     # stills of every camera, both cores
+STILL_GRACE = 5.0            # s a stopping camera gives the stills being encoded to finish
+STILLS_IN_HAND = 2           # a camera's frames taken for stills and waiting to be encoded (a 12 MP frame is 18 MB)
 
 
 class _Reopen:
@@ -97,6 +99,9 @@ class CameraActor:
         self._raw_holders: dict[str, set] = {}    # stream -> the consumers that need its raw frames (want_raw)
         self._raw_told: frozenset | None = None   # what the device was last told of them; None: nothing yet
         self._raw_job: asyncio.Future | None = None
+        self._jobs = self._job_table()
+        self._stills_in_hand = asyncio.Semaphore(STILLS_IN_HAND)
+        self._encoding: set[asyncio.Task] = set()     # stills whose frame is taken, being encoded
         # Told of every change a client can see, as it is published: (actor, the state before, the status before).
         self.on_change: Callable[[CameraActor, CameraState, str], None] | None = None
 
@@ -112,6 +117,11 @@ class CameraActor:
         for task in (self._task, self._recovery):
             if task is not None:
                 task.cancel()
+        if self._encoding:             # stills being encoded: answered, or cancelled after a bound
+            await asyncio.wait(set(self._encoding), timeout=STILL_GRACE)
+            for task in set(self._encoding):
+                task.cancel()
+            await asyncio.gather(*self._encoding, return_exceptions=True)
         waiting = self._in_hand + [self._mailbox.get_nowait() for _ in range(self._mailbox.qsize())]
         for message, future in waiting:         # answered ones are skipped by _settle
             if isinstance(message, (_Reopen, _CheckHealth, _Close, _WantRaw)):
@@ -130,7 +140,7 @@ class CameraActor:
         """Try to reconnect now instead of waiting out the backoff (the device was seen again)."""
         self._wake.set()
 
-    def check(self) -> None:
+    def ask_health_check(self) -> None:
         """Called periodically: notice a device that went away while nobody was using it (a job of the
         mailbox, skipped while one is waiting or the mailbox is full: the device is busy then anyway)."""
         if self.status == CONNECTED and not self._health_asked and not self._mailbox.full():
@@ -199,53 +209,87 @@ class CameraActor:
                     batch.append(nxt)
             self._in_hand = batch + [held] if held else batch      # out of the mailbox: stop() answers these
             try:
-                if isinstance(item[0], Capture):
-                    _settle(item[1], result=await self._capture(item[0]))
-                elif isinstance(item[0], _Reopen):
-                    if not item[1].cancelled():     # else a shut down called its recovery off: it opens nothing
-                        _settle(item[1], result=await self._reopen())
-                elif isinstance(item[0], _CheckHealth):
-                    await self._check_health()
-                elif isinstance(item[0], _Close):
-                    await self._close()
-                elif isinstance(item[0], _WantRaw):
-                    _settle(item[1])
-                    if self.status == CONNECTED and self._raw_told != self._raw_wanted():
-                        wanted = self._raw_wanted()
-                        await self._call(self.device.want_raw, wanted)
-                        self._raw_told = wanted
-                elif isinstance(item[0], ShutDown):
-                    _settle(item[1], result=await self._shut_down(item[0]))
-                elif isinstance(item[0], Boot):
-                    _settle(item[1], result=await self._boot(item[0]))
-                elif isinstance(item[0], ReadStats):
-                    _settle(item[1], result=await self._read_stats())
-                elif isinstance(item[0], ReadCalibration):
-                    _settle(item[1], result=await self._read_calibration())
-                else:
+                job = self._jobs.get(type(item[0]))
+                if job is None:
                     await self._write(batch)
+                else:
+                    await job(*item)
             except Exception as exc:  # noqa: BLE001 (the error belongs to the request, the loop goes on)
                 for _, future in batch:
                     _settle(future, error=exc)
 
-    async def _capture(self, message: Capture) -> tuple[bytes, Frame]:
-        """The encoded still, and the frame it was made from (whose sequence, times and metadata it answers
-        with)."""
+    # What the loop does with each kind of message but the writes, which are applied in batches (_write).
+    def _job_table(self) -> dict[type, Callable]:
+        async def answer(method, message, future):
+            _settle(future, result=await method(message))
+
+        async def reopen(_message, future):
+            if not future.cancelled():       # else a shut down called its recovery off: it opens nothing
+                _settle(future, result=await self._reopen())
+        return {Capture: self._capture, _Reopen: reopen,
+                _CheckHealth: lambda _m, _f: self._check_health(), _Close: lambda _m, _f: self._close(),
+                ShutDown: partial(answer, self._shut_down), Boot: partial(answer, self._boot),
+                ReadStats: partial(answer, lambda _m: self._read_stats()),
+                ReadCalibration: partial(answer, lambda _m: self._read_calibration()), _WantRaw: self._tell_raw}
+
+    async def _tell_raw(self, _message, future) -> None:
+        """The raw-frames job: tell the device which streams' raw frames host consumers need now."""
+        _settle(future)
+        if self.status == CONNECTED and self._raw_told != self._raw_wanted():
+            wanted = self._raw_wanted()
+            await self._call(self.device.want_raw, wanted)
+            self._raw_told = wanted
+
+    async def _capture(self, message: Capture, future: asyncio.Future) -> None:
+        """Take the frame of a still within the device deadline, then leave it to be encoded: the still is
+        answered (the encoded image, and the frame it was made from, whose sequence, times and metadata it
+        answers with) when the encode ends, while the mailbox goes on. Each camera has at most
+        STILLS_IN_HAND frames taken and not yet encoded; past that the mailbox waits for an encoder."""
         if not self.state.streams[message.stream].active:
             raise StreamInactive(f"{message.stream} is not active; activate it first")
         self._require_connected()
-        frame = await self._call(self.device.capture_preview if message.preview else self.device.capture,
-                                 message.stream)
-        # Encoding is not device time: a slow CPU must not look like a hung camera.
-        body = await asyncio.get_running_loop().run_in_executor(ENCODERS, encode, frame, message.format,
-                                                                message.depth_mm)
-        return body, frame
+        await self._stills_in_hand.acquire()
+        try:
+            frame = await self._call(self.device.capture_preview if message.preview else self.device.capture,
+                                     message.stream)
+        except BaseException:
+            self._stills_in_hand.release()
+            raise
+        task = asyncio.create_task(self._encode_still(frame, message, future), name=f"still-{self.mxid}")
+        self._encoding.add(task)
+        task.add_done_callback(self._encoding.discard)
+
+    async def _encode_still(self, frame: Frame, message: Capture, future: asyncio.Future) -> None:
+        try:
+            # Encoding is not device time: a slow CPU must not look like a hung camera.
+            body = await encode_off_loop(frame, message.format, message.depth_mm)
+            _settle(future, result=(body, frame))
+        except Exception as exc:  # noqa: BLE001 (the still's own failure)
+            _settle(future, error=exc)
+        finally:
+            self._stills_in_hand.release()
+            _settle(future, error=CameraUnavailable("the service is shutting down"))    # cancelled by stop()
 
     async def _write(self, batch: list) -> None:
+        """Apply a batch of writes together; a refusal by the camera is one write's, so after one each write
+        still waiting is applied on its own, in order, and only those the camera refuses fail."""
+        try:
+            await self._write_together(batch)
+        except ConfigRejected:
+            waiting = [item for item in batch if not item[1].done()]
+            if len(waiting) < 2:
+                raise
+            for item in waiting:
+                try:
+                    await self._write_together([item])
+                except Exception as exc:  # noqa: BLE001 (the error belongs to that write)
+                    _settle(item[1], error=exc)
+
+    async def _write_together(self, batch: list) -> None:
         state, done = self.state, []
         for message, future in batch:
             try:
-                message.check(self.mxid, state)        # If-Match: against the revision the writes before left
+                message.check_revision(self.mxid, state)        # If-Match: against the revision the writes before left
                 if isinstance(message, Activate):
                     self._require_connected()
                 state = message.apply(state, self.specs)
@@ -268,7 +312,7 @@ class CameraActor:
                 try:
                     await self._apply(state, triggers)
                 except ConfigRejected:
-                    await self._put_back()         # the camera would not build it: back to what it ran
+                    await self._restore_device()         # the camera would not build it: back to what it ran
                     raise
                 except CameraUnavailable:
                     # Lost while applying: keep the writes for when the camera returns; an activation failed.
@@ -284,14 +328,14 @@ class CameraActor:
             await saving
         except StateNotSaved:
             if self._applied is state:      # the device runs the writes, the file and the API do not
-                await self._put_back()
+                await self._restore_device()
             raise
         for _, result in done:          # each write's own change, in order (its answer names its revision)
             self._publish(result)
         for future, result in done:
             _settle(future, result=result)
 
-    async def _put_back(self) -> None:
+    async def _restore_device(self) -> None:
         """After a write failed: make the device run the state the API reports again (best effort; a device
         that fails here is lost, and its reopen applies that state)."""
         if self.status == CONNECTED:
@@ -471,7 +515,7 @@ class CameraActor:
         self._set_status(SHUT_DOWN, "shut down on request")
 
     async def _shut_down(self, message: ShutDown) -> CameraState:
-        message.check(self.mxid, self.state)
+        message.check_revision(self.mxid, self.state)
         state = self.state.with_camera(shut_down=True)
         if state is not self.state:
             await self._save(state)         # StateNotSaved: nothing changed
@@ -481,7 +525,7 @@ class CameraActor:
         return self.state
 
     async def _boot(self, message: Boot) -> CameraState:
-        message.check(self.mxid, self.state)
+        message.check_revision(self.mxid, self.state)
         state = self.state.with_camera(shut_down=False)
         if state is not self.state:
             await self._save(state)

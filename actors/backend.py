@@ -132,7 +132,7 @@ class Backend(ABC):
 class FaultInjection(ABC):
     """A backend whose cameras can be unplugged, replugged and given faults through /sim (the simulator, and
     the DepthAI backend on its test stand-in). `device(mxid)` has unplug(), replug(), inject(), release(),
-    `plugged` and `faults` (failing_opens, latency, hang_next); and, for tests, what the device side runs:
+    `plugged` and `faults` (failing_opens, latency, hang_next, refused_fps); and, for tests, what the device side runs:
     `running` (stream name -> an object with its `config`), `sensor_configs` and `sensor_controls` (sensor
     socket -> the config it last started with, the control last applied to it)."""
 

@@ -1,7 +1,9 @@
 """Turning frames into image files: JPEG straight from YUV planes, PNG through Pillow."""
 from __future__ import annotations
 
+import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import simplejpeg
@@ -10,6 +12,7 @@ from PIL import Image
 from .frames import DEPTH16, GRAY8, YUV420, Frame
 
 JPEG_QUALITY = 85
+_ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="still-encode")    # stills and previews of every camera
 # Depth pictures map this range (millimetres) linearly onto 255 (near) .. 1 (far); 0 means no measurement.
 DEPTH_NEAR_MM, DEPTH_FAR_MM = 200, 10000
 
@@ -67,3 +70,9 @@ def encode(frame: Frame, fmt: str, depth_mm: bool = False, quality: int = JPEG_Q
     if fmt == "jpeg":
         return simplejpeg.encode_jpeg_yuv_planes(np.ascontiguousarray(gray), None, None, quality=quality)
     return _png(Image.fromarray(gray, "L"))
+
+
+async def encode_off_loop(frame: Frame, fmt: str, depth_mm: bool = False) -> bytes:
+    """encode() on the encoder threads that the stills and previews of every camera share, first come first
+    served: not the loop's time, nor any camera's device time."""
+    return await asyncio.get_running_loop().run_in_executor(_ENCODERS, encode, frame, fmt, depth_mm)

@@ -80,7 +80,7 @@ class Fleet:
         while True:
             await asyncio.sleep(self.interval)
             for actor in self.actors.values():
-                actor.check()
+                actor.ask_health_check()
             try:
                 await self.discover()
             except Exception:  # noqa: BLE001 (discovery tries again next round)

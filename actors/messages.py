@@ -15,7 +15,7 @@ class Write:
     by the actor as it applies the write, after every write before it: None applies to any."""
     expected: frozenset[int] | None = field(default=None, kw_only=True)
 
-    def check(self, mxid: str, state: CameraState) -> None:
+    def check_revision(self, mxid: str, state: CameraState) -> None:
         if self.expected is not None and state.revision not in self.expected:
             named = " or ".join(map(str, sorted(self.expected))) or "one the If-Match header names"
             raise RevisionMismatch(f"camera {mxid} is at revision {state.revision}, not {named}; read it again",

@@ -152,9 +152,14 @@ def _child(path: str, memory: int) -> None:
     try:
         fmt = precheck(Path(path))                # no parser yet: tar headers are read as a stream
         import depthai  # noqa: F401 (loaded before the cap: the cap is on what the file makes it allocate)
-        limit = _vm_size() + memory
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        answer = {"model": inspect(Path(path), fmt)}
+        # A soft cap, lifted once the file is read: depthai's own threads go on allocating, and one that
+        # failed after the answer would crash the child with a complete answer written.
+        unlimited = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (_vm_size() + memory, unlimited[1]))
+        try:
+            answer = {"model": inspect(Path(path), fmt)}
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, unlimited)
     except ModelRefused as exc:
         answer = {"refused": str(exc)}
     except MemoryError:
@@ -202,12 +207,14 @@ class ModelChecker:
         except asyncio.CancelledError:           # the client left: the child goes with it
             child.kill()
             raise
+        # The answer is the last line, written whole and flushed before the child leaves: one that is there
+        # stands even if a depthai thread crashed the child after it.
         lines = out.decode("utf-8", "replace").strip().splitlines()
         try:
-            answer = json.loads(lines[-1]) if lines and child.returncode == 0 else None
+            answer = json.loads(lines[-1]) if lines else None
         except ValueError:
             answer = None
-        if not isinstance(answer, dict):
+        if not (isinstance(answer, dict) and ("model" in answer or "refused" in answer)):
             text = err.decode("utf-8", "replace")
             if "MemoryError" in text or "bad_alloc" in text:
                 raise ModelRefused(f"reading the model needs more than {self.memory >> 20} MiB of memory")

@@ -12,6 +12,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from .durable import replace_durably
 from .frames import centre_crop
 
 MAX_MODEL_BYTES = 64 * 1024 * 1024      # RVC2 blobs are a few MB; its NN memory holds far less than this
@@ -121,14 +122,7 @@ class ModelFiles:
     def keep(self, temporary: Path, sha256: str) -> Path:
         """Blocking: move an uploaded file (in this folder) to its name, durably."""
         target = self.path(sha256)
-        with open(temporary, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(temporary, target)
-        directory = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        replace_durably(temporary, target)
         return target
 
     def upload(self) -> "Upload":

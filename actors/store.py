@@ -13,15 +13,10 @@ import time
 import uuid
 from pathlib import Path
 from types import MappingProxyType
-
-from marshmallow import ValidationError
-
-from schemas.config import CONFIG_SCHEMAS      # saved values are checked as requests are
-from schemas.control import SensorControlSchema
-from schemas.nn import NNSchema
-from schemas.state import SavedStreamSchema, StateFileSchema
+from typing import Protocol
 
 from .capabilities import CapabilityError, merge_config, merge_control
+from .durable import write_durably
 from .model import CameraState, StreamSpec, StreamState, initial_state
 from .nn import ModelFiles
 
@@ -31,28 +26,20 @@ VERSION = 1
 GATEWAY_ID = "gateway-id"          # the file that names this gateway, made once
 
 
-def write_durably(target: Path, content: bytes) -> None:
-    """Blocking: replace `target` so that it survives a crash or power loss once this returns (temporary file,
-    fsync, rename, fsync of the directory); 0600, since the state is the operator's alone."""
-    temporary = target.with_name(target.name + ".tmp")
-    try:
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, target)
-    except OSError:
-        temporary.unlink(missing_ok=True)       # a full disk leaves no torn temporary behind
-        raise
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)         # the rename itself must reach the disk too
-    finally:
-        os.close(directory)
+class StateReader(Protocol):
+    """Checks a saved file's parts as the requests that made them were checked (schemas.state); ValueError
+    says what does not fit."""
+
+    def document(self, raw: dict) -> dict: ...
+
+    def stream(self, entry: dict, config_kind: str) -> dict: ...     # active, config, control, nn
+
+    def network(self, saved: dict) -> dict: ...
 
 
 class StateStore:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, reader: StateReader):
+        self.reader = reader
         self.directory = self.make_directory(directory)
         self.models = ModelFiles(self.directory / "models")               # the streams' networks, by hash
         self._prune_models()
@@ -123,11 +110,11 @@ class StateStore:
             document = json.loads(target.read_bytes())
             if not isinstance(document, dict) or document.get("version") != VERSION:
                 raise ValueError(f"unknown version {document.get('version') if isinstance(document, dict) else '?'}")
-            document = StateFileSchema().load(document, unknown="exclude")
+            document = self.reader.document(document)
             saved, revision = document["streams"], document["revision"]
         except FileNotFoundError:
             return state
-        except (ValueError, ValidationError, RecursionError, OSError) as exc:    # whatever the file holds
+        except (ValueError, RecursionError, OSError) as exc:    # whatever the file holds
             aside = target.with_name(f"{target.name}.unreadable-{int(time.time())}")
             os.replace(target, aside)
             log.error("camera %s: state file %s is unusable (%s); set aside as %s, starting from defaults",
@@ -141,13 +128,11 @@ class StateStore:
                 continue
             default = streams[name]
             try:
-                entry = SavedStreamSchema().load(entry)
-                config = CONFIG_SCHEMAS[spec.config_kind]().load(entry["config"])
-                control = SensorControlSchema().load(entry["control"])
-                streams[name] = StreamState(entry["active"], merge_config(spec, dict(default.config), config),
-                                            merge_control(spec, dict(default.control), control),
+                entry = self.reader.stream(entry, spec.config_kind)
+                streams[name] = StreamState(entry["active"], merge_config(spec, dict(default.config), entry["config"]),
+                                            merge_control(spec, dict(default.control), entry["control"]),
                                             self._network(mxid, name, entry.get("nn")))
-            except (ValidationError, CapabilityError, KeyError, TypeError) as exc:
+            except (ValueError, CapabilityError, KeyError, TypeError) as exc:
                 log.warning("camera %s: saved %s does not fit the camera (%s); using defaults", mxid, name, exc)
         active = [n for n, s in streams.items() if s.active]
         for i, name in enumerate(active):        # a hand-edited file could break exclusivity: the last one wins
@@ -162,9 +147,9 @@ class StateStore:
         if not saved:
             return None
         try:
-            nn = NNSchema().load(saved)
-        except ValidationError as exc:
-            log.warning("camera %s: the saved network of %s is unusable (%s); dropped", mxid, stream, exc.messages)
+            nn = self.reader.network(saved)
+        except ValueError as exc:
+            log.warning("camera %s: the saved network of %s is unusable (%s); dropped", mxid, stream, exc)
             return None
         path = self.models.path(nn["model"]["sha256"])
         if not path.is_file():

@@ -9,6 +9,7 @@ is away, viewers get a "no signal" picture about once a second; when the stream 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import threading
 import time
@@ -74,19 +75,33 @@ def _no_signal_background(width: int, height: int) -> Image.Image:
 
 
 def no_signal(width: int, height: int, caption: str) -> Frame:
-    """The "no signal" picture as a grey frame of the stream's size, for either encoder."""
+    """The "no signal" picture as a grey frame of the stream's size, for either encoder: rendered once a second
+    per size and caption, however many feeds show it."""
+    return _no_signal(width, height, caption, time.strftime('%H:%M:%S'))
+
+
+@lru_cache(maxsize=16)
+def _no_signal(width: int, height: int, caption: str, clock: str) -> Frame:
     image = _no_signal_background(width, height).copy()
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=max(12, height // 12))
     small = ImageFont.load_default(size=max(10, height // 30))
     draw.text((width / 2, height / 2), "NO SIGNAL", fill=230, font=font, anchor="mm")
-    draw.text((width / 2, height / 2 + height // 10), f"{caption}  {time.strftime('%H:%M:%S')}", fill=170,
-              font=small, anchor="mm")
-    return Frame(GRAY8, (np.ascontiguousarray(np.asarray(image)),), time.monotonic(), -1)
+    draw.text((width / 2, height / 2 + height // 10), f"{caption}  {clock}", fill=170, font=small, anchor="mm")
+    plane = np.ascontiguousarray(np.asarray(image))
+    plane.flags.writeable = False           # shared by every feed that shows it
+    return Frame(GRAY8, (plane,), time.monotonic(), -1)
 
 
 # Why a feed ended, as its viewers learn it.
 DEACTIVATED, SHUTDOWN, FAILED = "deactivated", "shutdown", "failed"
+
+
+class _Waiting(enum.Enum):
+    WAITING = "no new frame yet: time for the viewer to see whether its client is still there"
+
+
+WAITING = _Waiting.WAITING
 
 
 class Viewer:
@@ -106,7 +121,7 @@ class Viewer:
         self._ended, self.reason = True, reason
         self._ready.set()
 
-    async def next(self, timeout: float | None = None) -> bytes | None:
+    async def next(self, timeout: float | None = None) -> bytes | _Waiting | None:
         """The newest JPEG not yet taken, None once the video has ended, or WAITING after `timeout`."""
         try:
             await asyncio.wait_for(self._ready.wait(), timeout)
@@ -114,9 +129,6 @@ class Viewer:
             return WAITING
         self._ready.clear()
         return None if self._ended else self._latest
-
-
-WAITING = b""          # no new frame yet: time for the viewer to see whether its client is still there
 
 
 class StreamViewer(Viewer):
@@ -153,7 +165,7 @@ class StreamViewer(Viewer):
         if self._pending:
             self._ready.set()
 
-    async def next(self, timeout: float | None = None) -> bytes | None:
+    async def next(self, timeout: float | None = None) -> bytes | _Waiting | None:
         """The next message to send, None once the video has ended, or WAITING after `timeout`."""
         while not self._pending and not self._ended:
             try:

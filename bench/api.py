@@ -3,12 +3,14 @@
 Both servers run as their own single process; wrk runs with one thread, rounds alternate between the two.
 """
 import json
+import os
 import sys
 import tempfile
 
 from common import BIN, free_port, http, median, server, service, wrk
 
-ROUNDS = 5
+ROUNDS = int(os.environ.get("API_ROUNDS", 5))
+SECONDS = int(os.environ.get("API_SECONDS", 4))      # a wrk run
 POST = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -34,14 +36,14 @@ def main():
                 bare = f"http://127.0.0.1:{port}/control"
                 ours, theirs, ratios = [], [], []
                 for _ in range(ROUNDS):
-                    o, t = wrk(control)["rps"], wrk(bare)["rps"]
+                    o, t = wrk(control, seconds=SECONDS)["rps"], wrk(bare, seconds=SECONDS)["rps"]
                     ours.append(o), theirs.append(t), ratios.append(o / t)
-        posts = [wrk(control, script=POST, seconds=5) for _ in range(5)]
-    print(f"GET control, 32 connections, {ROUNDS} alternating rounds of 4 s")
+        posts = [wrk(control, script=POST, seconds=SECONDS + 1) for _ in range(ROUNDS)]
+    print(f"GET control, 32 connections, {ROUNDS} alternating rounds of {SECONDS} s")
     print(f"  service: median {median(ours):8.0f} req/s   bare aiohttp: median {median(theirs):8.0f} req/s")
     print(f"  ratio service/bare: median {median(ratios):.2f} (target >= 0.60); rounds "
           + " ".join(f"{r:.2f}" for r in ratios))
-    print("POST control, 32 connections, one camera, 5 runs of 5 s")
+    print(f"POST control, 32 connections, one camera, {ROUNDS} runs of {SECONDS + 1} s")
     print(f"  p99 latency: median {median(p['p99'] for p in posts):.2f} ms (target < 10); runs "
           + " ".join(f"{p['p99']:.2f}" for p in posts))
     print(f"  p50 latency: median {median(p['p50'] for p in posts):.2f} ms; throughput "

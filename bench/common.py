@@ -59,16 +59,30 @@ class Base(str):
     pid: int
 
 
+READY = re.compile(rb"ready: serving on https?://[^ ]+:(\d+) ")
+
+
 @contextmanager
 def service(models: str = "oak-d", *extra: str):
-    """The service on simulated cameras, with a fresh state directory."""
-    port = free_port()
-    with tempfile.TemporaryDirectory() as state, \
-            server([str(BIN / "oak-camera-service"), "--simulate", models, "--port", str(port), "--log-level",
-                    "warning", "--state-dir", state, *extra], f"http://127.0.0.1:{port}/cameras/") as proc:
-        base = Base(f"http://127.0.0.1:{port}")
-        base.pid = proc.pid
-        yield base
+    """The service on simulated cameras, with a fresh state directory, on a port the system picks (no other
+    service started meanwhile can take it first): the port from its ready line."""
+    with tempfile.TemporaryDirectory() as state, tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([str(BIN / "oak-camera-service"), "--simulate", models, "--port", "0",
+                                 "--log-level", "info", "--state-dir", state, *extra],
+                                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 60
+            # pread: the service writes through the same file offset, which a seek here would move.
+            while not (ready := READY.search(os.pread(log.fileno(), 1 << 20, 0))):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the service did not start: {os.pread(log.fileno(), 1 << 20, 0).decode()}")
+                time.sleep(0.05)
+            base = Base(f"http://127.0.0.1:{int(ready[1])}")
+            base.pid = proc.pid
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 def proc_stat(pid: int) -> tuple[float, int]:

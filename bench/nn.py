@@ -20,6 +20,7 @@ import blobs  # noqa: E402 (a model file depthai accepts)
 
 SECONDS = float(os.environ.get("NN_SECONDS", 20))
 CLIENTS = int(os.environ.get("NN_CLIENTS", 50))
+WARMUP = min(3.0, SECONDS / 2)       # s before the figures are read
 
 
 async def watcher(session, url, end, counts, index):
@@ -34,7 +35,7 @@ async def phase(session, pid, url, clients) -> float:
     counts = [0] * clients
     end = time.monotonic() + SECONDS
     tasks = [asyncio.create_task(watcher(session, url, end, counts, i)) for i in range(clients)]
-    await asyncio.sleep(3)
+    await asyncio.sleep(WARMUP)
     cpu3, _ = proc_stat(pid)
     counts3, t3 = list(counts), time.monotonic()
     await asyncio.gather(*tasks)
@@ -60,7 +61,7 @@ async def main():
             form.add_field("config", '{"type": "MobileNet", "labels": ["bars", "star"]}')
             assert (await session.post(stream + "nn", data=form)).status == 200
             url = stream.replace("http", "ws", 1) + "nn"
-            print(f"nn results: MobileNet on one 1280x720 30 fps stream, {SECONDS:g} s a phase (figures from 3 s on)")
+            print(f"nn results: MobileNet on one 1280x720 30 fps stream, {SECONDS:g} s a phase (figures from {WARMUP:g} s on)")
             print("1 client:")
             one = await phase(session, base.pid, url, 1)
             print(f"{CLIENTS} clients:")

@@ -13,7 +13,7 @@ import aiohttp
 from common import proc_stat, service
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", 60))
-CLIENTS = 200
+CLIENTS = int(os.environ.get("SOAK_CLIENTS", 200))
 MODELS = "oak-d,oak-d,oak-d-pro,oak-d-pro,oak-1,oak-1,oak-d-lr,oak-d-lr"
 FIELDS = {"control": ("contrast", "brightness", "saturation"), "config": ("fps",)}
 

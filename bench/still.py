@@ -5,6 +5,7 @@ in this process, so both see the same machine load. A still is the first frame t
 a camera: the stream runs at 60 fps, so a still waits 8 ms for its frame on average (0 to 16.7 ms).
 """
 import http.client
+import os
 import time
 from urllib.parse import urlparse
 
@@ -15,7 +16,7 @@ from actors.simulated.device import SimStream
 from actors.simulated.models import camera_info
 from common import http as call, median, service
 
-ROUNDS = 200
+ROUNDS = int(os.environ.get("STILL_ROUNDS", 200))
 
 
 def main():

@@ -14,6 +14,7 @@ from actors.fleet import Fleet
 from actors.model_check import ModelChecker
 from actors.nn import ModelFiles
 from actors.store import StateStore
+from schemas.state import SavedStateReader
 
 from . import cameras, events, gateway, health, metrics, mqtt, nn, openapi, security, sim, sse, streams, video
 from .conditional import conditional_middleware
@@ -63,7 +64,7 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     app.on_response_prepare.append(add_request_id)
     if cors_origins:
         security.setup_cors(app, cors_origins)
-    store = StateStore(state_dir) if state_dir is not None else None
+    store = StateStore(state_dir, SavedStateReader()) if state_dir is not None else None
     app[gateway.IDENTITY] = identity = gateway.Identity.make(store.gateway_id() if store is not None else None)
     fleet = Fleet(backend, store=store, interval=discovery_interval, initial_streams=initial_streams,
                   mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)

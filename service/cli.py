@@ -47,6 +47,7 @@ async def serve(args, tokens: list[str]) -> None:
     await runner.setup()           # runs on_startup: the backend is up and cameras were looked for
     cap_connections(runner.server, args.max_connections)
     await web.TCPSite(runner, args.host, args.port, ssl_context=tls).start()
+    port = runner.addresses[0][1]          # the one asked for, or the one the system gave for --port 0
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -65,14 +66,14 @@ async def serve(args, tokens: list[str]) -> None:
     if announce.wanted(args.announce, args.host):
         identity = app[IDENTITY]
         try:
-            announcement = announce.Announcement(args.host, args.port, gateway_id=identity.id,
+            announcement = announce.Announcement(args.host, port, gateway_id=identity.id,
                                                  hostname=identity.hostname, version=identity.version, scheme=scheme,
                                                  tokens=bool(tokens))
             await announcement.start()
         except Exception as exc:  # noqa: BLE001 (no multicast here, say: the API serves all the same)
             log.warning("announcing on the LAN failed: %s", exc)
             announcement = None
-    log.info("ready: serving on %s://%s:%d (%s backend, state in %s%s)", scheme, args.host, args.port, kind,
+    log.info("ready: serving on %s://%s:%d (%s backend, state in %s%s)", scheme, args.host, port, kind,
              args.state_dir, ", tokens required" if tokens else "")
     systemd.notify("READY=1")
     interval = systemd.watchdog_interval()

@@ -16,7 +16,7 @@ from actors.errors import RevisionMismatch
 
 from .errors import ApiError
 
-IF_MATCH = "if_match"             # request key: the revisions a write's If-Match names (None: any)
+IF_MATCH = web.RequestKey[frozenset[int] | None]("if_match")      # the revisions a write's If-Match names (None: any)
 _TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*|\s*()([0-9]+)\s*')
 _READS = ("GET", "HEAD")
 

@@ -39,9 +39,12 @@ def _positive(kind):
 
 
 def _port(text: str) -> int:
-    port = _positive(int)(text)
-    if port > 65535:
-        raise argparse.ArgumentTypeError(f"must be 1 to 65535, not {text}")
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 to 65535, not {text}")
     return port
 
 
@@ -102,7 +105,7 @@ class Option:
 
 OPTIONS = (
     Option("--host", str, "127.0.0.1", "address to listen on; 0.0.0.0 for every interface"),
-    Option("--port", _port, 8080, "TCP port to listen on"),
+    Option("--port", _port, 8080, "TCP port to listen on; 0 for any free one (the ready line in the log names it)"),
     Option("--simulate", _models, None, "run on simulated cameras instead of real ones: a comma-separated list "
            f"of {', '.join(MODELS)}; a model may repeat (e.g. oak-d,oak-d,oak-1)", "MODELS"),
     Option("--simulate-seed", str, None, "gives the simulated cameras mxids of their own: the same models with "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -12,6 +13,7 @@ from marshmallow import Schema, ValidationError
 
 from actors.actor import SHUT_DOWN, CameraActor
 from actors.errors import CameraShutDown, CameraUnavailable
+from actors.fleet import Fleet
 from actors.messages import Write
 from schemas.params import CameraPathSchema, StreamPathSchema
 
@@ -19,8 +21,11 @@ from .conditional import IF_MATCH, response_headers
 from .errors import ApiError, validation_error
 from .limits import WAITING_FOR_BODY
 
-FLEET = web.AppKey("fleet", object)
-METRICS = web.AppKey("metrics", object)
+if TYPE_CHECKING:
+    from .metrics import Metrics  # noqa: F401 (named in METRICS)
+
+FLEET = web.AppKey("fleet", Fleet)
+METRICS = web.AppKey["Metrics"]("metrics")      # service.metrics imports this module: its type by name
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 _camera_path, _stream_path = CameraPathSchema(), StreamPathSchema()

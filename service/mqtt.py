@@ -21,10 +21,11 @@ from urllib.parse import unquote, urlsplit
 import aiomqtt
 from aiohttp import web
 
+from actors.fanout import WAITING, Latest
 from actors.fleet import Fleet
 
 from .events import EVENTS, Event, Events, camera_body
-from .nn import RESULTS, Results, Watcher
+from .nn import RESULTS, Results
 
 log = logging.getLogger(__name__)
 BACKOFF = (0.5, 30.0)         # s: the first wait before reconnecting, doubling up to the second
@@ -182,12 +183,12 @@ class Publisher:
             await asyncio.gather(*(task for _, task in forwarders.values()), return_exceptions=True)
 
     async def _forward(self, client: aiomqtt.Client, output, topic: str) -> None:
-        watcher = Watcher()
+        watcher = Latest[str]()
         self.results.watch(output, watcher)
         try:
             while True:
                 text = await watcher.next(1.0)
-                if text is None:
+                if text is WAITING:
                     self.results.watch(output, watcher)      # a reader that failed is replaced
                     continue
                 await client.publish(topic, text)

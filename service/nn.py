@@ -7,8 +7,8 @@ import itertools
 import json
 import logging
 import threading
-import types
 import weakref
+from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -18,6 +18,7 @@ from aiohttp_apigami import docs, match_info_schema
 from actors.actor import CameraActor
 from actors.backend import Output
 from actors.errors import StreamInactive
+from actors.fanout import WAITING, FanOut, Latest
 from actors.messages import DeployNN, RemoveNN
 from actors.model import RVC2
 from actors.model_check import ModelChecker
@@ -32,13 +33,21 @@ from .inputs import FLEET, ask, body, load, revision, stream
 log = logging.getLogger(__name__)
 MODELS = web.AppKey("models", ModelFiles)
 CHECKER = web.AppKey("model_checker", ModelChecker)
-UPLOADS = web.AppKey("uploads", types.SimpleNamespace)     # count under way, and the limit
-RESULTS = web.AppKey("results", object)
 SOCKETS = web.AppKey("nn_sockets", weakref.WeakSet)       # the open results sockets, closed at shutdown
 TAG = ["neural networks"]
 MAX_FIELD = 64 * 1024        # every part but the model: the config is a few hundred bytes
 MAX_PARTS = 8                # model, config, and room for a client's extras
 MAX_UPLOADS = 2              # received at once per gateway; their models are checked one at a time
+
+
+@dataclass
+class Uploads:
+    """The model uploads under way, and how many may be."""
+    limit: int = MAX_UPLOADS
+    count: int = 0
+
+
+UPLOADS = web.AppKey("uploads", Uploads)
 _config = NNConfigSchema()
 # GET …/nn with no network is 200 null, as the original API answers (Robopipe Studio reads null as "none").
 NN_OR_NULL = {"anyOf": [NNViewSchema, {"type": "object", "nullable": True}]}
@@ -225,44 +234,41 @@ async def remove_nn(request: web.Request) -> web.Response:
 
 
 class Results:
-    """One reader thread per network output, however many WebSockets watch it: each watcher holds only the
-    latest result (as JSON text), so a slow one skips and nothing queues. A reader that fails is gone from
-    the table, and the next `watch` of its watchers starts another."""
+    """One reader thread per network output, however many WebSockets watch it, publishing each result (as JSON
+    text) once to its watchers (actors.fanout: each holds only the latest, so a slow one skips and nothing
+    queues). A reader that fails is gone from the table, and the next `watch` of its watchers starts another."""
 
     def __init__(self):
-        self._feeds: dict[int, tuple[Output, set]] = {}
+        self._feeds: dict[int, tuple[Output, FanOut[str]]] = {}
         self._lock = threading.Lock()
 
-    def watch(self, output: Output, watcher: "Watcher") -> None:
+    def watch(self, output: Output, watcher: Latest[str]) -> None:
         """Idempotent: the watcher is fed by the output's reader, started if none runs."""
         with self._lock:
             feed = self._feeds.get(id(output))
             if feed is None or feed[0] is not output:
-                feed = self._feeds[id(output)] = (output, set())
-                threading.Thread(target=self._read, args=(feed, asyncio.get_running_loop()),
-                                 name="nn-results", daemon=True).start()
-            feed[1].add(watcher)
+                feed = self._feeds[id(output)] = (output, FanOut(asyncio.get_running_loop()))
+                threading.Thread(target=self._read, args=(feed,), name="nn-results", daemon=True).start()
+            feed[1].consumers.add(watcher)
 
-    def leave(self, output: Output, watcher: "Watcher") -> None:
+    def leave(self, output: Output, watcher: Latest[str]) -> None:
         with self._lock:
             feed = self._feeds.get(id(output))
             if feed is not None and feed[0] is output:
-                feed[1].discard(watcher)
+                feed[1].consumers.discard(watcher)
 
-    def _read(self, feed: tuple[Output, set], loop: asyncio.AbstractEventLoop) -> None:
-        output, watchers = feed
+    def _read(self, feed: tuple[Output, FanOut[str]]) -> None:
+        output, fanout = feed
         sequence = -1
         try:
             while not output.closed:
                 with self._lock:
-                    if not watchers:
+                    if not fanout.consumers:
                         return
-                    targets = list(watchers)
                 got = output.detections_after(sequence, 1.0)
                 if got is not None:
-                    sequence, text = got[0], json.dumps(got[1])
-                    for watcher in targets:
-                        loop.call_soon_threadsafe(watcher.offer, text)
+                    sequence = got[0]
+                    fanout.publish(json.dumps(got[1]))
         except Exception:  # noqa: BLE001 (logged; the watchers' next look starts a new reader)
             log.exception("the results reader of a network failed")
         finally:
@@ -271,22 +277,7 @@ class Results:
                     del self._feeds[id(output)]
 
 
-class Watcher:
-    def __init__(self):
-        self.latest: str | None = None
-        self.ready = asyncio.Event()
-
-    def offer(self, text: str) -> None:
-        self.latest = text
-        self.ready.set()
-
-    async def next(self, timeout: float) -> str | None:
-        try:
-            await asyncio.wait_for(self.ready.wait(), timeout)
-        except asyncio.TimeoutError:
-            return None
-        self.ready.clear()
-        return self.latest
+RESULTS = web.AppKey("results", Results)
 
 
 async def _results(request: web.Request, actor: CameraActor, name: str) -> web.WebSocketResponse:
@@ -294,7 +285,7 @@ async def _results(request: web.Request, actor: CameraActor, name: str) -> web.W
     await ws.prepare(request)
     sockets = request.app[SOCKETS]
     sockets.add(ws)
-    results, watcher, output = request.app[RESULTS], Watcher(), None
+    results, watcher, output = request.app[RESULTS], Latest[str](), None
     listening = asyncio.create_task(_until_closed(ws))
     try:
         while not (ws.closed or listening.done()):
@@ -310,7 +301,7 @@ async def _results(request: web.Request, actor: CameraActor, name: str) -> web.W
                 if output is not None:
                     results.watch(output, watcher)
             text = await watcher.next(1.0) if output is not None else await _pause(listening)
-            if text is not None and not ws.closed:
+            if text is not None and text is not WAITING and not ws.closed:
                 await ws.send_str(text)
             elif output is not None:
                 results.watch(output, watcher)      # nothing for a second: a reader that failed is replaced
@@ -344,7 +335,7 @@ def add_routes(add) -> None:
 def setup(app: web.Application, models: ModelFiles, checker: ModelChecker | None = None) -> None:
     app[MODELS], app[RESULTS], app[SOCKETS] = models, Results(), weakref.WeakSet()
     app[CHECKER] = checker or ModelChecker()
-    app[UPLOADS] = types.SimpleNamespace(count=0, limit=MAX_UPLOADS)
+    app[UPLOADS] = Uploads()
 
     async def close(_app):
         for ws in list(app[SOCKETS]):

@@ -3,8 +3,10 @@ header, and the security schemes."""
 from __future__ import annotations
 
 import copy
+import warnings
 
 from aiohttp import web
+from aiohttp.web_exceptions import NotAppKeyWarning
 from aiohttp_apigami import setup_aiohttp_apispec
 from aiohttp_apigami.constants import API_SPEC_ATTR, SWAGGER_DICT
 
@@ -186,10 +188,12 @@ def setup(app: web.Application, version: str, tokens: bool = False) -> None:
         if hasattr(route.handler, API_SPEC_ATTR):
             original = _PRISTINE.setdefault(route.handler, copy.deepcopy(getattr(route.handler, API_SPEC_ATTR)))
             setattr(route.handler, API_SPEC_ATTR, copy.deepcopy(original))
-    setup_aiohttp_apispec(app, title="oak-camera-service", version=version, openapi_version="3.0.3",
-                          url="/api/docs/swagger.json", swagger_path="/api/docs", in_place=True,
-                          info={"description": "REST API for Luxonis OAK cameras: list cameras, switch "
-                                               "streams, configure and control sensors, take stills."})
+    with warnings.catch_warnings():      # aiohttp-apigami keys the app by plain strings; our own keys are AppKeys
+        warnings.filterwarnings("ignore", category=NotAppKeyWarning, module="aiohttp_apigami")
+        setup_aiohttp_apispec(app, title="oak-camera-service", version=version, openapi_version="3.0.3",
+                              url="/api/docs/swagger.json", swagger_path="/api/docs", in_place=True,
+                              info={"description": "REST API for Luxonis OAK cameras: list cameras, switch "
+                                                   "streams, configure and control sensors, take stills."})
     spec = app[SWAGGER_DICT]
     spec["paths"] = dict(sorted(spec["paths"].items()))     # the router's order is by traffic, not for reading
     # `produces` is Swagger 2.0; OpenAPI 3 says the media types under each response's content.

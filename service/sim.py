@@ -32,7 +32,7 @@ def _device(request: web.Request):
 def _view(device) -> dict:
     f = device.faults
     return {"plugged": device.plugged, "failing_opens": f.failing_opens, "latency_ms": round(f.latency * 1000),
-            "hang_next": f.hang_next}
+            "hang_next": f.hang_next, "refused_fps": f.refused_fps}
 
 
 @docs(tags=TAG, summary="Unplug a simulated camera", description="As if its cable were pulled: the camera "
@@ -71,6 +71,7 @@ async def set_faults(request: web.Request) -> web.Response:
     device = _device(request)
     changes = load(_faults, await json_object(request))
     device.inject(failing_opens=changes.get("failing_opens"), hang_next=changes.get("hang_next"),
+                  refused_fps=changes.get("refused_fps"),
                   latency=changes["latency_ms"] / 1000 if "latency_ms" in changes else None)
     return web.json_response(_view(device))
 

@@ -63,7 +63,6 @@ class Faults(SimFaults):
         super().__init__()
         self.failing_setups = 0      # opens after which reading the camera's features fails (R9)
         self.hold_close = False      # a close of a lost device waits for release() (crash-dump wait, R8)
-        self.refuse_start = 0        # pipelines the device refuses at start ("Device … error: …")
 
 
 class Board:
@@ -506,8 +505,8 @@ class Pipeline:
         if device.ran_pipeline:
             raise RuntimeError("Pipeline is already running")        # R1 (src/device/DeviceBase.cpp startPipeline)
         board.operate()
-        if board.faults.refuse_start > 0:          # the device's own checks: the pipeline never runs
-            board.faults.refuse_start -= 1
+        refused = board.faults.refused_fps      # the device's own checks: the pipeline never runs
+        if refused and any(getattr(node, "fps", None) == refused for node in self.nodes):
             device.ran_pipeline = True
             raise RuntimeError(f"Device {board.mxid} error: the pipeline needs more memory than the device has")
         device.ran_pipeline, device.pipeline, self.running = True, self, True

@@ -1,7 +1,7 @@
 """The oak-camera-service command as an operator runs it."""
 import json
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,23 +13,21 @@ import pytest
 COMMAND = str(Path(sys.executable).parent / "oak-camera-service")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+READY = re.compile(r"ready: serving on https?://[^ ]+:(\d+) ")
 
 
-def start(*args, state_dir):
-    port = free_port()
-    proc = subprocess.Popen([COMMAND, "--port", str(port), "--state-dir", str(state_dir), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+def start(*args, state_dir, env=None):
+    """The service on a port the system picks (`--port 0`: no other test's service can take it first), once it
+    says it is ready; the port from its ready line."""
+    proc = subprocess.Popen([COMMAND, "--port", "0", "--state-dir", str(state_dir), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.monotonic() + 30
     lines = []
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         lines.append(line)
-        if "ready: serving on" in line:
-            return proc, f"http://127.0.0.1:{port}", lines
+        if ready := READY.search(line):
+            return proc, f"http://127.0.0.1:{ready[1]}", lines
         if not line and proc.poll() is not None:
             break
     proc.kill()

@@ -1,6 +1,7 @@
 import pytest
 
-from conftest import activate, assert_error, stream_url
+from conftest import activate, assert_error, stream_url, wait_until
+from service.inputs import FLEET
 
 
 async def get_config(client, cam, stream):
@@ -110,3 +111,28 @@ async def test_numbers_as_strings_and_integral_floats_are_taken(client, mxid):
     assert resp.status == 200, await resp.text()
     body = await resp.json()
     assert body["fps"] == 15 and body["still_size"] == [1280, 720]
+
+
+async def test_a_config_the_camera_refuses_fails_alone_not_the_writes_batched_with_it(client, mxid):
+    """Writes queued behind a slow one are applied together; the camera refusing one of them is that write's
+    422, and the others are applied and answered 200."""
+    import asyncio
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    before = await get_config(client, cam, "CAM_A")
+    faults = {"latency_ms": 300, "refused_fps": 12}
+    assert (await client.post(f"/sim/cameras/{cam}/faults", json=faults)).status == 200
+    control = stream_url(cam, "CAM_A", "control")
+    first = asyncio.ensure_future(client.post(control, json={"contrast": 1}))     # holds the mailbox 300 ms
+    actor = client.app[FLEET].get(cam)
+    await wait_until(lambda: any(getattr(m, "changes", None) == {"contrast": 1} and not f.done()
+                                 for m, f in actor._in_hand))
+    answers = await asyncio.gather(client.post(control, json={"contrast": 2}),
+                                   client.post(stream_url(cam, "CAM_A", "config"), json={"fps": 12}),
+                                   client.post(control, json={"brightness": 4}))
+    assert (await first).status == 200
+    assert [a.status for a in answers] == [200, 422, 200], [await a.text() for a in answers]
+    await assert_error(answers[1], 422, "not_supported")
+    assert await get_config(client, cam, "CAM_A") == before
+    got = await (await client.get(control)).json()
+    assert (got["contrast"], got["brightness"]) == (2, 4)

@@ -8,17 +8,22 @@ import aiohttp
 import pytest
 
 from actors.simulated.models import mxid_for
-from test_cli import COMMAND, free_port
+from test_cli import COMMAND, READY
 
 KILLS = 20
 
 
 async def start(state_dir):
-    port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        COMMAND, "--simulate", "oak-d", "--port", str(port), "--state-dir", str(state_dir), "--log-level", "error",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+        COMMAND, "--simulate", "oak-d", "--port", "0", "--state-dir", str(state_dir),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    while ready := await asyncio.wait_for(proc.stdout.readline(), 30):     # its port: no other test's service
+        if port := READY.search(ready.decode()):
+            break
+    else:
+        pytest.fail("the service ended before it was ready")
+    proc.drained = asyncio.ensure_future(proc.stdout.read())       # what it logs from now on, never a full pipe
+    base = f"http://127.0.0.1:{port[1]}"
     async with aiohttp.ClientSession() as session:
         for _ in range(300):
             try:

@@ -10,7 +10,7 @@ import simplejpeg
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
-from conftest import MODELS, StandinBackend, activate, assert_error, stream_url, wait_until
+from conftest import MODELS, StandinBackend, activate, assert_error, device_timeout, stream_url, wait_until
 from service.app import create_app
 from service.inputs import FLEET
 from service.video import VIDEO
@@ -23,7 +23,7 @@ OAK_D, OAK_1, OAK_D_LR = mxid_for("oak-d", 0), mxid_for("oak-1", 0), mxid_for("o
 
 
 async def serve(aiohttp_client, backend, **options):
-    options = {"device_timeout": 1.5, "max_backoff": 0.1, "discovery_interval": 0.05, **options}
+    options = {"device_timeout": device_timeout(backend), "max_backoff": 0.1, "discovery_interval": 0.05, **options}
     app = create_app(backend, **options)
     server = TestServer(app)
     await server.start_server(**runner_options(app))
@@ -407,8 +407,8 @@ async def test_a_pipeline_the_camera_refuses_at_start_is_a_422_and_the_previous_
     board = standin.device(OAK_D)
     await activate(client, OAK_D, "CAM_B")
     before = await (await client.get(stream_url(OAK_D, "CAM_B", "config"))).json()
-    board.faults.refuse_start = 1
-    error = await assert_error(await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"resolution": "THE_400_P"}),
+    board.faults.refused_fps = 20.0
+    error = await assert_error(await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"resolution": "THE_400_P", "fps": 20}),
                                422, "not_supported")
     assert "refused to start" in error["message"]
     assert await (await client.get(stream_url(OAK_D, "CAM_B", "config"))).json() == before

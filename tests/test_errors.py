@@ -108,6 +108,7 @@ async def test_a_full_mailbox_is_503_with_retry_after(slow_client):
     assert (await (await client.get(stream_url(cam, "CAM_A", "control"))).json())["contrast"] == 2
 
 
+@pytest.mark.hangs
 async def test_a_device_that_does_not_answer_is_504_and_the_camera_recovers_once_the_call_returns(client, backend,
                                                                                                     mxid):
     cam = mxid("oak-1")
@@ -127,13 +128,13 @@ async def test_a_device_that_does_not_answer_is_504_and_the_camera_recovers_once
 
 async def test_a_command_in_hand_when_the_camera_stops_is_answered(aiohttp_client, make_backend):
     backend = make_backend(["oak-1"])
-    app = create_app(backend, device_timeout=device_timeout(backend))
+    app = create_app(backend, device_timeout=device_timeout(backend, hangs=True))
     client = await aiohttp_client(app)
     device = backend.devices[0]
     await wait_until(lambda: app[FLEET].get(device.info.mxid).status == "connected")
     device.faults.hang_next = True
     pending = asyncio.create_task(client.post(stream_url(device.info.mxid, "CAM_A")))
-    await asyncio.sleep(0.1)                      # the activation is in the actor's hands, stuck in the device
+    await wait_until(lambda: not device.faults.hang_next)    # the activation is in the actor's hands, stuck in the device
     try:
         await app[FLEET].get(device.info.mxid).stop()
         await assert_error(await asyncio.wait_for(pending, 5), 503, "camera_unavailable")

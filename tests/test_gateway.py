@@ -15,7 +15,7 @@ from service.app import create_app
 from service.config import parse
 from service.inputs import FLEET
 from conftest import activate, assert_error, stream_url, wait_until
-from test_cli import COMMAND, free_port, start, stop
+from test_cli import COMMAND, start, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
@@ -43,7 +43,7 @@ def test_ready_and_watchdog_reach_the_notify_socket(tmp_path):
     listener.bind(address)
     listener.settimeout(30)
     env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"}
-    proc = subprocess.Popen([COMMAND, "--simulate", "oak-1", "--port", str(free_port()), "--state-dir", str(tmp_path / "s")],
+    proc = subprocess.Popen([COMMAND, "--simulate", "oak-1", "--port", "0", "--state-dir", str(tmp_path / "s")],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         messages = [listener.recv(256).decode() for _ in range(4)]
@@ -65,14 +65,13 @@ def test_a_camera_wedged_too_long_stops_the_watchdog_so_systemd_restarts_the_ser
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     listener.bind(address)
     listener.settimeout(30)
-    port, cam = free_port(), mxid_for("oak-1", 0)
+    cam = mxid_for("oak-1", 0)
     env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"}
-    proc = subprocess.Popen([COMMAND, "--simulate", "oak-1", "--port", str(port), "--state-dir", str(tmp_path / "s"),
-                             "--device-timeout", "0.5", "--wedged-restart", "0.5"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, base, _ = start("--simulate", "oak-1", "--device-timeout", "0.5", "--wedged-restart", "0.5",
+                          state_dir=tmp_path / "s", env=env)
 
     def post(path, body=None):
-        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST",
+        request = urllib.request.Request(f"{base}{path}", method="POST",
                                          data=json.dumps(body).encode() if body is not None else b"",
                                          headers={"Content-Type": "application/json"})
         try:

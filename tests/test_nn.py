@@ -15,7 +15,7 @@ from actors.nn import MAX_OUTPUTS, MAX_RESULT_BYTES, MAX_RESULT_VALUES
 from conftest import activate, assert_error, device_timeout, stream_url, wait_until
 from service.app import create_app
 from service.inputs import FLEET
-from service.nn import Watcher
+from actors.fanout import WAITING, Latest
 
 MOBILENET = {"type": "MobileNet", "confidence_threshold": 0.5, "labels": ["bars", "star"]}
 
@@ -271,11 +271,11 @@ async def test_the_results_wait_out_a_lost_camera_and_go_on(client, mxid):
 
 
 async def test_a_slow_watcher_gets_the_latest_result_only():
-    watcher = Watcher()
+    watcher = Latest[str]()
     for text in ("1", "2", "3"):               # results that came while the client was busy sending
         watcher.offer(text)
     assert await watcher.next(1.0) == "3"
-    assert await watcher.next(0.05) is None    # nothing queued behind it
+    assert await watcher.next(0.05) is WAITING    # nothing queued behind it
 
 
 async def test_outputs_beyond_the_limits_are_refused_and_a_message_stays_within_its_size(client, mxid):

@@ -3,6 +3,8 @@ time, whatever the clients, the viewers, the health checks and the recovery do a
 import asyncio
 import threading
 
+import pytest
+
 from conftest import activate, stream_url, wait_until
 from service.inputs import FLEET
 
@@ -73,6 +75,7 @@ async def test_only_the_actors_worker_calls_the_device(client, mxid):
     assert all(name.startswith(f"camera-{cam}") for name in recorder.threads), recorder.threads
 
 
+@pytest.mark.hangs
 async def test_a_call_past_its_deadline_is_waited_for_never_left_beside_another(client, backend, mxid):
     """A device slower than the deadline: the call is abandoned and the camera lost, but its reopen waits for
     that call to leave the device instead of entering beside it on another thread."""
@@ -92,6 +95,7 @@ async def test_a_call_past_its_deadline_is_waited_for_never_left_beside_another(
     assert len(recorder.idents) == 1, "the device was entered from more than one thread"
 
 
+@pytest.mark.hangs
 async def test_a_call_that_never_returns_wedges_the_camera_until_it_does(client, backend, mxid):
     cam = mxid("oak-1")
     actor = client.app[FLEET].get(cam)

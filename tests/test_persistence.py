@@ -136,7 +136,7 @@ async def test_retry_after_says_when_the_next_reconnect_is_due(aiohttp_client, m
     actor = client.app[FLEET].get(cam)
     await wait_until(lambda: actor is not None and actor.status == "connected")
     backend.device(cam).unplug()
-    await wait_until(lambda: (actor.check(), actor.status == "disconnected")[1])      # as the discovery loop does
+    await wait_until(lambda: (actor.ask_health_check(), actor.status == "disconnected")[1])      # as the discovery loop does
     await wait_until(lambda: actor.reconnect_due is not None and actor.reconnect_due - asyncio.get_running_loop().time() > 3,
                      timeout=15)
     resp = await client.post(stream_url(cam, "CAM_A"))
@@ -179,6 +179,7 @@ def test_a_save_syncs_the_file_before_the_rename_and_the_directory_after(tmp_pat
     import os
     import stat
     from actors.store import StateStore
+    from schemas.state import SavedStateReader
     calls = []
     fsync, replace = os.fsync, os.replace
 
@@ -191,6 +192,37 @@ def test_a_save_syncs_the_file_before_the_rename_and_the_directory_after(tmp_pat
         replace(a, b)
     monkeypatch.setattr(os, "fsync", recorded_fsync)
     monkeypatch.setattr(os, "replace", recorded_replace)
-    StateStore(tmp_path).write("ABC", b'{"version": 1}')
+    StateStore(tmp_path, SavedStateReader()).write("ABC", b'{"version": 1}')
     assert calls == [("fsync", "file"), ("rename", "ABC.json"), ("fsync", "dir")]
     assert (tmp_path / "ABC.json").read_bytes() == b'{"version": 1}'
+
+
+async def test_a_saved_state_with_two_streams_of_one_sensor_active_starts_with_one(aiohttp_client, tmp_path,
+                                                                                   make_backend):
+    """A hand-edited file cannot make a camera run two streams of one sensor: the last one named wins."""
+    cam = mxid_for("oak-d", 0)
+    client, _ = await start(aiohttp_client, make_backend, tmp_path, ["oak-d"])
+    await activate(client, cam, "DEPTH_B_C")
+    await client.close()
+    saved = json.loads((tmp_path / f"{cam}.json").read_text())
+    saved["streams"]["CAM_B"]["active"] = True                    # shares its sensor with DEPTH_B_C
+    (tmp_path / f"{cam}.json").write_text(json.dumps(saved))
+    client, backend = await start(aiohttp_client, make_backend, tmp_path, ["oak-d"])
+    active = [s["name"] for s in await (await client.get(f"/cameras/{cam}/streams/")).json() if s["active"]]
+    assert active == ["DEPTH_B_C"]
+    assert set(backend.device(cam).running) == {"DEPTH_B_C"}
+
+
+async def test_a_write_the_camera_refuses_leaves_the_saved_state_as_it_was(aiohttp_client, tmp_path, make_backend):
+    """The state file is written while the camera applies a write; a refused write is taken back from the file
+    too, so a restart comes back to what was acknowledged."""
+    cam = mxid_for("oak-d", 0)
+    client, _ = await start(aiohttp_client, make_backend, tmp_path, ["oak-d"])
+    await activate(client, cam, "CAM_A")
+    assert (await client.post(f"/sim/cameras/{cam}/faults", json={"refused_fps": 12})).status == 200
+    resp = await client.post(stream_url(cam, "CAM_A", "config"), json={"fps": 12})
+    assert resp.status == 422, await resp.text()
+    assert json.loads((tmp_path / f"{cam}.json").read_text())["streams"]["CAM_A"]["config"]["fps"] == 30
+    await client.close()
+    client, _ = await start(aiohttp_client, make_backend, tmp_path, ["oak-d"])
+    assert (await (await client.get(stream_url(cam, "CAM_A", "config"))).json())["fps"] == 30

@@ -69,7 +69,15 @@ def test_the_api_holds_to_its_spec_under_generated_requests(tmp_path):
         result = schemathesis(base, tmp_path, "--exclude-path-regex", "^/(sim/|events)")
         assert result.returncode == 0, result.stdout[-6000:]
         assert " passed" in result.stdout
+    finally:
+        stop(proc)
+
+
+def test_the_fault_endpoints_hold_to_the_spec_under_generated_requests(tmp_path):
+    proc, base, _ = start("--simulate", "oak-d-pro,oak-d-lr", state_dir=tmp_path / "state")
+    try:
         result = schemathesis(base, tmp_path, "--include-path-regex", "^/sim/")
         assert result.returncode == 0, result.stdout[-6000:]
+        assert " passed" in result.stdout
     finally:
         stop(proc)

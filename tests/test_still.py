@@ -115,15 +115,15 @@ async def test_still_of_an_inactive_stream_is_409(client, mxid):
 
 async def test_a_slow_encode_is_not_a_hung_device(client, mxid, monkeypatch):
     import time as clock
-    from actors import actor as actor_module
+    from actors import encode as encode_module
     from service.inputs import FLEET
-    encode = actor_module.encode
+    encode = encode_module.encode
 
     def slow(*args, **kwargs):          # a 12 MP PNG on a slow gateway: longer than the device deadline
         clock.sleep(client.app[FLEET].get(cam).timeout + 0.3)
         return encode(*args, **kwargs)
     cam = mxid("oak-1")
-    monkeypatch.setattr(actor_module, "encode", slow)
+    monkeypatch.setattr(encode_module, "encode", slow)
     await activate(client, cam, "CAM_A")
     resp = await client.get(stream_url(cam, "CAM_A", "still"))
     assert resp.status == 200 and resp.content_type == "image/jpeg"
@@ -144,3 +144,32 @@ async def test_a_still_is_a_frame_taken_after_the_request(client, mxid):
     # deadline of the tests on a loaded machine): a still that were the frame already in hand would come
     # back in a few milliseconds, every time.
     assert sorted(took)[2] > 0.01, took
+
+
+async def test_a_still_being_encoded_does_not_hold_the_cameras_writes(client, mxid, monkeypatch):
+    """Once its frame is in hand a still settles on its own: a write queued behind it is applied and answered
+    while the encode (a 12 MP PNG takes seconds on a gateway) is still running."""
+    import asyncio
+    import threading
+    from actors import encode as encode_module
+    encode, entered, release = encode_module.encode, threading.Event(), threading.Event()
+
+    def held(*args, **kwargs):
+        entered.set()
+        release.wait(60)
+        return encode(*args, **kwargs)
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    monkeypatch.setattr(encode_module, "encode", held)
+    taking = asyncio.ensure_future(still(client, cam, "CAM_A", format="png"))
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, entered.wait, 30)
+        assert entered.is_set(), "the still's encode never started"
+        write = await asyncio.wait_for(client.post(stream_url(cam, "CAM_A", "control"), json={"brightness": 3}), 30)
+        assert write.status == 200 and (await write.json())["brightness"] == 3
+        assert not taking.done()
+    finally:
+        release.set()
+    resp = await taking
+    assert resp.status == 200 and resp.content_type == "image/png"
+    assert Image.open(io.BytesIO(await resp.read())).size == (1920, 1080)

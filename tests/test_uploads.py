@@ -13,7 +13,7 @@ import pytest
 import actors.nn
 import blobs
 from actors.model_check import MAX_ARCHIVE_BYTES, ModelChecker
-from conftest import serve, activate, assert_error, device_timeout, stream_url, wait_until
+from conftest import serve, assert_error, device_timeout, stream_url, wait_until
 from service.app import create_app
 from service.inputs import FLEET
 from test_nn import MOBILENET, deploy, upload
@@ -75,6 +75,17 @@ async def test_a_parser_that_crashes_is_a_422_naming_the_crash_and_the_service_l
     cam = mxid("oak-d")
     error = await assert_error(await client.post(stream_url(cam, "CAM_A", "nn"), data=upload(b"", MOBILENET)), 422)
     assert "SIGSEGV" in error["fields"]["model"][0], error
+    await assert_nothing_changed(client, cam, state_dir)
+
+
+async def test_a_child_that_crashes_after_its_answer_is_taken_at_its_word(app_client, mxid, state_dir):
+    """depthai's own threads may crash the child after it has written its whole answer: the answer stands."""
+    answer = '{"refused": "the model needs 9 shaves"}'
+    child = f"import os, sys; sys.stdout.write('\\n' + {answer!r} + '\\n'); sys.stdout.flush(); os.abort()"
+    client = await app_client(model_checker=ModelChecker(command=[sys.executable, "-c", child]))
+    cam = mxid("oak-d")
+    error = await assert_error(await client.post(stream_url(cam, "CAM_A", "nn"), data=upload(blobs.blob(), MOBILENET)), 422)
+    assert error["fields"]["model"][0].endswith("the model needs 9 shaves"), error
     await assert_nothing_changed(client, cam, state_dir)
 
 

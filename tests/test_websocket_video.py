@@ -10,7 +10,6 @@ from actors.fmp4 import Fragment, boxes
 from actors.video import StreamViewer
 from browser import CHROMIUM, chromium, wait_for_value
 from conftest import activate, assert_error, stream_url
-from service.inputs import FLEET
 from service.video import VIDEO
 
 FFPROBE = shutil.which("ffprobe")

@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from ..backend import Backend, Device, DeviceError, FaultInjection, Output
+from ..errors import ConfigRejected
 from ..frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta, window_origin
 from ..model import COLOR, DEPTH, MONO, StreamSpec, streams_of
 from . import detector, scene
@@ -138,11 +139,13 @@ class Faults:
         self.failing_opens = 0
         self.latency = 0.0
         self.hang_next = False
+        self.refused_fps = 0.0       # a frame rate the camera refuses to run a sensor at (0: none)
 
     def inject(self, *, failing_opens: int | None = None, latency: float | None = None,
-               hang_next: bool | None = None) -> None:
+               hang_next: bool | None = None, refused_fps: float | None = None) -> None:
         """Set the faults given; None leaves one as it is."""
-        for name, value in (("failing_opens", failing_opens), ("latency", latency), ("hang_next", hang_next)):
+        for name, value in (("failing_opens", failing_opens), ("latency", latency), ("hang_next", hang_next),
+                            ("refused_fps", refused_fps)):
             if value is not None:
                 setattr(self, name, value)
 
@@ -177,10 +180,9 @@ class SimDevice(Device):
         self.plugged = True
         self.release()
 
-    def inject(self, *, failing_opens: int | None = None, latency: float | None = None,
-               hang_next: bool | None = None) -> None:
+    def inject(self, **faults) -> None:
         with self._lock:
-            self.faults.inject(failing_opens=failing_opens, latency=latency, hang_next=hang_next)
+            self.faults.inject(**faults)
 
     def release(self) -> None:
         """Let a hung operation go on."""
@@ -229,6 +231,10 @@ class SimDevice(Device):
 
     def configure(self, desired) -> None:
         self._operate()
+        refused = self.faults.refused_fps
+        if refused and any(s.active and s.config["fps"] == refused for s in desired.values()):
+            raise ConfigRejected(f"the camera refused to start the configuration: a sensor at {refused:g} fps "
+                                 "(injected)")
         running = {}
         for name, (config, control) in ((n, (dict(s.config), dict(s.control))) for n, s in desired.items() if s.active):
             old = self.running.get(name)
