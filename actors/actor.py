@@ -43,6 +43,10 @@ class _Close:
     """The actor's own job: close the device of a camera that starts shut down."""
 
 
+class _WantRaw:
+    """The actor's own job: tell the device which streams' raw frames host consumers need now."""
+
+
 class _Stale(Exception):
     """A device call that waited while the camera was lost: it must not reach the device reopened since."""
 
@@ -92,6 +96,9 @@ class CameraActor:
         self._recovery: asyncio.Task | None = None
         self._stopping = False
         self._in_hand: list = []              # the messages the loop has taken from the mailbox
+        self._raw_holders: dict[str, set] = {}    # stream -> the consumers that need its raw frames (want_raw)
+        self._raw_told: frozenset | None = None   # what the device was last told of them; None: nothing yet
+        self._raw_job: asyncio.Future | None = None
         self._jobs = self._job_table()
         self._stills_in_hand = asyncio.Semaphore(STILLS_IN_HAND)
         self._encoding: set[asyncio.Task] = set()     # stills whose frame is taken, being encoded
@@ -117,7 +124,7 @@ class CameraActor:
             await asyncio.gather(*self._encoding, return_exceptions=True)
         waiting = self._in_hand + [self._mailbox.get_nowait() for _ in range(self._mailbox.qsize())]
         for message, future in waiting:         # answered ones are skipped by _settle
-            if isinstance(message, (_Reopen, _CheckHealth, _Close)):
+            if isinstance(message, (_Reopen, _CheckHealth, _Close, _WantRaw)):
                 future.cancel()                   # the actor's own jobs: nobody waits for an answer
             else:
                 _settle(future, error=CameraUnavailable("the service is shutting down"))
@@ -162,6 +169,25 @@ class CameraActor:
             return None
         return self._outputs.get(stream)
 
+    def want_raw(self, stream: str, holder: object, wanted: bool) -> None:
+        """On the loop: `holder` (a video feed encoding on the gateway) needs the stream's raw frames, or no
+        longer does. On a camera that sends raw frames only on demand, a job of the mailbox tells the device
+        (one job for any number of changes while it waits)."""
+        holders = self._raw_holders.setdefault(stream, set())
+        holders.add(holder) if wanted else holders.discard(holder)
+        if not self.device.raw_on_demand or self._stopping:
+            return
+        if self._raw_job is None or self._raw_job.done():
+            self._raw_job = asyncio.get_running_loop().create_future()
+            job = (_WantRaw(), self._raw_job)
+            try:
+                self._mailbox.put_nowait(job)
+            except asyncio.QueueFull:
+                asyncio.ensure_future(self._mailbox.put(job))     # the actor's own job waits for room
+
+    def _raw_wanted(self) -> frozenset:
+        return frozenset(name for name, holders in self._raw_holders.items() if holders)
+
     def frame_meta(self, stream: str) -> FrameMeta | None:
         """What the latest frame of an active stream was taken with."""
         output = self.output(stream)
@@ -204,7 +230,15 @@ class CameraActor:
                 _CheckHealth: lambda _m, _f: self._check_health(), _Close: lambda _m, _f: self._close(),
                 ShutDown: partial(answer, self._shut_down), Boot: partial(answer, self._boot),
                 ReadStats: partial(answer, lambda _m: self._read_stats()),
-                ReadCalibration: partial(answer, lambda _m: self._read_calibration())}
+                ReadCalibration: partial(answer, lambda _m: self._read_calibration()), _WantRaw: self._tell_raw}
+
+    async def _tell_raw(self, _message, future) -> None:
+        """The raw-frames job: tell the device which streams' raw frames host consumers need now."""
+        _settle(future)
+        if self.status == CONNECTED and self._raw_told != self._raw_wanted():
+            wanted = self._raw_wanted()
+            await self._call(self.device.want_raw, wanted)
+            self._raw_told = wanted
 
     async def _capture(self, message: Capture, future: asyncio.Future) -> None:
         """Take the frame of a still within the device deadline, then leave it to be encoded: the still is
@@ -216,7 +250,8 @@ class CameraActor:
         self._require_connected()
         await self._stills_in_hand.acquire()
         try:
-            frame = await self._call(self.device.capture, message.stream)
+            frame = await self._call(self.device.capture_preview if message.preview else self.device.capture,
+                                     message.stream)
         except BaseException:
             self._stills_in_hand.release()
             raise
@@ -324,15 +359,19 @@ class CameraActor:
         """Make the device run `target` (a configure may rebuild: its longer deadline). What the device runs
         is unknown while this runs and after it fails; the loop records it, not the worker."""
         have, self._applied = self._applied, None
-        epoch = self._epoch
-        outputs = await self._call(self._reconcile, have, target, triggers, deadline=self._configure_deadline)
+        epoch, wanted = self._epoch, self._raw_wanted()
+        outputs = await self._call(self._reconcile, have, target, triggers, wanted, deadline=self._configure_deadline)
         if epoch == self._epoch:          # a call that outlived a loss must not vouch for the reopened device
-            self._applied, self._outputs = target, outputs
+            self._applied, self._outputs, self._raw_told = target, outputs, wanted
 
-    def _reconcile(self, have: CameraState | None, target: CameraState, triggers: frozenset) -> dict[str, Output]:
+    def _reconcile(self, have: CameraState | None, target: CameraState, triggers: frozenset,
+                   raw: frozenset) -> dict[str, Output]:
         """Worker thread: make the device run `target` when it runs `have` (None: unknown): configure when the
         active streams or their configs change, else send the controls that changed. Streams in `triggers`
-        get their autofocus trigger. Returns the running streams' outputs."""
+        get their autofocus trigger; `raw` names the streams whose raw frames host consumers need. Returns the
+        running streams' outputs."""
+        if self.device.raw_on_demand:
+            self.device.want_raw(raw)          # before a configure, which opens the gates it names
         want = target.active_streams()
         running = have.active_streams() if have is not None else None
         configured = running is None or running.keys() != want.keys() or any(

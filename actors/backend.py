@@ -4,9 +4,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Mapping
 
-from .errors import DeviceError  # noqa: F401 (backends raise it)
+from .errors import DeviceError, DeviceTimeout  # noqa: F401 (backends raise them)
 from .frames import EncodedPacket, Frame, FrameMeta
 from .model import CameraInfo, StreamState
+
+
+PREVIEW_TIMEOUT = 3.0       # s: a preview must arrive within this
 
 
 class Device(ABC):
@@ -34,6 +37,20 @@ class Device(ABC):
     @abstractmethod
     def capture(self, stream: str) -> Frame:
         """Blocking: a still frame of an active stream, taken after this call, at the stream's still size."""
+
+    def capture_preview(self, stream: str) -> Frame:
+        """Blocking: a preview frame of an active stream with a preview_size, taken after this call."""
+        output = self.output(stream)
+        frame = output.preview(PREVIEW_TIMEOUT) if output is not None else None
+        if frame is None:
+            raise DeviceTimeout(f"{stream} delivered no preview within {PREVIEW_TIMEOUT:g} s")
+        return frame
+
+    raw_on_demand = False       # whether raw frames reach the host only while `want_raw` names their stream
+
+    def want_raw(self, streams: frozenset) -> None:
+        """Blocking: the streams whose raw frames (`Output.wait_after`) host consumers need now; the others'
+        need not leave the camera. Kept across reopens and rebuilds. Only where `raw_on_demand`."""
 
     @abstractmethod
     def output(self, stream: str) -> Output | None:

@@ -34,7 +34,7 @@ from .depthai_convert import control_to_dai, frame_from_dai, frame_meta, nn_mess
     stereo_pairs
 from .errors import ConfigRejected, DeviceError, DeviceTimeout
 from .frames import EncodedPacket, Frame, FrameMeta, FrameSlot, PacketRing, window_origin
-from .model import COLOR, DEPTH, MONO, CameraInfo, StreamSpec, stereo_source, streams_of
+from .model import COLOR, DEPTH, MONO, RVC2, CameraInfo, StreamSpec, stereo_source, streams_of
 from .nn import load_blob
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,9 @@ QueueException = depthai.MessageQueue.QueueException   # a closed queue; not a R
 # The camera's H.264 encoder (R13): widths a multiple of 32 and at most 4096, at most 3 encodes at once, and
 # 248 million pixels a second for all of them. A stream beyond that is encoded on the host.
 H264_WIDTH_STEP, H264_MAX_WIDTH, H264_MAX_ENCODERS, H264_MAX_PIXEL_RATE = 32, 4096, 3, 248e6
-# Its MJPEG side: up to 16384 wide and 500 million pixels a second, sharing the encoder with H.264.
-MJPEG_MAX_WIDTH, MJPEG_MAX_PIXEL_RATE = 16384, 500e6
+# Its MJPEG side: up to 16384 wide, sharing the encoder with H.264, and 361 million pixels a second as Luxonis
+# measured it (luxonis/depthai-python PR #548; the VideoEncoder page says 500). These are RVC2's limits.
+MJPEG_MAX_WIDTH, MJPEG_MAX_PIXEL_RATE = 16384, 361e6
 CAMERA_JPEG_QUALITY = 80      # the MJPEG the camera encodes: the video's default quality
 ENCODED_QUEUE = 30            # encoded frames the device may hold for the host: a second at 30 fps
 
@@ -121,6 +122,19 @@ def sensor_sizes(spec: StreamSpec, config: Mapping) -> dict[str, tuple[int, int]
     return {spec.sensors[0].socket: tuple(size)}
 
 
+@dataclass
+class _Tally:
+    """Frames of one way across the link: how many came, and the gaps in the camera's frame numbers."""
+    received: int = 0
+    dropped: int = 0
+    last: int = -1
+
+    def count(self, number: int) -> None:
+        if self.last >= 0 and number > self.last + 1:
+            self.dropped += number - self.last - 1
+        self.received, self.last = self.received + 1, number
+
+
 @dataclass(eq=False)
 class _Stream(Output):
     """A stream in the pipeline. Its reader thread moves frames from the output queue into a slot that any
@@ -128,8 +142,8 @@ class _Stream(Output):
     on the taker's thread."""
     config: dict
     sockets: tuple[str, ...]
-    queue: object                                 # the gate's output queue, latest only
-    gate: object                                  # the gate's inputControl queue
+    queue: object                                 # raw frames: the raw gate's output queue, latest only
+    gates: tuple                                  # the stream's gates (its work on the camera), inputControl queues
     encoded_queue: object = None                  # the camera's H.264 of the stream, when it encodes it
     jpeg_queue: object = None                     # the camera's MJPEG of the stream, when it encodes it
     preview_queue: object = None                  # the camera's preview_size output, behind its own gate
@@ -139,10 +153,11 @@ class _Stream(Output):
     frame: tuple[int, int] = (0, 0)               # the stream's frame size, which the network's view is cut from
     video_queue: object = None                    # the video_size window, cut on the camera, behind its own gate
     video_gate: object = None
+    raw_gate: object = None                       # the gate in front of `queue`: open only for a host consumer
     is_open: bool = False
-    received: int = 0                             # frames that reached the gateway
-    dropped: int = 0                              # gaps in the camera's frame numbers
-    last_number: int = -1
+    wanted: bool = False                          # a host consumer (video encoded on the gateway) wants raw frames
+    latest: object = None                         # the latest frame or encoded frame, for what it was taken with
+    tally: dict = field(default_factory=lambda: {"raw": _Tally(), "h264": _Tally()})    # frames that crossed, by way
     slot: FrameSlot = field(default_factory=FrameSlot)
     packets: PacketRing = field(default_factory=PacketRing)
     jpegs: FrameSlot = field(default_factory=FrameSlot)
@@ -191,9 +206,31 @@ class _Stream(Output):
         return self.results.wait_after(sequence, timeout)
 
     def send_gates(self, message) -> None:
-        for gate in (self.gate, self.preview_gate, self.video_gate):
+        for gate in (*self.gates, self.raw_gate, self.preview_gate, self.video_gate):
             if gate is not None:
                 gate.send(message)
+
+    @property
+    def video_raw_gate(self):
+        """The gate of the raw frames the gateway encodes video from: the window's when there is one."""
+        return self.video_gate if self.video_queue is not None else self.raw_gate
+
+    def frames_after(self, slot: FrameSlot, gate, timeout: float, what: str) -> tuple[int, object]:
+        """A frame taken after this call, through a gate that is closed unless a host consumer holds it open:
+        opened for two messages, since the first is the frame that waited in the gate's input, taken before
+        (its input holds one message: include/depthai/pipeline/node/Gate.hpp); it closes by itself. The host
+        queue holds one message, so a slow reader may see the second only: the frame is known by when it
+        was taken (getTimestamp, on the host's monotonic clock)."""
+        asked = time.monotonic()
+        mark = slot.sequence
+        if gate is self.video_raw_gate and self.wanted:
+            return self.wait(mark, timeout, what, slot)
+        deadline = asked + timeout
+        gate.send(depthai.GateControl.openGate(2))
+        got = self.wait(mark, timeout, what, slot)
+        if got[1].getTimestamp().total_seconds() < asked:         # the frame that waited in the gate
+            got = self.wait(got[0], max(0.0, deadline - time.monotonic()), what, slot)
+        return got
 
     def _read(self, queue, publish, lost: threading.Event) -> None:
         while not self.stopped.is_set():
@@ -208,22 +245,31 @@ class _Stream(Output):
                 publish(message)
 
     def _publish_frame(self, img) -> None:
-        number = img.getSequenceNum()
-        if self.last_number >= 0 and number > self.last_number + 1:
-            self.dropped += number - self.last_number - 1
-        self.received, self.last_number = self.received + 1, number
+        self.tally["raw"].count(img.getSequenceNum())
+        self.latest = img
         self.slot.publish(img)
 
+    def restart_counts(self) -> None:
+        """Frames held back by a closed gate are not lost ones."""
+        for tally in self.tally.values():
+            tally.last = -1
+
     def counts(self) -> tuple[int, int]:
-        return self.received, self.dropped
+        """The way more frames took: the camera's H.264 where it encodes the stream (every frame crosses), raw
+        frames while consumers take them."""
+        tally = max(self.tally.values(), key=lambda t: t.received)
+        return tally.received, tally.dropped
 
     def _publish_packet(self, encoded) -> None:
+        self.tally["h264"].count(encoded.getSequenceNum())
+        self.latest = encoded
         self.packets.publish(EncodedPacket(
             bytes(encoded.getData()), encoded.getFrameType() == depthai.EncodedFrame.FrameType.I,
             encoded.getTimestamp().total_seconds(), encoded.getSequenceNum(), encoded.getWidth(),
             encoded.getHeight()))
 
     def _publish_jpeg(self, encoded) -> None:
+        self.latest = encoded
         self.jpegs.publish((encoded.getSequenceNum(), bytes(encoded.getData())))
 
     def encoded_after(self, sequence: int, timeout: float):
@@ -238,6 +284,8 @@ class _Stream(Output):
         return replace(frame, sequence=got[0])
 
     def preview(self, timeout: float) -> Frame | None:
+        """Previews cross the link only when asked for (`DepthAIDevice.capture_preview`): this waits for one
+        asked for by someone else."""
         got = self.previews.wait_after(self.previews.sequence, timeout) if self.preview_queue is not None else None
         return frame_from_dai(got[1]) if got is not None else None
 
@@ -246,14 +294,17 @@ class _Stream(Output):
         return self.slot.closed
 
     def meta(self) -> FrameMeta | None:
-        latest = self.slot.wait_after(-1, 0)
-        if latest is None or latest[1].getType() == depthai.ImgFrame.Type.RAW16:
+        """From the latest frame that crossed, raw or encoded by the camera (an EncodedFrame keeps its frame's
+        exposure, ISO, colour temperature and lens position)."""
+        latest = self.latest
+        if latest is None or isinstance(latest, depthai.ImgFrame) and latest.getType() == depthai.ImgFrame.Type.RAW16:
             return None
-        return frame_meta(latest[1])
+        return frame_meta(latest)
 
-    def wait(self, after: int, timeout: float, what: str) -> tuple[int, object]:
-        got = self.slot.wait_after(after, timeout)
-        if got is None and self.slot.closed:
+    def wait(self, after: int, timeout: float, what: str, slot: FrameSlot | None = None) -> tuple[int, object]:
+        slot = self.slot if slot is None else slot
+        got = slot.wait_after(after, timeout)
+        if got is None and slot.closed:
             raise DeviceError(f"{what} stopped")         # a rebuild or a close: its readers learn at once
         if got is None:
             raise DeviceTimeout(f"{what} delivered no frame within {timeout:g} s")
@@ -262,6 +313,7 @@ class _Stream(Output):
 
 class DepthAIDevice(Device):
     camera_h264 = True          # video (H.264, default MJPEG) from the camera's encoder where it fits (R13)
+    raw_on_demand = True        # raw frames cross the link only for a host consumer (R22)
 
     def __init__(self, dai, device, device_info):
         """`device` is open: discovery opened it to read what the camera has."""
@@ -276,11 +328,12 @@ class DepthAIDevice(Device):
         self._streams: dict[str, _Stream] = {}
         self._controls: dict[str, object] = {}    # socket -> its Camera's inputControl queue
         self._streaming: dict[str, bool] = {}     # socket -> whether the sensor streams
+        self._wanted: set[str] = set()            # streams whose raw frames host consumers want (want_raw)
         sensors = tuple(sensor_from_features(f) for f in device.getConnectedCameraFeatures())
         name = device.getProductName() or device.getDeviceName() or "OAK"
         self.info = CameraInfo(mxid=device_info.getDeviceId(), name=str(name), protocol=protocol_of(device_info),
                                sensors=sensors, stereo_pairs=stereo_pairs(device.getAvailableStereoPairs()),
-                               ir=bool(device.getIrDrivers()))
+                               ir=bool(device.getIrDrivers()), platform=platform_of(device))
         self.specs = streams_of(self.info)
 
     @classmethod
@@ -406,9 +459,11 @@ class DepthAIDevice(Device):
                     cameras[socket] = pipeline.create(dai.node.Camera).build(
                         dai.CameraBoardSocket.__members__[socket], sensorResolution=size, sensorFps=fps)
             size = tuple(spec.size_of(config["resolution"]))
+            work: list = []         # the gates in front of what the camera does for the stream (R24)
             if spec.kind == DEPTH:
-                left, right = (cameras[s.socket].requestOutput(size, type=dai.ImgFrame.Type.GRAY8, fps=fps)
-                               for s in spec.sensors)
+                # StereoDepth works only on what its gated inputs pass: nothing while the stream is inactive.
+                left, right = (self._gate(pipeline, cameras[s.socket].requestOutput(
+                    size, type=dai.ImgFrame.Type.GRAY8, fps=fps), work).output for s in spec.sensors)
                 # Preset DENSITY leaves decimation at 1: depth comes out at the input size (DEFAULT halves it, R6).
                 stereo = pipeline.create(dai.node.StereoDepth).build(
                     left, right, presetMode=dai.node.StereoDepth.PresetMode.DENSITY)
@@ -421,41 +476,50 @@ class DepthAIDevice(Device):
                 kind = dai.ImgFrame.Type.GRAY8 if spec.kind == MONO else dai.ImgFrame.Type.NV12
                 output = cameras[spec.sensors[0].socket].requestOutput(size, type=kind, fps=fps)
                 source, depth = cameras[spec.sensors[0].socket], None
-            gate = self._gate(pipeline, output)
+            # Raw frames reach the gateway only through this gate, opened while a host consumer needs them: a
+            # still, video encoded on the gateway (R22). What the camera encodes passes a gate of its own.
+            raw_gate = self._gate(pipeline, output)
             preview = preview_gate = None
             if "preview_size" in config:     # the camera scales it (resize mode CROP: the centre, R15)
                 preview_gate = self._gate(pipeline, cameras[spec.sensors[0].socket].requestOutput(
                     tuple(config["preview_size"]), type=kind, resizeMode=dai.ImgResizeMode.CROP, fps=fps))
                 preview = preview_gate.output.createOutputQueue(maxSize=1, blocking=False)
             video = video_gate = None
-            video_size, video_source = size, gate.output
-            if spec.kind == COLOR and tuple(config["video_size"]) != size:
-                # The video_size window at sensor_crop, cut on the camera by an ImageManip (R17); stills keep
-                # the whole frame.
+            video_size, video_source = size, None
+            window = spec.kind == COLOR and tuple(config["video_size"]) != size
+            if spec.kind != DEPTH and (self.camera_h264 or window):
+                video_source = self._gate(pipeline, output, work).output     # open while the stream is active
+            if window:
+                # The video_size window at sensor_crop, cut on the camera by an ImageManip (R17) behind the
+                # stream's gate; stills keep the whole frame.
                 video_size = tuple(config["video_size"])
-                video_gate = self._gate(pipeline, self._window(pipeline, output, config, size))
-                video, video_source = video_gate.output.createOutputQueue(maxSize=1, blocking=False), video_gate.output
+                video_source = self._window(pipeline, video_source, config, size)
+                video_gate = self._gate(pipeline, video_source)
+                video = video_gate.output.createOutputQueue(maxSize=1, blocking=False)
             encoded = jpegs = None
+            rvc2 = self.info.platform == RVC2
             if self.camera_h264 and spec.kind != DEPTH:
-                if encoder_fits("h264", video_size, fps, encoders):
+                if not rvc2 or encoder_fits("h264", video_size, fps, encoders):
                     encoders.append(("h264", *video_size, fps))
                     encoded = self._encoder(pipeline, video_source, fps, "H264_BASELINE", ENCODED_QUEUE)
-                if encoder_fits("mjpeg", video_size, fps, encoders):
+                if not rvc2 or encoder_fits("mjpeg", video_size, fps, encoders):
                     encoders.append(("mjpeg", *video_size, fps))
                     jpegs = self._encoder(pipeline, video_source, fps, "MJPEG", 1)
             running = _Stream(dict(config), tuple(s.socket for s in spec.sensors),
-                              gate.output.createOutputQueue(maxSize=1, blocking=False),
-                              gate.inputControl.createInputQueue(), encoded, jpegs, preview,
+                              raw_gate.output.createOutputQueue(maxSize=1, blocking=False),
+                              (), encoded, jpegs, preview,
                               preview_gate and preview_gate.inputControl.createInputQueue(), video_queue=video,
-                              video_gate=video_gate and video_gate.inputControl.createInputQueue())
+                              video_gate=video_gate and video_gate.inputControl.createInputQueue(),
+                              raw_gate=raw_gate.inputControl.createInputQueue())
             if networks.get(name) is not None:
                 running.nn, running.frame = networks[name], size
-                running.nn_queue = self._network(pipeline, source, depth, running.nn, fps)
+                running.nn_queue = self._network(pipeline, source, depth, running.nn, fps, work)
+            running.gates = tuple(gate.inputControl.createInputQueue() for gate in work)
             streams[name] = running
         controls = {socket: camera.inputControl.createInputQueue() for socket, camera in cameras.items()}
         return streams, controls
 
-    def _network(self, pipeline, camera, stereo, nn: Mapping, fps: float):
+    def _network(self, pipeline, camera, stereo, nn: Mapping, fps: float, work: list):
         """The stream's neural network, fed by its camera at the network's input size and shape (the centre of
         the frame, resize mode CROP) as planar BGR; a spatial one on depth streams. Its results' queue (R16)."""
         dai, config = self._dai, nn["config"]
@@ -481,9 +545,17 @@ class DepthAIDevice(Device):
                 parser.setAnchorMasks({k: [int(i) for i in v] for k, v in config["anchor_masks"].items()})
                 parser.setIouThreshold(float(config["iou_threshold"]))
             if stereo is not None:
-                stereo.depth.link(node.inputDepth)
-        camera.requestOutput(tuple(nn["model"]["input"]), type=dai.ImgFrame.Type.BGR888p,
-                             resizeMode=dai.ImgResizeMode.CROP, fps=fps).link(node.input)
+                # Depth aligned to the network's input, as SpatialDetectionNetwork.build does on RVC4 (an
+                # ImageAlign fed the network's passthrough); RVC2's build aligns the StereoDepth itself, which
+                # would move the depth stream's own view. Unaligned, each result logs a warning (R24).
+                align = pipeline.create(dai.node.ImageAlign)
+                stereo.depth.link(align.input)
+                node.passthrough.link(align.inputAlignTo)
+                align.outputAligned.link(node.inputDepth)
+        # RVC2 networks read planar BGR, RVC4 ones interleaved (what NeuralNetwork.cpp requests on each).
+        layout = dai.ImgFrame.Type.BGR888p if self.info.platform == RVC2 else dai.ImgFrame.Type.BGR888i
+        self._gate(pipeline, camera.requestOutput(tuple(nn["model"]["input"]), type=layout,
+                                                  resizeMode=dai.ImgResizeMode.CROP, fps=fps), work).output.link(node.input)
         node.input.setBlocking(False)          # a busy network skips frames, never holds up the camera
         return node.out.createOutputQueue(maxSize=1, blocking=False)
 
@@ -497,11 +569,14 @@ class DepthAIDevice(Device):
         source.link(manip.inputImage)
         return manip.out
 
-    def _gate(self, pipeline, source):
-        """A Gate node, closed, in front of an output: the gateway receives its frames only while it is open."""
+    def _gate(self, pipeline, source, work: list | None = None):
+        """A Gate node, closed, in front of an output: what follows it receives frames only while it is open.
+        `work` collects the gates an activation opens."""
         gate = pipeline.create(self._dai.node.Gate)
         gate.initialConfig.open = False
         source.link(gate.input)
+        if work is not None:
+            work.append(gate)
         return gate
 
     def _encoder(self, pipeline, source, fps: float, profile: str, queue_size: int):
@@ -530,7 +605,7 @@ class DepthAIDevice(Device):
                 controls[socket].send(message)
         for name, stream in streams.items():
             if stream.is_open and name not in active:
-                stream.is_open = False
+                stream.is_open = stream.wanted = False
                 stream.send_gates(dai.GateControl.closeGate())
         for socket, queue in controls.items():
             want = socket in feeding
@@ -543,11 +618,30 @@ class DepthAIDevice(Device):
         for name in turned_on:
             stream = streams[name]
             marks[name] = stream.slot.sequence
-            stream.is_open = True
-            stream.last_number = -1          # frames held back by the closed gate are not lost ones
-            stream.send_gates(dai.GateControl.openGate())
+            stream.is_open, stream.wanted = True, name in self._wanted
+            stream.restart_counts()
+            for gate in stream.gates:
+                gate.send(dai.GateControl.openGate())
+            if stream.wanted and stream.video_gate is not None:
+                stream.video_gate.send(dai.GateControl.openGate())
+            # The first frame answers the activation: the raw gate lets one through unless video is encoded
+            # on the gateway from these frames.
+            keep_open = stream.wanted and stream.video_raw_gate is stream.raw_gate
+            stream.raw_gate.send(dai.GateControl.openGate() if keep_open else dai.GateControl.openGate(1))
         for name in turned_on:
             streams[name].wait(marks[name], FIRST_FRAME_TIMEOUT, name)
+
+    @_xlink
+    def want_raw(self, streams: frozenset) -> None:
+        """Raw frames of these streams are wanted by host consumers (video encoded on the gateway): their gates
+        open for as long as they are (R22); the wish outlives a rebuild."""
+        self._wanted = set(streams)
+        for name, stream in self._streams.items():
+            want = stream.is_open and name in self._wanted
+            if want != stream.wanted:
+                stream.wanted = want
+                stream.video_raw_gate.send(self._dai.GateControl.openGate() if want
+                                           else self._dai.GateControl.closeGate())
 
     def _check(self, generation: int) -> None:
         if generation != self._generation:
@@ -562,9 +656,17 @@ class DepthAIDevice(Device):
     @_xlink
     def capture(self, stream: str) -> Frame:
         running = self._stream(stream)
-        _, img = running.wait(running.slot.sequence, CAPTURE_TIMEOUT, stream)   # a frame after the request
+        _, img = running.frames_after(running.slot, running.raw_gate, CAPTURE_TIMEOUT, stream)
         frame = frame_from_dai(img)
         return crop_window(frame, running.config) if self.specs[stream].kind == COLOR else frame
+
+    @_xlink
+    def capture_preview(self, stream: str) -> Frame:
+        running = self._stream(stream)
+        if running.preview_queue is None:
+            raise ConfigRejected(f"{stream} has no preview output")
+        _, img = running.frames_after(running.previews, running.preview_gate, CAPTURE_TIMEOUT, f"{stream}'s preview")
+        return frame_from_dai(img)
 
     @_xlink
     def set_ir(self, ir: Mapping) -> None:
@@ -618,8 +720,13 @@ def manip_frame_bytes(width: int, height: int) -> int:
     return stride * lines * 3 // 2
 
 
+def platform_of(device) -> str:
+    """RVC2 (OAK) or RVC4 (OAK4): `Device.getPlatform()`."""
+    return device.getPlatform().name
+
+
 def encoder_fits(codec: str, size: tuple[int, int], fps: float, encoders: list[tuple[str, int, int, float]]) -> bool:
-    """Whether the camera's encoder can take one more stream of this codec, size and rate (R13): H.264 and
+    """Whether an RVC2 camera's encoder can take one more stream of this codec, size and rate (R13): H.264 and
     MJPEG share it, each pixel rate counted against its codec's limit."""
     width, height = size
     limit = {"h264": H264_MAX_PIXEL_RATE, "mjpeg": MJPEG_MAX_PIXEL_RATE}

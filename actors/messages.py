@@ -120,6 +120,7 @@ class Capture:
     stream: str
     format: str = "jpeg"
     depth_mm: bool = False
+    preview: bool = False        # the preview output's frame (at preview_size) instead of the still
 
 
 # Writes that can be applied to the device together in one batch (activations each get a batch of their own,

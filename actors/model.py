@@ -12,8 +12,9 @@ from typing import Mapping
 from schemas.facts import COLOR, COLOR_RESOLUTIONS, DEPTH, MONO, MONO_RESOLUTIONS, OTHER  # noqa: F401 (re-exported)
 
 # On RVC2, StereoDepth takes inputs at most this wide (docs/depthai-rules.md R5): depth streams run at sizes up
-# to this width, scaled on the camera from a sensor mode of the same shape.
+# to this width, scaled on the camera from a sensor mode of the same shape. RVC4 (OAK4) has no such limit.
 STEREO_MAX_WIDTH = 1280
+RVC2, RVC4 = "RVC2", "RVC4"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class CameraInfo:
     sensors: tuple[SensorSpec, ...]
     stereo_pairs: tuple[tuple[str, str], ...]   # (left socket, right socket)
     ir: bool = False                 # an IR dot projector and flood light (OAK-D-Pro and its variants)
+    platform: str = RVC2             # the camera's chip: RVC2 (OAK) or RVC4 (OAK4)
 
     def sensor(self, socket: str) -> SensorSpec:
         return next(s for s in self.sensors if s.socket == socket)
@@ -62,6 +64,7 @@ class StreamSpec:
     name: str
     kind: str                        # COLOR, MONO, OTHER or DEPTH
     sensors: tuple[SensorSpec, ...]  # one, or the (left, right) pair of a depth stream
+    stereo_max_width: float = STEREO_MAX_WIDTH     # the widest depth its camera's StereoDepth takes (RVC2's)
 
     @property
     def sockets(self) -> frozenset[str]:
@@ -81,7 +84,7 @@ class StreamSpec:
         runs the sensor(s) at (whose fps range applies).
 
         Colour and mono streams key by enum name; OTHER sensors by (w, h). A depth stream can use the mono
-        sizes up to STEREO_MAX_WIDTH that both of its sensors give, as a mode of that size or scaled down
+        sizes up to stereo_max_width that both of its sensors give, as a mode of that size or scaled down
         from a larger mode of the same shape.
         """
         table = {COLOR: COLOR_RESOLUTIONS, MONO: MONO_RESOLUTIONS}.get(self.config_kind)
@@ -92,7 +95,7 @@ class StreamSpec:
                 options = modes
             elif self.kind == DEPTH:
                 options = {name: mode for name, size in table.items()
-                           if size[0] <= STEREO_MAX_WIDTH and (mode := stereo_source(sensor, size)) is not None}
+                           if size[0] <= self.stereo_max_width and (mode := stereo_source(sensor, size)) is not None}
             else:
                 options = {name: modes[size] for name, size in table.items() if size in modes}
             found = options if not found else {k: _narrower(v, options[k]) for k, v in found.items() if k in options}
@@ -123,9 +126,10 @@ def _narrower(a: Mode, b: Mode) -> Mode:
 def streams_of(info: CameraInfo) -> dict[str, StreamSpec]:
     """Every stream a camera has: one per sensor, one per stereo pair."""
     streams = {s.socket: StreamSpec(s.socket, s.kind, (s,)) for s in info.sensors}
+    widest = STEREO_MAX_WIDTH if info.platform == RVC2 else float("inf")       # R5: RVC2's limit
     for left, right in info.stereo_pairs:
         name = depth_stream_name(left, right)
-        streams[name] = StreamSpec(name, DEPTH, (info.sensor(left), info.sensor(right)))
+        streams[name] = StreamSpec(name, DEPTH, (info.sensor(left), info.sensor(right)), widest)
     return streams
 
 

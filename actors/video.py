@@ -186,6 +186,7 @@ class VideoFeed:
         self._fmp4 = Fmp4Stream(fps) if params.codec == "h264" else None
         self._encoder: H264Encoder | None = None
         self._keyframe = threading.Event()     # a viewer joined: the next frame is a keyframe, so it starts at once
+        self._needs_raw = False                # it encodes raw frames, which the camera then sends (want_raw)
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"video-{actor.mxid}-{stream}", daemon=True)
         self.thread.start()
@@ -231,6 +232,12 @@ class VideoFeed:
                      for fragment in self._fmp4.add(unit, key, frame.timestamp, size)]
         self._publish((self._fmp4.init, fragments))
 
+    def _need_raw(self, needed: bool) -> None:
+        """Raw frames cross the camera's link only while a feed encodes them on the gateway."""
+        if needed != self._needs_raw:
+            self._needs_raw = needed
+            self._hand(self.actor.want_raw, self.stream, self, needed)
+
     def _show_no_signal(self) -> None:
         self._show(no_signal(*self._size, f"{self.actor.mxid} {self.stream}"))
         self._stop.wait(NO_SIGNAL_PERIOD)
@@ -244,6 +251,7 @@ class VideoFeed:
             reason = FAILED
         finally:
             # Released here, by the thread that used them, the moment the feed ends.
+            self._need_raw(False)
             self._encoder = None
             if self._fmp4 is not None:
                 self._fmp4.close()
@@ -262,6 +270,9 @@ class VideoFeed:
             output = self.actor.output(self.stream)
             if output is not source:          # a restarted stream counts from anew
                 after, source = -1, output
+            if output is not None:
+                self._need_raw(not (output.jpeg and self.params == DEFAULT_PARAMS)
+                               and not (output.h264 and self._fmp4 is not None))
             frame = None
             if output is not None and output.jpeg and self.params == DEFAULT_PARAMS:
                 # The camera encodes MJPEG at the default quality: pass its JPEGs on, no encode here.

@@ -2,7 +2,10 @@
 toggles of one stream, then config changes of an active one on a USB camera (OAK-D) and a PoE camera
 (OAK-D-LR), with the device opens, pipelines and reconnects each costs, the median time of each, and whether
 the camera ever left `connected`. The stand-in's cameras take REBOOT seconds to be listed again after a
-rebuild closed them (its model of a reboot, not a measurement of a camera). ACTIVATION_SCALE scales counts."""
+rebuild closed them (its model of a reboot, not a measurement of a camera). Then the link bytes a second of
+a 1080p30 colour stream the camera encodes, with nobody watching and with a viewer of raw frames (MJPEG at
+another quality, encoded on the gateway), on a USB3 and a PoE (GigE) link as the stand-in models them.
+ACTIVATION_SCALE scales counts and durations."""
 from __future__ import annotations
 
 import asyncio
@@ -96,10 +99,52 @@ async def changes(model: str) -> None:
     await server.close()
 
 
+async def link(kind: str) -> None:
+    """Link bytes a second of CAM_A (1080p, 30 fps, H.264 and MJPEG from the camera's encoder) of an OAK-D on
+    a `kind` link ("usb3" or "gige"), without and with a viewer that needs raw frames."""
+    bus = Bus(["oak-d"])
+    bus.boards[0].link = kind
+    app = create_app(DepthAIBackend(bus.dai), device_timeout=10, discovery_interval=1)
+    server = TestServer(app)
+    await server.start_server()
+    board, mxid = bus.boards[0], mxid_for("oak-d", 0)
+    while not app[FLEET].actors or app[FLEET].get(mxid).status != "connected":
+        await asyncio.sleep(0.01)
+    url = f"http://127.0.0.1:{server.port}/cameras/{mxid}/streams/CAM_A/"
+    window = max(0.5, 3 * SCALE)
+
+    async def rate() -> dict[str, float]:
+        before, start = dict(board.link_bytes), time.perf_counter()
+        await asyncio.sleep(window)
+        took = time.perf_counter() - start
+        return {k: (board.link_bytes[("CAM_A", k)] - before.get(("CAM_A", k), 0)) / took for k in ("raw", "encoded")}
+
+    async with ClientSession() as session:
+        async with session.post(url) as resp:
+            assert resp.status == 204, await resp.text()
+        await asyncio.sleep(1)
+        alone = await rate()
+
+        async def watch() -> None:
+            async with session.get(url + "video", params={"quality": 50}) as resp:
+                async for _ in resp.content.iter_any():
+                    pass
+        viewer = asyncio.create_task(watch())
+        await asyncio.sleep(1)
+        watched = await rate()
+        viewer.cancel()
+    mb = lambda r: f"{(r['raw'] + r['encoded']) / 1e6:.1f} MB/s (raw {r['raw'] / 1e6:.1f}, encoded {r['encoded'] / 1e6:.2f})"  # noqa: E731
+    print(f"link of a camera-encoded 1080p30 stream on {kind} (the stand-in's link model): nobody watching "
+          f"{mb(alone)}; with a viewer of raw frames {mb(watched)}")
+    await server.close()
+
+
 async def main() -> None:
     await toggles()
     for model in ("oak-d", "oak-d-lr"):
         await changes(model)
+    for kind in ("usb3", "gige"):
+        await link(kind)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from actors.backend import Output
 from actors.errors import StreamInactive
 from actors.fanout import WAITING, FanOut, Latest
 from actors.messages import DeployNN, RemoveNN
+from actors.model import RVC2
 from actors.model_check import ModelChecker
 from actors.nn import ModelFiles, ModelRefused
 from schemas.nn import RESULTS_MESSAGE, NNConfigSchema, NNUploadSchema, NNViewSchema, view
@@ -138,6 +139,12 @@ async def deploy_nn(request: web.Request) -> web.Response:
             except ModelRefused as exc:
                 raise validation_error({"model": [str(exc)]}, "the model cannot run on an OAK camera") from None
             _check_fit(config, info)
+            if actor.info.platform != RVC2:        # R23: what the checker takes is a VPU blob, RVC2's
+                held = " in an NN archive" if info["format"] == "nn_archive" else ""
+                raise validation_error({"model": [
+                    f"this model is compiled for RVC2 (an OpenVINO blob{held}); camera {actor.mxid} is an OAK4 "
+                    f"({actor.info.platform}), which runs only NN archives built for RVC4, and this service "
+                    "deploys RVC2 models only"]}, "the model cannot run on an OAK4 (RVC4) camera")
             sha256 = upload.hash.hexdigest()
             try:
                 path = await asyncio.to_thread(files.keep, upload.path, sha256)

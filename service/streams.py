@@ -1,7 +1,6 @@
 """The Streams API: list, activate, deactivate, config, control and stills of one camera's streams."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -10,9 +9,8 @@ from aiohttp_apigami import docs, json_schema, match_info_schema, querystring_sc
 
 from typing import Mapping
 
-from actors.actor import CONNECTED, CameraActor
-from actors.encode import encode_off_loop
-from actors.errors import CameraUnavailable, DeviceTimeout, StreamInactive
+from actors.actor import CameraActor
+from actors.errors import StreamInactive
 from actors.frames import Frame, FrameMeta, wall_clock
 from actors.messages import Activate, Capture, Deactivate, UpdateConfig, UpdateControl
 from actors.model import CameraState, DEPTH
@@ -23,7 +21,7 @@ from schemas.params import CameraPathSchema, StillQuerySchema, StreamPathSchema
 
 from . import openapi
 from .errors import ApiError, validation_error
-from .inputs import ask, camera, json_object, load, revision, stream, unavailable
+from .inputs import ask, camera, json_object, load, revision, stream
 
 log = logging.getLogger(__name__)
 TAG = ["streams"]
@@ -215,7 +213,7 @@ async def still(request: web.Request) -> web.Response:
       responses={200: {"description": "A JPEG at preview_size", "headers": openapi.FRAME_HEADERS,
                        "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
                  **openapi.errors(*openapi.STREAM, "no_preview", "stream_inactive", "camera_shut_down",
-                                  "camera_unavailable", "device_timeout")})
+                                  *openapi.ASK)})
 @match_info_schema(StreamPathSchema)
 async def preview(request: web.Request) -> web.Response:
     actor, name = stream(request)
@@ -225,14 +223,7 @@ async def preview(request: web.Request) -> web.Response:
                                           "sensors have one, at their preview_size")
     if not state.active:
         raise StreamInactive(f"{name} is not active; activate it first")
-    output = actor.output(name)
-    if output is None:
-        raise unavailable(actor) if actor.status != CONNECTED else CameraUnavailable(f"camera {actor.mxid} is busy")
-    timeout = max(1.0, 3 / state.config["fps"])
-    frame = await asyncio.to_thread(output.preview, timeout)        # the device fills it; no device call here
-    if frame is None:
-        raise DeviceTimeout(f"{name} delivered no preview within {timeout:g} s")
-    body = await encode_off_loop(frame, "jpeg")
+    body, frame = await ask(request, actor, Capture(name, "jpeg", preview=True))   # the camera sends one (R22)
     return web.Response(body=body, content_type="image/jpeg",
                         headers=frame_headers(frame, actor.specs[name].autofocus))
 

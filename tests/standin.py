@@ -38,14 +38,24 @@ RVC2_STEREO_MAX_WIDTH = 1280
 DECIMATING_PRESETS = {Preset.DEFAULT, Preset.FACE, Preset.HIGH_DETAIL, Preset.ROBOTICS}   # factor 2 (R6)
 HANG_LIMIT = 60.0
 H264_MAX_ENCODERS, H264_MAX_PIXEL_RATE = 3, 248e6      # the camera's H.264 encoder; widths a multiple of 32 (R13)
-MJPEG_MAX_PIXEL_RATE = 500e6                            # its MJPEG side, sharing the encoder
-CLOSE_HOLD_LIMIT = 10.0      # depthai's crash-dump wait is ~9 s
+# Its MJPEG side, sharing the encoder: 361 million pixels a second as Luxonis measured it on RVC2
+# (luxonis/depthai-python PR #548), not the 500 of the VideoEncoder page's "Limitations".
+MJPEG_MAX_PIXEL_RATE = 361e6
+# Closing a lost device waits for its crash dump: DEFAULT_CRASHDUMP_TIMEOUT_MS (9 s) plus the XLink watchdog's
+# timeout, ~10.5 s on USB and ~13 s on TCP (src/device/DeviceBase.cpp getCrashdumpTimeout), R8.
+CLOSE_HOLD = {"usb": 10.5, "poe": 13.0}
 # A closed device reboots before it is listed again: XLinkConnection::close waits only for an UNBOOTED USB
 # device, and a BOOTED one is not listed (src/xlink/XLinkConnection.cpp); a USB device re-enumerates, a PoE
 # one comes back over the network later. Short here, so the suite stays quick; bench/activation.py sets the
 # lengths a camera takes (Bus.reboot).
 REBOOT = {"usb": 0.2, "poe": 0.5}
 LOST = "Device already closed or disconnected"      # every RPC of a closed device fails so (src/device/DeviceBase.cpp)
+# What the link carries towards the host, bytes a second. USB3: "USB3 downlink should be about 2.5 Gbps" (Luxonis'
+# USB deployment guide); GigE: 797 Mbps downlink measured by oak_bandwidth_test.py (Luxonis' "Low Latency"
+# page); USB2: the 480 Mbit/s bus carries at most 13 bulk packets of 512 bytes a microframe (USB 2.0
+# specification, 5.8.4), an upper bound. Every message an output queue takes crosses it, in turn.
+LINK_RATE = {"usb2": 13 * 512 * 8000, "usb3": 2.5e9 / 8, "gige": 797e6 / 8}
+INF = float("inf")
 
 
 class Faults(SimFaults):
@@ -79,6 +89,12 @@ class Board:
         self._closing = threading.Event()             # clear while a close is held up
         self._closing.set()
         self.close_hold_expired = False
+        self.link = "gige" if self.info.protocol == "poe" else "usb3"     # a test may plug it into USB2
+        self.platform = "RVC2"                        # a test may make it an OAK4 (RVC4) before it is found
+        self.link_free_at = 0.0                       # when the link has sent what it was given
+        self.link_bytes: Counter = Counter()          # (stream, "raw" | "encoded" | "nn") -> bytes that crossed
+        self.link_messages: Counter = Counter()       # the same, in messages
+        self._link_lock = threading.Lock()
 
     # What a test sees ----------------------------------------------------------------------------
     @property
@@ -96,11 +112,57 @@ class Board:
         if pipeline is None or not pipeline.running:
             return {}
         found = {}
-        for gate in (n for n in pipeline.nodes if isinstance(n, GateNode)):
+        # Gates in front of a StereoDepth or a network pass their work, not a stream of their own.
+        inner = {id(o) for n in pipeline.nodes if isinstance(n, StereoNode) for o in (n.left, n.right)}
+        inner |= {id(n.input.source) for n in pipeline.nodes if isinstance(n, NeuralNetworkNode)}
+        for gate in (n for n in pipeline.nodes if isinstance(n, GateNode) and id(n.output) not in inner):
             source = gate.input.source
-            if gate.is_open and source is not None and source.flowing():
+            if gate.opened and source is not None and source.flowing():
                 found.setdefault(source.stream_name(), SimpleNamespace(config=source.config()))  # its main output
         return found
+
+    def raw_open(self, stream: str) -> bool:
+        """Whether raw frames of `stream` (ImgFrames) may cross the link now: a host queue of them whose gates
+        let the next frame through."""
+        pipeline = self.device.pipeline if self.device is not None and not self.device.closed else None
+        if pipeline is None or not pipeline.running:
+            return False
+        for queue in pipeline.queues:
+            output = queue.output
+            if output.carries() == "raw" and output.stream_name() == stream and output.flowing():
+                lo, hi = output.window()
+                if hi >= max(lo, queue.sequence + 1):        # a frame it has not taken yet may pass
+                    return True
+        return False
+
+    def working(self) -> set[str]:
+        """The kinds of node that are at work now: frames reach them (StereoDepth, ImageManip, networks), what
+        runs on the camera whatever gates stand after it."""
+        pipeline = self.device.pipeline if self.device is not None and not self.device.closed else None
+        if pipeline is None or not pipeline.running:
+            return set()
+        found = set()
+        for node in pipeline.nodes:
+            inputs = {StereoNode: ("left", "right"), ImageManipNode: ("inputImage",)}.get(type(node), ("input",))
+            if isinstance(node, (StereoNode, ImageManipNode, NeuralNetworkNode)):
+                feeds = [node.left, node.right] if isinstance(node, StereoNode) else \
+                    [getattr(node, name).source for name in inputs]
+                if all(feed is not None and feed.working() for feed in feeds):
+                    found.add(type(node).__name__)
+        return found
+
+    def cross(self, stream: str, message) -> float:
+        """A message crosses the link towards the host: when it has arrived, at the link's rate, after what
+        was sent before it."""
+        kind = "raw" if isinstance(message, real.ImgFrame) else "encoded" if isinstance(message, real.EncodedFrame) \
+            else "nn"
+        size = len(message.getData()) if kind != "nn" else 512
+        with self._link_lock:
+            self.link_bytes[stream, kind] += size
+            self.link_messages[stream, kind] += 1
+            start = max(time.monotonic(), self.link_free_at)
+            self.link_free_at = start + size / LINK_RATE[self.link]
+            return self.link_free_at
 
     # Faults --------------------------------------------------------------------------------------
     def unplug(self) -> None:
@@ -126,7 +188,7 @@ class Board:
 
     def wait_for_close(self) -> None:
         """Wait for a held-up close of this board's device; `close_hold_expired` tells that it never came."""
-        if not self._closing.wait(CLOSE_HOLD_LIMIT):
+        if not self._closing.wait(CLOSE_HOLD[self.info.protocol]):
             self.close_hold_expired = True
 
     def operate(self, opening: bool = False) -> None:
@@ -147,8 +209,9 @@ class Board:
     # What the board is ---------------------------------------------------------------------------
     def device_info(self) -> real.DeviceInfo:
         protocol = real.XLinkProtocol.X_LINK_TCP_IP if self.info.protocol == "poe" else real.XLinkProtocol.X_LINK_USB_VSC
-        return real.DeviceInfo(self.path, self.mxid, real.XLinkDeviceState.X_LINK_UNBOOTED, protocol,
-                               real.XLinkPlatform.X_LINK_MYRIAD_X, real.XLinkError_t.X_LINK_SUCCESS)
+        platform = real.XLinkPlatform.X_LINK_RVC4 if self.platform == "RVC4" else real.XLinkPlatform.X_LINK_MYRIAD_X
+        return real.DeviceInfo(self.path, self.mxid, real.XLinkDeviceState.X_LINK_UNBOOTED, protocol, platform,
+                               real.XLinkError_t.X_LINK_SUCCESS)
 
     def features(self) -> list:
         found = []
@@ -249,7 +312,7 @@ class Standin:
         self.Pipeline = Pipeline
         self.node = SimpleNamespace(Camera=CameraNode, StereoDepth=StereoNode, Gate=GateNode,
                                     VideoEncoder=VideoEncoderNode, ImageManip=ImageManipNode,
-                                    NeuralNetwork=NeuralNetworkNode,
+                                    NeuralNetwork=NeuralNetworkNode, ImageAlign=ImageAlignNode,
                                     DetectionNetwork=DetectionNetworkNode,
                                     SpatialDetectionNetwork=SpatialDetectionNetworkNode)
 
@@ -309,6 +372,9 @@ class Device:
 
     def getProductName(self) -> str:
         return self.board.info.name
+
+    def getPlatform(self) -> real.Platform:
+        return real.Platform.__members__[self.board.platform]
 
     def getIrDrivers(self) -> list:
         return [("LM3644", 2, 0x63)] if self.board.info.ir else []
@@ -411,7 +477,7 @@ class Pipeline:
     def __init__(self, device: Device):
         device._alive()
         if device.ran_pipeline:
-            raise RuntimeError("Pipeline is already running on the device")        # R1
+            raise RuntimeError("Pipeline is already running")        # R1 (src/device/DeviceBase.cpp startPipeline)
         self.device = device
         self.nodes: list = []
         self.queues: list = []
@@ -437,7 +503,7 @@ class Pipeline:
         device, board = self.device, self.device.board
         device._alive()
         if device.ran_pipeline:
-            raise RuntimeError("Pipeline is already running on the device")        # R1
+            raise RuntimeError("Pipeline is already running")        # R1 (src/device/DeviceBase.cpp startPipeline)
         board.operate()
         refused = board.faults.refused_fps      # the device's own checks: the pipeline never runs
         if refused and any(getattr(node, "fps", None) == refused for node in self.nodes):
@@ -455,7 +521,8 @@ class Pipeline:
         encodes = [(n.mjpeg, *n.input_size(), n.fps) for n in self.nodes if isinstance(n, VideoEncoderNode)]
         h264 = [(w, h, fps) for mjpeg, w, h, fps in encodes if not mjpeg]
         load = sum(w * h * fps / (MJPEG_MAX_PIXEL_RATE if mjpeg else H264_MAX_PIXEL_RATE) for mjpeg, w, h, fps in encodes)
-        if len(h264) > H264_MAX_ENCODERS or any(w % 32 or w > 4096 for w, _, _ in h264) or load > 1:
+        rvc2 = board.platform == "RVC2"          # the encoder limits measured and documented are RVC2's
+        if rvc2 and (len(h264) > H264_MAX_ENCODERS or any(w % 32 or w > 4096 for w, _, _ in h264) or load > 1):
             board.counts["encoder_crashes"] += 1
             device.link_lost()          # the firmware cannot run it: the device crashes (R13)
 
@@ -484,10 +551,35 @@ class Output:
     def link(self, port: "Input") -> None:
         port.source = self
 
-    def createOutputQueue(self, maxSize: int = 16, blocking: bool = True) -> "OutputQueue":
-        queue = OutputQueue(self)
+    def createOutputQueue(self, maxSize: int = 16, blocking: bool = False) -> "OutputQueue":
+        """depthai's defaults (Node.Output.createOutputQueue in the 3.12 wheel): 16 messages, not blocking."""
+        queue = OutputQueue(self, maxSize, blocking)
         self.pipeline.queues.append(queue)
         return queue
+
+    def window(self) -> tuple[float, float]:
+        """The frame numbers of this output that the gates upstream of it let through (all: -inf..inf)."""
+        return self.node.window(self)
+
+    def sequence_at(self, now: float) -> int:
+        """The number of the latest frame this output has made by `now` (frames are numbered from its start)."""
+        return int((now - self.node.started) * self.fps)
+
+    def carries(self) -> str:
+        """"raw" (ImgFrames), "encoded" (EncodedFrames) or "nn" (a network's results)."""
+        return self.node.carries(self)
+
+    def origin(self) -> "Output":
+        """The output that made the frames this one passes on (through gates and aligners)."""
+        node = self.node
+        return getattr(node, node.feed).source.origin() if isinstance(node, (GateNode, ImageAlignNode)) else self
+
+    def working(self) -> bool:
+        """Frames reach this output now: its source flows and every gate upstream lets the next one through."""
+        if not self.flowing():
+            return False
+        lo, hi = self.window()
+        return hi >= max(lo, self.sequence_at(time.monotonic()) + 1)
 
     def flowing(self) -> bool:
         return self.node.flowing(self)
@@ -497,6 +589,17 @@ class Output:
 
     def config(self) -> dict:
         return self.node.output_config(self)
+
+
+class PassOutput(Output):
+    """A Gate's output: the messages of its input, of their size, type and rate."""
+
+    def __init__(self, node):
+        self.node, self.pipeline = node, node.pipeline
+
+    size = property(lambda self: self.node.input.source.size)
+    kind = property(lambda self: self.node.input.source.kind)
+    fps = property(lambda self: self.node.input.source.fps, lambda self, value: None)
 
 
 class Input:
@@ -531,35 +634,54 @@ class InputQueue:
 
 
 class OutputQueue:
-    """A latest-only queue whose frames are made when taken: at the output's rate, while it flows."""
+    """A host queue of an output, whose messages are made when taken: at the output's rate, while it flows and
+    its gates let them through. It holds `maxSize` messages: not blocking, the oldest go when it is full (the
+    reader gets the newest maxSize); blocking, none is lost (src/pipeline/MessageQueue.cpp `send`). Each
+    message crosses the board's link as it is taken, at the link's rate (Board.cross)."""
 
-    def __init__(self, output: Output):
+    def __init__(self, output: Output, max_size: int = 16, blocking: bool = False):
         self.output = output
+        self.max_size, self.blocking = max(1, int(max_size)), bool(blocking)
         self.closed = False
         self.sequence = -1
         self.board = output.pipeline.device.board
 
+    def getMaxSize(self) -> int:
+        return self.max_size
+
+    def getBlocking(self) -> bool:
+        return self.blocking
+
     def get(self, timeout=None):
         limit = timeout.total_seconds() if timeout is not None else HANG_LIMIT
         deadline = time.monotonic() + limit
-        board = self.board
+        board, output = self.board, self.output
         with board.changed:
             while True:
                 if self.closed:
                     raise QueueException("MessageQueue closed")      # R2
                 now = time.monotonic()
                 wake = deadline
-                if self.output.flowing() and not self.output.pipeline.device.reconnecting:
-                    started = self.output.node.started
-                    due_sequence = int((now - started) * self.output.fps)
-                    if due_sequence > self.sequence:
-                        self.sequence = due_sequence
+                if output.flowing() and not output.pipeline.device.reconnecting:
+                    lo, hi = output.window()
+                    last = min(output.sequence_at(now), hi)          # the newest message that reached it
+                    nxt = max(self.sequence + 1, lo)
+                    if not self.blocking:
+                        nxt = max(nxt, last - self.max_size + 1)      # older ones were pushed out
+                    if nxt <= last:
+                        self.sequence = int(nxt)
                         break
-                    wake = min(deadline, started + (self.sequence + 1) / self.output.fps)
+                    if nxt <= hi:
+                        wake = min(deadline, output.node.started + nxt / output.fps)
                 if now >= deadline:
                     return None
                 board.changed.wait(max(0.0, wake - now))
-        return self.output.node.render(self.output, self.sequence)
+        message = output.node.render(output, self.sequence)
+        arrival = board.cross(output.stream_name(), message)
+        delay = arrival - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        return message
 
     def tryGet(self):
         from datetime import timedelta
@@ -624,6 +746,12 @@ class CameraNode:
     def stream_name(self, output) -> str:
         return self.socket
 
+    def window(self, output) -> tuple[float, float]:
+        return -INF, INF
+
+    def carries(self, output) -> str:
+        return "raw"
+
     def output_config(self, output) -> dict:
         table = COLOR_RESOLUTIONS if output.kind == real.ImgFrame.Type.NV12 else MONO_RESOLUTIONS
         return {"resolution": next((n for n, s in table.items() if s == output.size), list(output.size)),
@@ -661,6 +789,7 @@ class StereoNode:
         self.pipeline = pipeline
         self.started = 0.0
         self.align = real.StereoDepthConfig().algorithmControl.depthAlign      # AUTO in 3.12
+        self.inputAlignTo = Input()
 
     def setDepthAlign(self, align) -> None:
         if not isinstance(align, (real.StereoDepthConfig.AlgorithmControl.DepthAlign, real.CameraBoardSocket)):
@@ -669,7 +798,7 @@ class StereoNode:
 
     def build(self, left: Output, right: Output, presetMode=Preset.DEFAULT):
         for side in (left, right):
-            if side.size[0] > RVC2_STEREO_MAX_WIDTH:      # R5
+            if side.size[0] > RVC2_STEREO_MAX_WIDTH and self.pipeline.device.board.platform == "RVC2":      # R5
                 raise RuntimeError(f"StereoDepth: input width {side.size[0]} exceeds the maximum of "
                                    f"{RVC2_STEREO_MAX_WIDTH} on RVC2")
         factor = 2 if presetMode in DECIMATING_PRESETS else 1          # R6
@@ -688,7 +817,13 @@ class StereoNode:
         return self.left.flowing() and self.right.flowing()
 
     def stream_name(self, output) -> str:
-        return depth_stream_name(self.left.node.socket, self.right.node.socket)
+        return depth_stream_name(self.left.origin().node.socket, self.right.origin().node.socket)
+
+    def window(self, output) -> tuple[float, float]:
+        return _intersect(self.left.window(), self.right.window())
+
+    def carries(self, output) -> str:
+        return "raw"
 
     def output_config(self, output) -> dict:
         return {"resolution": next((n for n, s in MONO_RESOLUTIONS.items() if s == self.left.size),
@@ -714,32 +849,61 @@ class Downstream:
     def output_config(self, output) -> dict:
         return getattr(self, self.feed).source.config()
 
+    def window(self, output) -> tuple[float, float]:
+        return getattr(self, self.feed).source.window()
+
+    def carries(self, output) -> str:
+        return getattr(self, self.feed).source.carries()
+
 
 class GateNode(Downstream):
+    """A Gate (src/pipeline/node/Gate.cpp): while open it passes what reaches its input; `GateControl.openGate(n)`
+    passes n messages and closes by itself. Its input holds one message, not blocking (include/depthai/pipeline/
+    node/Gate.hpp: queue size 1), so the first message an opened gate passes is the latest frame that waited
+    there, taken before the gate opened. What it passes is kept as a window of its source's frame numbers."""
+
     def __init__(self, pipeline: Pipeline):
         self.pipeline = pipeline
         self.initialConfig = real.GateControl()
         self.input = Input()
-        self.output = Output(self)
+        self.output = PassOutput(self)
         self.inputControl = ControlInput(self)
-        self.is_open = True
+        self.lo, self.hi = INF, -INF          # the frame numbers it lets through
         self.started = 0.0
 
     def start(self, now: float) -> None:
-        self.is_open = self.initialConfig.open
-        source = self.input.source
-        self.output.fps = source.fps
-        self.started = source.node.started or now
+        self.started = self.input.source.node.started or now
+        self._apply(self.initialConfig, now)
+
+    def _apply(self, control, now: float) -> None:
+        held = self.output.sequence_at(now)           # the frame waiting in its input, unless it passed already
+        self.opened = control.open                    # told to open (if only for some messages), not to close
+        if control.open:
+            if self.continuous(now):
+                if control.numMessages >= 0:
+                    self.lo = held + 1
+            else:
+                self.lo = max(held, self.hi + 1)
+            self.hi = self.lo + control.numMessages - 1 if control.numMessages >= 0 else INF
+        else:
+            self.hi = min(self.hi, held)
+
+    def continuous(self, now: float) -> bool:
+        """Open, and passing the frames to come."""
+        return self.hi >= self.output.sequence_at(now) + 1 and self.hi == INF
 
     def receive(self, message) -> None:
         board = self.pipeline.device.board
         board.counts["gate"] += 1
         with board.changed:
-            self.is_open = message.open
+            self._apply(message, time.monotonic())
             board.changed.notify_all()
 
+    def window(self, output) -> tuple[float, float]:
+        return _intersect((self.lo, self.hi), self.input.source.window())
+
     def flowing(self, output=None) -> bool:
-        return self.is_open and self.input.source.flowing()
+        return self.input.source.flowing()
 
     def render(self, output: Output, sequence: int):
         return self.input.source.node.render(self.input.source, sequence)
@@ -775,6 +939,9 @@ class VideoEncoderNode(Downstream):
     def mjpeg(self) -> bool:
         return self.profile == real.VideoEncoderProperties.Profile.MJPEG
 
+    def carries(self, output) -> str:
+        return "encoded"
+
     def input_size(self) -> tuple[int, int]:
         source = self.input.source
         while source.size is None:          # through the gate to the camera's output
@@ -800,6 +967,7 @@ class VideoEncoderNode(Downstream):
             encoded.setFrameType(real.EncodedFrame.FrameType.I)
             encoded.setSequenceNum(sequence)
             encoded.setTimestamp(img.getTimestamp())
+            encoded.cam = img.cam              # the encoder keeps its frame's metadata (EncodedFrame.cam)
             return encoded
         with self._lock:
             if self._encoder is None:
@@ -813,6 +981,7 @@ class VideoEncoderNode(Downstream):
         encoded.setHeight(frame.height)
         encoded.setSequenceNum(sequence)
         encoded.setTimestamp(img.getTimestamp())
+        encoded.cam = img.cam
         return encoded
 
 
@@ -881,6 +1050,26 @@ class ImageManipNode(Downstream):
         return img
 
 
+class ImageAlignNode(Downstream):
+    """ImageAlign: its `input` (depth) remapped into the view of the frames on `inputAlignTo`. The stand-in's
+    depth is already in the view its networks see (the scene is drawn so), so it passes the depth on."""
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self.input, self.inputAlignTo = Input(), Input()
+        self.outputAligned = PassOutput(self)
+        self.started = 0.0
+
+    def start(self, now: float) -> None:
+        self.started = self.input.source.node.started or now
+
+    def flowing(self, output=None) -> bool:
+        return self.input.source.flowing()
+
+    def render(self, output: Output, sequence: int):
+        return self.input.source.node.render(self.input.source, sequence)
+
+
 class ParserNode:
     """DetectionNetwork's detectionParser: what the backend sets on it."""
 
@@ -917,6 +1106,7 @@ class NeuralNetworkNode(Downstream):
         self.pipeline = pipeline
         self.input = Input()
         self.out = Output(self)
+        self.passthrough = Output(self)     # the frames it ran on
         self.blob = None
         self.started = 0.0
         self.confidence = 0.5
@@ -935,6 +1125,9 @@ class NeuralNetworkNode(Downstream):
     def setConfidenceThreshold(self, threshold: float) -> None:
         self.confidence = threshold
 
+    def carries(self, output) -> str:
+        return "nn"
+
     def input_size(self) -> tuple[int, int]:
         info = next(iter(self.blob.networkInputs.values()))
         return info.getWidth(), info.getHeight()
@@ -945,8 +1138,12 @@ class NeuralNetworkNode(Downstream):
         source = self.input.source
         self.out.fps = source.fps
         self.started = source.node.started or now
-        # The network reads its input as planar BGR of its own size; anything else it misreads (R16).
-        self.fed_right = source.size == self.input_size() and source.kind == real.ImgFrame.Type.BGR888p
+        # The network reads its input as BGR of its own size, planar on RVC2 and interleaved on RVC4 (the type
+        # NeuralNetwork.build requests for an archive without a daiType: src/pipeline/node/NeuralNetwork.cpp);
+        # anything else it misreads (R16).
+        layout = real.ImgFrame.Type.BGR888p if self.pipeline.device.board.platform == "RVC2" \
+            else real.ImgFrame.Type.BGR888i
+        self.fed_right = source.size == self.input_size() and source.kind == layout
         if not self.fed_right:
             self.pipeline.device.board.counts["nn_misfed"] += 1
 
@@ -977,12 +1174,21 @@ class DetectionNetworkNode(NeuralNetworkNode):
             raise RuntimeError("DetectionParser: the NN family is not set")
         if self.spatial and self.inputDepth.source is None:
             raise RuntimeError("SpatialDetectionNetwork: inputDepth is not linked")
+        # Depth aligned to the network's input: an ImageAlign (or, on RVC2, the StereoDepth itself) aligned to
+        # the network's passthrough, as SpatialDetectionNetwork.build links it (src/pipeline/node/
+        # SpatialDetectionNetwork.cpp alignDepthImpl); else the detections are remapped with a warning each
+        # (src/pipeline/utilities/SpatialLocationCalculator/SpatialUtils.cpp).
+        source = self.inputDepth.source if self.spatial else None
+        self.aligned = source is not None and getattr(getattr(source.node, "inputAlignTo", None), "source", None) \
+            is self.passthrough
 
     def render(self, output: Output, sequence: int):
-        camera = self.input.source.node
+        camera = self.input.source.origin().node
         depth = None
         if self.spatial:
-            depth_out = self.inputDepth.source
+            if not self.aligned:       # SpatialUtils.cpp warns for every message (R24)
+                self.pipeline.device.board.counts["spatial_unaligned_warnings"] += 1
+            depth_out = self.inputDepth.source.origin()
             depth = scene.depth_scene(*depth_out.size, self.pipeline.device.board.ir["dot_projector"] > 0)
         parser = self.detectionParser
         nn = {"config": {"labels": parser.classes, "confidence_threshold": self.confidence},
@@ -1004,6 +1210,10 @@ class DetectionNetworkNode(NeuralNetworkNode):
 
 class SpatialDetectionNetworkNode(DetectionNetworkNode):
     spatial = True
+
+
+def _intersect(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    return max(a[0], b[0]), min(a[1], b[1])
 
 
 def _padded(width: int) -> int:

@@ -460,3 +460,128 @@ async def test_r18_depth_is_in_the_view_its_calibration_describes(client, standi
     depth = (await (await client.get(f"/cameras/{OAK_D}/calibration")).json())["streams"]["DEPTH_B_C"]
     right = standin.device(OAK_D).device.readCalibration().getCameraIntrinsics(CameraBoardSocket.CAM_C, 1280, 720)
     assert depth["socket"] == "CAM_B" and depth["rectified"] and np.allclose(depth["intrinsics"], right, atol=1e-3)
+
+
+async def test_r22_raw_frames_cross_the_link_only_while_a_host_consumer_needs_them(client, standin):
+    board = standin.device(OAK_D)
+    await activate(client, OAK_D, "CAM_A")                       # 1080p at 30 fps, encoded by the camera
+    await ws_messages(client, OAK_D, "CAM_A", 6)                  # the camera's H.264
+    resp = await client.get(stream_url(OAK_D, "CAM_A", "video"), params={"frames": 3})    # the camera's MJPEG
+    assert (await resp.read()).count(b"--frame\r\n") == 3
+    assert not any(board.raw_open(s) for s in ("CAM_A", "CAM_B", "CAM_C", "DEPTH_B_C"))
+    raw = board.link_messages["CAM_A", "raw"]
+    assert raw <= 1, raw                              # the activation's first frame at most
+    assert board.link_messages["CAM_A", "encoded"] >= 9
+    assert not any(kind == "raw" and n for (stream, kind), n in board.link_messages.items() if stream != "CAM_A")
+    # A still is the frame after the request: its gate opens for it (and the frame that waited) and closes.
+    assert (await client.get(stream_url(OAK_D, "CAM_A", "still"))).status == 200
+    assert board.link_messages["CAM_A", "raw"] <= raw + 2 and not board.raw_open("CAM_A")
+    # So is a preview.
+    assert (await client.get(stream_url(OAK_D, "CAM_A", "preview"))).status == 200
+    assert board.link_messages["CAM_A", "raw"] <= raw + 4 and not board.raw_open("CAM_A")
+    # A viewer at another quality is encoded on the gateway: raw frames cross while it watches, not after.
+    before = board.link_messages["CAM_A", "raw"]
+    resp = await client.get(stream_url(OAK_D, "CAM_A", "video"), params={"frames": 4, "quality": 50})
+    assert (await resp.read()).count(b"--frame\r\n") == 4
+    assert board.link_messages["CAM_A", "raw"] >= before + 3        # its first may be the still's, held
+    await wait_until(lambda: not board.raw_open("CAM_A"))
+    assert actor(client, OAK_D).status == "connected"
+
+
+async def test_r13_the_mjpeg_side_of_rvc2_encodes_361_mpixel_a_second_not_500(client, standin):
+    # 4K at 30 fps (249 Mpixel/s) is MJPEG only on the camera; a 1280x800 stream at 60 fps beside it (61
+    # Mpixel/s) fits its H.264 but not its MJPEG too: at the 500 of the datasheet it would, at the 361 Luxonis
+    # measured the firmware fails while running.
+    await client.post(stream_url(OAK_D, "CAM_A", "config"), json={"resolution": "THE_4_K", "fps": 30})
+    await client.post(stream_url(OAK_D, "CAM_B", "config"), json={"resolution": "THE_800_P", "fps": 60})
+    await activate(client, OAK_D, "CAM_A")
+    await activate(client, OAK_D, "CAM_B")
+    resp = await client.get(stream_url(OAK_D, "CAM_B", "video"), params={"frames": 3})
+    assert (await resp.read()).count(b"--frame\r\n") == 3
+    assert standin.device(OAK_D).counts["encoder_crashes"] == 0 and actor(client, OAK_D).status == "connected"
+
+
+@pytest.fixture
+async def oak4(aiohttp_client):
+    """An OAK4-D-LR: the OAK-D-LR's sensors on an RVC4 chip."""
+    standin = StandinBackend(["oak-d-lr"])
+    standin.devices[0].platform = "RVC4"
+    client = await serve(aiohttp_client, standin)
+    yield client, standin.devices[0]
+    standin.devices[0].release()
+
+
+async def test_r23_rvc4_runs_no_vpu_blob_and_says_so(oak4):
+    import blobs
+    from test_nn import upload, MOBILENET
+    client, board = oak4
+    await activate(client, OAK_D_LR, "CAM_A")
+    for model, name in ((blobs.blob(), "model.blob"), (blobs.archive(as_superblob=True), "model.tar.xz")):
+        resp = await client.post(stream_url(OAK_D_LR, "CAM_A", "nn"), data=upload(model, MOBILENET, name))
+        error = await assert_error(resp, 422)
+        assert "RVC4" in error["message"] + str(error.get("fields")), error
+    assert await (await client.get(stream_url(OAK_D_LR, "CAM_A", "nn"))).json() is None
+
+
+async def test_r5_r13_rvc2_s_stereo_and_encoder_limits_are_not_rvc4_s(oak4):
+    client, board = oak4
+    resp = await client.post(stream_url(OAK_D_LR, "DEPTH_B_C", "config"), json={"resolution": "THE_1200_P"})
+    assert resp.status == 200, await resp.text()
+    await activate(client, OAK_D_LR, "DEPTH_B_C")
+    resp = await client.get(stream_url(OAK_D_LR, "DEPTH_B_C", "still"), params={"format": "png", "depth_mm": "true"})
+    assert Image.open(io.BytesIO(await resp.read())).size == (1920, 1200)
+    # Three 1920x1200 streams at 60 fps are beyond RVC2's H.264 budget, not RVC4's: the camera encodes them.
+    for stream in ("CAM_A", "CAM_C"):
+        await client.post(stream_url(OAK_D_LR, stream, "config"), json={"fps": 60})
+    await activate(client, OAK_D_LR, "CAM_A")
+    await activate(client, OAK_D_LR, "CAM_C")
+    for stream in ("CAM_A", "CAM_C"):
+        await ws_messages(client, OAK_D_LR, stream, 3)
+        assert client.app[VIDEO].stats_of(OAK_D_LR, stream).encodes == 0
+
+
+async def test_r24_stereo_and_networks_do_no_work_while_their_stream_is_inactive(client, standin):
+    from test_nn import deploy, results
+    board = standin.device(OAK_D)
+    await activate(client, OAK_D, "DEPTH_B_C")
+    await deploy(client, OAK_D, "DEPTH_B_C", config={"type": "MobileNet", "labels": ["ball", "box"]})
+    await results(client, OAK_D, "DEPTH_B_C", count=3)
+    # The network's depth is aligned to its input, as depthai's own SpatialDetectionNetwork.build links it.
+    assert board.counts["spatial_unaligned_warnings"] == 0
+    assert {"StereoNode", "SpatialDetectionNetworkNode"} <= board.working()
+    # Both sensors of the pair stream for CAM_B and CAM_C; the depth stream, still in the pipeline, is off.
+    await activate(client, OAK_D, "CAM_B")
+    await activate(client, OAK_D, "CAM_C")
+    assert set(board.running) >= {"CAM_B", "CAM_C"} and "DEPTH_B_C" not in board.running
+    assert not {"StereoNode", "SpatialDetectionNetworkNode"} & board.working(), board.working()
+
+
+def test_r22_the_standin_s_queues_keep_what_the_wheel_s_message_queue_keeps():
+    """A queue of maxSize 2 that nobody read while five messages came: not blocking, it holds the newest two
+    (the wheel's own host MessageQueue shows it); blocking, it loses none (the producer waits)."""
+    import time
+    import depthai as dai
+    from standin import Bus
+    wheel = dai.MessageQueue("kept", 2, False)
+    for i in range(5):
+        message = dai.Buffer()
+        message.setSequenceNum(i)
+        wheel.send(message)
+    assert [m.getSequenceNum() for m in wheel.tryGetAll()] == [3, 4]
+    bus = Bus(["oak-1"])
+    device = bus.dai.Device(bus.boards[0].device_info())
+    pipeline = bus.dai.Pipeline(device)
+    camera = pipeline.create(bus.dai.node.Camera).build(dai.CameraBoardSocket.CAM_A, sensorResolution=(1920, 1080),
+                                                         sensorFps=30)
+    output = camera.requestOutput((320, 180), fps=30)
+    dropping, keeping = output.createOutputQueue(2, False), output.createOutputQueue(2, True)
+    pipeline.start()
+    deadline = time.monotonic() + 10
+    while output.sequence_at(time.monotonic()) < 5:          # five frames made, none taken
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    newest = output.sequence_at(time.monotonic())
+    first, second = (dropping.get().getSequenceNum() for _ in range(2))
+    assert first >= newest - 1 and second == first + 1
+    assert [keeping.get().getSequenceNum() for _ in range(3)] == [0, 1, 2]
+    pipeline.stop()

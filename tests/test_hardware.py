@@ -262,3 +262,68 @@ async def test_a_luxonis_zoo_archive_deploys(camera):
     async with client.ws_connect(stream_url(mxid, color, "nn")) as ws:
         message = json.loads((await ws.receive(timeout=20)).data)
     assert message["sequence"] >= 0
+
+
+async def test_a_camera_encoded_stream_costs_the_link_only_its_encoded_video(aiohttp_client):
+    """Raw frames cross the link only for a host consumer (R22): per frame of a camera-encoded colour stream,
+    the link carries far less than a raw frame with nobody watching, and about a raw frame more while a
+    viewer of another quality (encoded on the gateway) watches. XLink's own byte count
+    (`Device.getProfilingData()`, host-side counters) against the frames the stream's /stats counted."""
+    import asyncio
+    backend = DepthAIBackend()
+    client = await aiohttp_client(create_app(backend, device_timeout=20))
+    cameras = await (await client.get("/cameras/")).json()
+    if not cameras:
+        pytest.skip("no OAK device found (dai.Device.getAllAvailableDevices() is empty)")
+    mxid = cameras[0]["mxid"]
+    color = next((s["socket"] for s in cameras[0]["sensors"] if s["type"] == "COLOR"), None)
+    if color is None:
+        pytest.skip("the camera has no colour sensor")
+    for stream in cameras[0]["streams"]:
+        await client.delete(stream_url(mxid, stream))
+    await client.post(stream_url(mxid, color, "config"), json={"resolution": "THE_1080_P", "fps": 30})
+    assert (await client.post(stream_url(mxid, color))).status == 204
+    device = backend._devices[mxid]._device           # read only: XLink's counters on the host
+    raw_frame = 1920 * 1080 * 3 // 2
+
+    async def bytes_per_frame(seconds: float) -> float:
+        bytes_before = device.getProfilingData().numBytesRead
+        frames_before = (await (await client.get(f"/cameras/{mxid}/stats")).json())["streams"][color]["received"]
+        await asyncio.sleep(seconds)
+        frames = (await (await client.get(f"/cameras/{mxid}/stats")).json())["streams"][color]["received"]
+        assert frames > frames_before, "the camera's H.264 counted no frame"
+        return (device.getProfilingData().numBytesRead - bytes_before) / (frames - frames_before)
+
+    alone = await bytes_per_frame(3)
+    assert alone < raw_frame / 4, alone
+
+    async def watch():
+        async with client.get(stream_url(mxid, color, "video"), params={"quality": 50}) as resp:
+            async for _ in resp.content.iter_any():
+                pass
+    viewer = asyncio.create_task(watch())
+    await asyncio.sleep(1)
+    watched = await bytes_per_frame(3)
+    viewer.cancel()
+    print(f"link bytes per frame: {alone:.0f} alone, {watched:.0f} with a viewer of raw frames")
+    assert watched > raw_frame / 2, watched
+
+
+async def test_the_mjpeg_budget_is_the_measured_one(camera):
+    """4K at 30 fps beside a 1280x800 stream at 60 fps on an OAK-D: within 361 Mpixel/s of MJPEG the camera
+    keeps running and both streams give video (R13)."""
+    client, cam = camera
+    mxid = cam["mxid"]
+    names = {s["socket"]: s for s in cam["sensors"]}
+    if not (names.get("CAM_A", {}).get("type") == "COLOR" and names.get("CAM_B", {}).get("type") == "MONO"):
+        pytest.skip("needs an OAK-D-like camera: colour CAM_A, mono CAM_B")
+    assert (await client.post(stream_url(mxid, "CAM_A", "config"), json={"resolution": "THE_4_K", "fps": 30})).status == 200
+    resp = await client.post(stream_url(mxid, "CAM_B", "config"), json={"resolution": "THE_800_P", "fps": 60})
+    assert resp.status == 200, await resp.text()
+    for stream in ("CAM_A", "CAM_B"):
+        assert (await client.post(stream_url(mxid, stream))).status == 204
+    for stream in ("CAM_A", "CAM_B"):
+        resp = await client.get(stream_url(mxid, stream, "video"), params={"frames": "3"})
+        assert resp.status == 200 and (await resp.read()).count(b"Content-Type: image/jpeg") == 3
+    state = next(c for c in await (await client.get("/cameras/")).json() if c["mxid"] == mxid)
+    assert state["state"] == "connected" and state["reconnects"] == 0

@@ -8,7 +8,8 @@ import pytest
 from conftest import activate, stream_url, wait_until
 from service.inputs import FLEET
 
-DEVICE_CALLS = ("open", "close", "configure", "set_control", "capture", "healthy", "output", "set_ir", "stats")
+DEVICE_CALLS = ("open", "close", "configure", "set_control", "capture", "capture_preview", "want_raw", "healthy", "output",
+                "set_ir", "stats")
 
 
 class Recorder:
@@ -59,6 +60,7 @@ async def test_only_the_actors_worker_calls_the_device(client, mxid):
             assert (await client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": contrast})).status == 200
             assert (await client.get(stream_url(cam, "CAM_A", "control"))).status == 200
             assert (await client.get(stream_url(cam, "CAM_A", "still"))).status == 200
+            assert (await client.get(stream_url(cam, "CAM_A", "preview"))).status == 200
 
     await asyncio.gather(churn(), churn())
     # A lost camera and its return: health checks and the recovery drive the device too.
