@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 
-from .backend import Device, Output
+from .backend import Device, FrameSource
 from .calibration import describe
 from .capabilities import CapabilityError
 from .encode import encode_off_loop
@@ -80,7 +80,7 @@ class CameraActor:
         self.timeout = timeout
         self.max_backoff = max_backoff
         self._applied: CameraState | None = None      # what the device runs; None when unknown
-        self._outputs: dict[str, Output] = {}         # the running streams' outputs, as the device gave them
+        self._outputs: dict[str, FrameSource] = {}         # the running streams' outputs, as the device gave them
         self._epoch = 0                               # bumped by every loss: what a late worker call saw is void
         self._mailbox: asyncio.Queue = asyncio.Queue(mailbox_size)
         # The one thread that enters the device, for the actor's life: a call that outlives its deadline is
@@ -163,7 +163,7 @@ class CameraActor:
     def mailbox_depth(self) -> int:
         return self._mailbox.qsize()
 
-    def output(self, stream: str) -> Output | None:
+    def output(self, stream: str) -> FrameSource | None:
         """The latest-frame output of an active stream, while the camera is connected."""
         if self.status != CONNECTED or not self.state.streams[stream].active:
             return None
@@ -359,13 +359,14 @@ class CameraActor:
         """Make the device run `target` (a configure may rebuild: its longer deadline). What the device runs
         is unknown while this runs and after it fails; the loop records it, not the worker."""
         have, self._applied = self._applied, None
-        epoch, wanted = self._epoch, self._raw_wanted()
+        wanted = self._raw_wanted()
+        # A call that outlives its deadline raises here (the camera is lost then), and only the mailbox's jobs
+        # lose a camera: a call that returns speaks for the device as it is now.
         outputs = await self._call(self._reconcile, have, target, triggers, wanted, deadline=self._configure_deadline)
-        if epoch == self._epoch:          # a call that outlived a loss must not vouch for the reopened device
-            self._applied, self._outputs, self._raw_told = target, outputs, wanted
+        self._applied, self._outputs, self._raw_told = target, outputs, wanted
 
     def _reconcile(self, have: CameraState | None, target: CameraState, triggers: frozenset,
-                   raw: frozenset) -> dict[str, Output]:
+                   raw: frozenset) -> dict[str, FrameSource]:
         """Worker thread: make the device run `target` when it runs `have` (None: unknown): configure when the
         active streams or their configs change, else send the controls that changed. Streams in `triggers`
         get their autofocus trigger; `raw` names the streams whose raw frames host consumers need. Returns the

@@ -49,11 +49,11 @@ class Device(ABC):
     raw_on_demand = False       # whether raw frames reach the host only while `want_raw` names their stream
 
     def want_raw(self, streams: frozenset) -> None:
-        """Blocking: the streams whose raw frames (`Output.wait_after`) host consumers need now; the others'
+        """Blocking: the streams whose raw frames (`FrameSource.wait_after`) host consumers need now; the others'
         need not leave the camera. Kept across reopens and rebuilds. Only where `raw_on_demand`."""
 
     @abstractmethod
-    def output(self, stream: str) -> Output | None:
+    def output(self, stream: str) -> FrameSource | None:
         """The video output of a running stream (None when it does not run): frames the device delivers on
         its own, read by any number of viewers without calling into the device."""
 
@@ -75,9 +75,10 @@ class Device(ABC):
         return True
 
 
-class Output(ABC):
-    """A stream's latest-frame output: filled by the device (a reader thread on a camera, the clock on the
-    simulator), closed when the stream stops. A slow reader skips frames; nothing queues."""
+class FrameSource(ABC):
+    """A running stream as a source of frames, and of its encodings and network results: filled by the device
+    (a reader thread on a camera, the clock on the simulator), closed when the stream stops. A slow reader
+    skips frames; nothing queues."""
 
     h264 = False        # whether the device encodes this stream's H.264 itself (then read `encoded_after`)
     jpeg = False        # whether it encodes its MJPEG at the video's default quality (then read `jpeg_after`)

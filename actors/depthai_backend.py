@@ -29,7 +29,7 @@ from typing import Mapping
 
 import depthai
 
-from .backend import Backend, Device, Output
+from .backend import Backend, Device, FrameSource
 from .depthai_convert import control_to_dai, frame_from_dai, frame_meta, nn_message, protocol_of, sensor_from_features, \
     stereo_pairs
 from .errors import ConfigRejected, DeviceError, DeviceTimeout
@@ -67,7 +67,7 @@ def means_lost(exc: Exception) -> bool:
     return isinstance(exc, QueueException) or any(text in str(exc) for text in LOST_TEXTS)
 
 
-def _xlink(fn):
+def _device_errors(fn):
     """depthai reports a pulled cable or a crashed device as RuntimeError, and a closed queue as
     QueueException (R2): both are a DeviceError, and the device is then known to be lost."""
     @wraps(fn)
@@ -136,7 +136,7 @@ class _Tally:
 
 
 @dataclass(eq=False)
-class _Stream(Output):
+class _Stream(FrameSource):
     """A stream in the pipeline. Its reader thread moves frames from the output queue into a slot that any
     number of readers (stills, video) wait on, while its gate is open; frames are converted only when taken,
     on the taker's thread."""
@@ -350,7 +350,7 @@ class DepthAIDevice(Device):
     def healthy(self) -> bool:
         return self._device is not None and not self._lost.is_set()
 
-    @_xlink
+    @_device_errors
     def open(self) -> None:
         if not self.healthy():
             self._reopen()
@@ -398,7 +398,7 @@ class DepthAIDevice(Device):
             except (RuntimeError, QueueException) as exc:
                 log.debug("stopping the pipeline of %s: %s", self.info.mxid, exc)
 
-    @_xlink
+    @_device_errors
     def configure(self, desired: Mapping) -> None:
         generation = self._generation
         active = {n for n, s in desired.items() if s.active}
@@ -631,7 +631,7 @@ class DepthAIDevice(Device):
         for name in turned_on:
             streams[name].wait(marks[name], FIRST_FRAME_TIMEOUT, name)
 
-    @_xlink
+    @_device_errors
     def want_raw(self, streams: frozenset) -> None:
         """Raw frames of these streams are wanted by host consumers (video encoded on the gateway): their gates
         open for as long as they are (R22); the wish outlives a rebuild."""
@@ -647,20 +647,20 @@ class DepthAIDevice(Device):
         if generation != self._generation:
             raise DeviceError("the device was reopened while this call was held up")
 
-    @_xlink
+    @_device_errors
     def set_control(self, stream: str, control: dict) -> None:
         message, controls = control_to_dai(control), self._controls
         for socket in self._stream(stream).sockets:
             controls[socket].send(message)
 
-    @_xlink
+    @_device_errors
     def capture(self, stream: str) -> Frame:
         running = self._stream(stream)
         _, img = running.frames_after(running.slot, running.raw_gate, CAPTURE_TIMEOUT, stream)
         frame = frame_from_dai(img)
         return crop_window(frame, running.config) if self.specs[stream].kind == COLOR else frame
 
-    @_xlink
+    @_device_errors
     def capture_preview(self, stream: str) -> Frame:
         running = self._stream(stream)
         if running.preview_queue is None:
@@ -668,7 +668,7 @@ class DepthAIDevice(Device):
         _, img = running.frames_after(running.previews, running.preview_gate, CAPTURE_TIMEOUT, f"{stream}'s preview")
         return frame_from_dai(img)
 
-    @_xlink
+    @_device_errors
     def set_ir(self, ir: Mapping) -> None:
         """The emitters boot off: the actor sends the IR with every (re)open (R14)."""
         device = self._device
@@ -676,7 +676,7 @@ class DepthAIDevice(Device):
                 and device.setIrFloodLightIntensity(float(ir["flood_light"]))):
             raise ConfigRejected("the camera's IR driver refused the intensity")
 
-    @_xlink
+    @_device_errors
     def stats(self) -> dict:
         device = self._device
         if device is None:
@@ -694,14 +694,14 @@ class DepthAIDevice(Device):
                 "leon_cpu_usage": {"css": device.getLeonCssCpuUsage().average,
                                    "mss": device.getLeonMssCpuUsage().average}}
 
-    @_xlink
+    @_device_errors
     def calibration(self):
         device = self._device
         if device is None:
             raise DeviceError("device is not open")
         return device.readCalibration()
 
-    def output(self, stream: str) -> Output | None:
+    def output(self, stream: str) -> FrameSource | None:
         running = self._streams.get(stream)
         return running if running is not None and running.is_open else None
 

@@ -16,7 +16,7 @@ from aiohttp.multipart import BodyPartReader
 from aiohttp_apigami import docs, match_info_schema
 
 from actors.actor import CameraActor
-from actors.backend import Output
+from actors.backend import FrameSource
 from actors.errors import StreamInactive
 from actors.fanout import WAITING, FanOut, Latest
 from actors.messages import DeployNN, RemoveNN
@@ -239,10 +239,10 @@ class Results:
     queues). A reader that fails is gone from the table, and the next `watch` of its watchers starts another."""
 
     def __init__(self):
-        self._feeds: dict[int, tuple[Output, FanOut[str]]] = {}
+        self._feeds: dict[int, tuple[FrameSource, FanOut[str]]] = {}
         self._lock = threading.Lock()
 
-    def watch(self, output: Output, watcher: Latest[str]) -> None:
+    def watch(self, output: FrameSource, watcher: Latest[str]) -> None:
         """Idempotent: the watcher is fed by the output's reader, started if none runs."""
         with self._lock:
             feed = self._feeds.get(id(output))
@@ -251,13 +251,13 @@ class Results:
                 threading.Thread(target=self._read, args=(feed,), name="nn-results", daemon=True).start()
             feed[1].consumers.add(watcher)
 
-    def leave(self, output: Output, watcher: Latest[str]) -> None:
+    def leave(self, output: FrameSource, watcher: Latest[str]) -> None:
         with self._lock:
             feed = self._feeds.get(id(output))
             if feed is not None and feed[0] is output:
                 feed[1].consumers.discard(watcher)
 
-    def _read(self, feed: tuple[Output, FanOut[str]]) -> None:
+    def _read(self, feed: tuple[FrameSource, FanOut[str]]) -> None:
         output, fanout = feed
         sequence = -1
         try:

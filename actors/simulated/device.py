@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from ..backend import Backend, Device, DeviceError, FaultInjection, Output
+from ..backend import Backend, Device, DeviceError, FaultInjection, FrameSource
 from ..errors import ConfigRejected
 from ..frames import DEPTH16, GRAY8, YUV420, Frame, FrameMeta, window_origin
 from ..model import COLOR, DEPTH, MONO, StreamSpec, streams_of
@@ -16,7 +16,7 @@ from .calibration import calibration
 from .models import camera_info
 
 
-class SimStream(Output):
+class SimStream(FrameSource):
     """One running stream, and its video output. Frames are made only when a reader asks, at the times the
     stream's frame rate sets, so a stream nobody reads costs nothing."""
 
