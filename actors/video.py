@@ -21,6 +21,7 @@ import simplejpeg
 from PIL import Image, ImageDraw, ImageFont
 
 from .actor import CONNECTED, CameraActor
+from .backend import FrameSource
 from .encode import check_planes, depth_to_gray
 from .fanout import WAITING, FanOut, Latest, Waiting
 from .fmp4 import Fmp4Stream, Fragment, H264Encoder
@@ -213,15 +214,11 @@ class VideoFeed:
             return False
 
     # The thread ----------------------------------------------------------------------------------
-    def _publish(self, item) -> None:
+    def _encode(self, frame: Frame):
+        """A raw frame (or the "no signal" picture) encoded on the gateway, in the viewers' format."""
         self.stats.encodes += 1
-        self._viewers.publish(item)
-
-    def _show(self, frame: Frame) -> None:
-        """Encode a frame once and offer it to every viewer."""
         if self._fmp4 is None:
-            self._publish(encode_video(frame, self.params))
-            return
+            return encode_video(frame, self.params)
         size, fps = (frame.width, frame.height), self.actor.state.streams[self.stream].config["fps"]
         if self._encoder is None or (self._encoder.size, self._encoder.fps) != (size, fps):
             # A config change: a new encoder, whose group of pictures is a second at the new rate.
@@ -230,7 +227,7 @@ class VideoFeed:
         self._keyframe.clear()
         fragments = [fragment for unit, key in self._encoder.encode(frame, keyframe)
                      for fragment in self._fmp4.add(unit, key, frame.timestamp, size)]
-        self._publish((self._fmp4.init, fragments))
+        return self._fmp4.init, fragments
 
     def _need_raw(self, needed: bool) -> None:
         """Raw frames cross the camera's link only while a feed encodes them on the gateway."""
@@ -239,7 +236,7 @@ class VideoFeed:
             self._hand(self.actor.want_raw, self.stream, self, needed)
 
     def _show_no_signal(self) -> None:
-        self._show(no_signal(*self._size, f"{self.actor.mxid} {self.stream}"))
+        self._viewers.publish(self._encode(no_signal(*self._size, f"{self.actor.mxid} {self.stream}")))
         self._stop.wait(NO_SIGNAL_PERIOD)
 
     def _run(self) -> None:
@@ -257,9 +254,16 @@ class VideoFeed:
                 self._fmp4.close()
             self._hand(self._ended, reason)
 
+    def _source_of(self, output: FrameSource) -> "_Source":
+        if output.jpeg and self.params == DEFAULT_PARAMS:
+            return _CameraJpeg(self, output)
+        if output.h264 and self._fmp4 is not None:
+            return _CameraH264(self, output)
+        return _RawFrames(self, output)
+
     def _pump(self) -> str:
-        """Frames in, encoded frames out, until stopped (SHUTDOWN) or the stream is deactivated."""
-        after, next_due, last_frame, source = -1, 0.0, time.monotonic(), None
+        """From the stream's source to the viewers, until stopped (SHUTDOWN) or the stream is deactivated."""
+        after, last_frame, output, source = -1, time.monotonic(), None, None
         while not self._stop.is_set():
             if not self.actor.state.streams[self.stream].active:
                 return DEACTIVATED
@@ -267,39 +271,13 @@ class VideoFeed:
                 self._show_no_signal()
                 after, last_frame = -1, time.monotonic()
                 continue
-            output = self.actor.output(self.stream)
-            if output is not source:          # a restarted stream counts from anew
-                after, source = -1, output
-            if output is not None:
-                self._need_raw(not (output.jpeg and self.params == DEFAULT_PARAMS)
-                               and not (output.h264 and self._fmp4 is not None))
-            frame = None
-            if output is not None and output.jpeg and self.params == DEFAULT_PARAMS:
-                # The camera encodes MJPEG at the default quality: pass its JPEGs on, no encode here.
-                got = output.jpeg_after(after, FRAME_TIMEOUT)
-                if got is not None:
-                    after, (number, jpeg) = got[0], got[1]
-                    last_frame = time.monotonic()
-                    self.stats.took_frame(number)
-                    self._viewers.publish(jpeg)
-                    continue
-            elif output is not None and output.h264 and self._fmp4 is not None:
-                # The camera encodes: pack its packets, every one in order, no encode on the gateway.
-                packets = output.encoded_after(after, FRAME_TIMEOUT)
-                if packets:
-                    fragments, previous = [], after
-                    for n, packet in packets:       # a packet that does not follow its forerunner: a gap
-                        fragments += self._fmp4.add(packet.data, packet.keyframe, packet.timestamp,
-                                                    (packet.width, packet.height), previous >= 0 and n == previous + 1)
-                        previous = n
-                        self.stats.took_frame(packet.sequence)
-                    after, last_frame = packets[-1][0], time.monotonic()
-                    self._size = (packets[-1][1].width, packets[-1][1].height)
-                    self._viewers.publish((self._fmp4.init, fragments))
-                    continue
-            elif output is not None:
-                frame = output.wait_after(after, FRAME_TIMEOUT)
-            if frame is None:
+            if (current := self.actor.output(self.stream)) is not output:     # a restarted stream counts anew
+                after, output = -1, current
+                source = self._source_of(output) if output is not None else None
+                if source is not None:
+                    self._need_raw(source.raw)
+            got = source.take(after, FRAME_TIMEOUT) if source is not None else None
+            if got is None:
                 # A stream that restarts (a config change, a rebuild) is not a lost camera: viewers keep the
                 # last frame until the new stream's first, and see "no signal" only after FRAME_TIMEOUT
                 # without a frame.
@@ -309,18 +287,75 @@ class VideoFeed:
                     self._show_no_signal()
                 after = -1
                 continue
-            after, last_frame = frame.sequence, time.monotonic()
-            self.stats.took_frame(frame.sequence)
-            if self.params.fps:          # a lower rate: skip frames until the next one is due
-                now = time.monotonic()
-                if now < next_due:
-                    self.stats.dropped += 1
-                    continue
-                interval = 1 / self.params.fps     # keep the average rate, but never catch up in a burst
-                next_due = next_due + interval if next_due + interval > now - interval else now + interval
-            self._size = (frame.width, frame.height)
-            self._show(frame)
+            (after, item), last_frame = got, time.monotonic()
+            if item is not None:
+                self._viewers.publish(item)
         return SHUTDOWN
+
+
+class _Source:
+    """Where a feed's video comes from. `take(after, timeout)`: (position, the next item for the viewers, or
+    None for a frame skipped) after position `after`; None when nothing came within `timeout`."""
+    raw = True              # whether it reads the camera's raw frames (which then cross the link)
+
+    def __init__(self, feed: VideoFeed, output: FrameSource):
+        self.feed, self.output = feed, output
+
+
+class _CameraJpeg(_Source):
+    """The camera's own MJPEG at the video's default quality: passed on, no encode on the gateway."""
+    raw = False
+
+    def take(self, after: int, timeout: float):
+        got = self.output.jpeg_after(after, timeout)
+        if got is None:
+            return None
+        after, (number, jpeg) = got
+        self.feed.stats.took_frame(number)
+        return after, jpeg
+
+
+class _CameraH264(_Source):
+    """The camera's own H.264: every packet in order, packed into fragmented MP4, no encode on the gateway."""
+    raw = False
+
+    def take(self, after: int, timeout: float):
+        packets = self.output.encoded_after(after, timeout)
+        if not packets:
+            return None
+        feed, fragments, previous = self.feed, [], after
+        for n, packet in packets:       # a packet that does not follow its forerunner: a gap
+            fragments += feed._fmp4.add(packet.data, packet.keyframe, packet.timestamp, (packet.width, packet.height),
+                                        previous >= 0 and n == previous + 1)
+            previous = n
+            feed.stats.took_frame(packet.sequence)
+        feed._size = (packets[-1][1].width, packets[-1][1].height)
+        return packets[-1][0], (feed._fmp4.init, fragments)
+
+
+class _RawFrames(_Source):
+    """Raw frames encoded on the gateway (another quality, width or rate, depth, or a stream the camera does
+    not encode), at most at the rate asked for."""
+
+    def __init__(self, feed: VideoFeed, output: FrameSource):
+        super().__init__(feed, output)
+        self._due = 0.0
+
+    def take(self, after: int, timeout: float):
+        frame = self.output.wait_after(after, timeout)
+        if frame is None:
+            return None
+        feed = self.feed
+        feed.stats.took_frame(frame.sequence)
+        if feed.params.fps:          # a lower rate: skip frames until the next one is due
+            now = time.monotonic()
+            if now < self._due:
+                feed.stats.dropped += 1
+                return frame.sequence, None
+            interval = 1 / feed.params.fps     # keep the average rate, but never catch up in a burst
+            self._due = self._due + interval if self._due + interval > now - interval else now + interval
+        feed._size = (frame.width, frame.height)
+        return frame.sequence, feed._encode(frame)
 
 
 def _distance(a: VideoParams, b: VideoParams) -> float:

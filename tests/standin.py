@@ -884,6 +884,12 @@ class GateNode(Downstream):
                     self.lo = held + 1
             else:
                 self.lo = max(held, self.hi + 1)
+            if control.numMessages >= 0:
+                # Counted: the next messages that reach its input, which gates upstream may hold back for a
+                # while (ones opened just before it let the frames after theirs through).
+                upstream = self.input.source.window()[0]
+                if self.lo < upstream < INF:
+                    self.lo = upstream
             self.hi = self.lo + control.numMessages - 1 if control.numMessages >= 0 else INF
         else:
             self.hi = min(self.hi, held)
