@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -29,6 +30,7 @@ from .cameras import camera_view
 
 HISTORY = 4096           # events kept for readers that resume
 QUEUE = 1024             # events one reader may fall behind by before it is reset
+SEP = "\r\n"              # the end of a Server-Sent Event's line
 _camera = CameraSchema()
 
 
@@ -53,15 +55,21 @@ class Event:
     def id(self) -> str:
         return f"{self.boot_id}:{self.seq}"
 
+    @cached_property
+    def frame(self) -> bytes:
+        """The event as one Server-Sent Event (its JSON has no line breaks), made once however many read it."""
+        return f"id: {self.id}{SEP}event: {self.type}{SEP}data: {self.text}{SEP}{SEP}".encode()
+
 
 class Subscription:
     """One reader's view: the events it accepts, queued up to QUEUE; past that the queue is cleared and holds
-    a `reset` instead."""
+    a `reset` instead. A reader takes everything queued at once: however many events came since it last
+    looked, it is woken once."""
 
     def __init__(self, events: Events, accept: Callable[[Event], bool], size: int):
         self._events, self._accept, self._size = events, accept, size
         self._queue: deque[Event] = deque()
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future | None = None      # the reader waiting for the next event, if one is
         self.closed = False
         self.on_drop: Callable[[int], None] | None = None        # told how many events a reset stood in for
 
@@ -75,17 +83,27 @@ class Subscription:
             self._events.resets += 1
             event = self._events.reset(f"this reader fell more than {self._size} events behind", event.seq)
         self._queue.append(event)
-        self._ready.set()
+        self._wake()
 
-    async def next(self, timeout: float) -> Event | None:
-        """The next event, or None after `timeout` or once closed with nothing left."""
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def take(self, timeout: float) -> list[Event]:
+        """Every event queued, in order, once there is one; empty after `timeout` or once closed with nothing
+        left."""
         if not self._queue and not self.closed:
-            self._ready.clear()
+            self._waiter = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._waiter
             except TimeoutError:
-                return None
-        return self._queue.popleft() if self._queue else None
+                pass
+            finally:
+                self._waiter = None
+        taken = list(self._queue)
+        self._queue.clear()
+        return taken
 
     @property
     def pending(self) -> bool:
@@ -94,7 +112,7 @@ class Subscription:
     def close(self) -> None:
         self.closed = True
         self._events.subscribers.discard(self)
-        self._ready.set()
+        self._wake()
 
 
 class Events:

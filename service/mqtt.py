@@ -133,28 +133,31 @@ class Publisher:
 
     async def _pump(self, client: aiomqtt.Client) -> None:
         while True:
-            event = await self._subscription.next(1.0)
-            if event is None:
+            taken = await self._subscription.take(1.0)
+            if not taken:
                 if self._subscription.closed:
                     return
                 continue
-            try:
-                await self._send(client, event)
-            except aiomqtt.MqttError:
-                self.dropped += 1             # lost with the connection; the reconnect republishes the state
-                raise
+            await self._send(client, taken)
 
-    async def _send(self, client: aiomqtt.Client, event: Event) -> None:
-        await client.publish(f"{self.base}/events/{event.type}", event.text)      # QoS 0: no round trip each
-        self.published += 1
-        if event.type == "reset":
+    async def _send(self, client: aiomqtt.Client, taken: list[Event]) -> None:
+        """Everything queued at once (QoS 0: no round trip each; sent in order on the one connection), then
+        the retained state the events changed. Events lost with the connection are counted; the reconnect
+        republishes the state."""
+        sent = await asyncio.gather(*(client.publish(f"{self.base}/events/{event.type}", event.text)
+                                      for event in taken), return_exceptions=True)
+        failed = [result for result in sent if isinstance(result, BaseException)]
+        self.published += len(sent) - len(failed)
+        self.dropped += len(failed)
+        if failed:
+            raise failed[0]
+        if any(event.type == "reset" for event in taken):
             await self._publish_state(client)
-        elif event.type in ("camera_added", "camera_state"):
-            actor = self.fleet.get(event.mxid)
-            if actor is not None:
-                await client.publish(f"{self.base}/cameras/{event.mxid}", json.dumps(camera_body(actor)), qos=1,
-                                     retain=True)
-
+            return
+        changed = dict.fromkeys(event.mxid for event in taken if event.type in ("camera_added", "camera_state"))
+        retained = [(actor.mxid, camera_body(actor)) for mxid in changed if (actor := self.fleet.get(mxid)) is not None]
+        await asyncio.gather(*(client.publish(f"{self.base}/cameras/{mxid}", json.dumps(body), qos=1, retain=True)
+                               for mxid, body in retained))
 
     async def _forward_results(self, client: aiomqtt.Client) -> None:
         """Every running network's results to its stream's topic, as the results WebSocket gives them: one
