@@ -31,6 +31,8 @@ from .cameras import camera_view
 HISTORY = 4096           # events kept for readers that resume
 QUEUE = 1024             # events one reader may fall behind by before it is reset
 SEP = "\r\n"              # the end of a Server-Sent Event's line
+WAKE = 0.02              # s: readers are woken at most this often under a stream of events (at once after a pause),
+                         # each to take all that came since: a batch a wakeup, not a wakeup an event a reader
 _camera = CameraSchema()
 
 
@@ -64,7 +66,7 @@ class Event:
 class Subscription:
     """One reader's view: the events it accepts, queued up to QUEUE; past that the queue is cleared and holds
     a `reset` instead. A reader takes everything queued at once: however many events came since it last
-    looked, it is woken once."""
+    looked, it is woken once (see WAKE)."""
 
     def __init__(self, events: Events, accept: Callable[[Event], bool], size: int):
         self._events, self._accept, self._size = events, accept, size
@@ -83,9 +85,9 @@ class Subscription:
             self._events.resets += 1
             event = self._events.reset(f"this reader fell more than {self._size} events behind", event.seq)
         self._queue.append(event)
-        self._wake()
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Hand the reader what is queued, if it waits."""
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
@@ -112,7 +114,7 @@ class Subscription:
     def close(self) -> None:
         self.closed = True
         self._events.subscribers.discard(self)
-        self._wake()
+        self.wake()
 
 
 class Events:
@@ -122,6 +124,8 @@ class Events:
         self._seq = 0
         self.subscribers: set[Subscription] = set()
         self.resets = 0                   # readers that fell behind
+        self._waking: asyncio.Handle | None = None      # the readers' next wakeup, once one is due
+        self._woken = -WAKE                # loop time of the last one
 
     @property
     def last_seq(self) -> int:
@@ -133,7 +137,15 @@ class Events:
         self._history.append(event)
         for subscriber in list(self.subscribers):
             subscriber.offer(event)
+        if self._waking is None:
+            loop = asyncio.get_running_loop()
+            self._waking = loop.call_at(max(loop.time(), self._woken + WAKE), self._wake)
         return event
+
+    def _wake(self) -> None:
+        self._waking, self._woken = None, asyncio.get_running_loop().time()
+        for subscriber in list(self.subscribers):
+            subscriber.wake()
 
     def reset(self, reason: str, seq: int | None = None) -> Event:
         """Not part of the history: its id is the latest event's, so a reader that lists again after it and
@@ -143,7 +155,7 @@ class Events:
 
     def subscribe(self, after: tuple[str, int] | None, accept: Callable[[Event], bool]) -> Subscription:
         """A reader of the events after `after` (a parsed id; None: from now on) that `accept` takes."""
-        subscription = Subscription(self, accept, self.queue)
+        subscription = Subscription(self, accept, self.queue)      # what it is offered now, it takes at once
         if after is not None:
             boot_id, seq = after
             oldest = self._history[0].seq if self._history else self._seq + 1
@@ -161,6 +173,8 @@ class Events:
         return subscription
 
     def close(self) -> None:
+        if self._waking is not None:
+            self._waking.cancel()
         for subscriber in list(self.subscribers):
             subscriber.close()
 

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 from aiohttp import web
+from paho.mqtt.enums import MQTTErrorCode
 
 from actors.fleet import Fleet
 
@@ -141,16 +142,28 @@ class Publisher:
             await self._send(client, taken)
 
     async def _send(self, client: aiomqtt.Client, taken: list[Event]) -> None:
-        """Everything queued at once (QoS 0: no round trip each; sent in order on the one connection), then
-        the retained state the events changed. Events lost with the connection are counted; the reconnect
-        republishes the state."""
-        sent = await asyncio.gather(*(client.publish(f"{self.base}/events/{event.type}", event.text)
-                                      for event in taken), return_exceptions=True)
-        failed = [result for result in sent if isinstance(result, BaseException)]
-        self.published += len(sent) - len(failed)
-        self.dropped += len(failed)
-        if failed:
-            raise failed[0]
+        """Everything queued at once, then the retained state the events changed. The events go at QoS 0, in
+        order on the one connection: each is handed to the connection as it is, and only the last one is
+        waited for (once it is written, so is every one before it), so that a batch costs one round of the loop
+        and the connection never holds more than a batch. Events lost with the connection are counted; the
+        reconnect republishes the state."""
+        # aiomqtt waits for every publish (a future, a task and a timer each); paho's own publish hands the
+        # message over and returns.
+        paho = client._client          # noqa: SLF001
+        sent = 0
+        try:
+            for event in taken[:-1]:
+                info = paho.publish(f"{self.base}/events/{event.type}", event.text)
+                if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+                sent += 1
+            await client.publish(f"{self.base}/events/{taken[-1].type}", taken[-1].text)
+            sent += 1
+        except aiomqtt.MqttError:
+            self.dropped += len(taken) - sent     # lost with the connection; the reconnect republishes the state
+            raise
+        finally:
+            self.published += sent
         if any(event.type == "reset" for event in taken):
             await self._publish_state(client)
             return
