@@ -314,8 +314,17 @@ async def load(base: str, broker: Broker, prefix: str) -> None:
             await asyncio.gather(*pending)
             return time.monotonic() - start
 
+        rss: list[int] = []
+
+        async def sample_rss() -> None:
+            while True:
+                await asyncio.sleep(LOAD_SECONDS / 6)
+                rss.append(proc_stat(base.pid)[1])
+
         mine = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        sampling = asyncio.create_task(sample_rss())
         took = await writes(RATE, LOAD_SECONDS)
+        sampling.cancel()
         cpu = proc_stat(base.pid)[0] - cpu_before
         mine = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - mine
         await asyncio.sleep(2)
@@ -337,7 +346,8 @@ async def load(base: str, broker: Broker, prefix: str) -> None:
         print(row("config writes during it", latencies["load"]))
         print(row("event's time to an SSE client", got["sse_lags"]))
         print(row("event's time to the MQTT subscriber", got["mqtt_lags"]))
-        print(f"  service RSS: {rss_before / 1024:.1f} MiB before, {rss_after / 1024:.1f} MiB after")
+        print(f"  service RSS: {rss_before / 1024:.1f} MiB before; during it, every {LOAD_SECONDS / 6:.3g} s: "
+              f"{', '.join(f'{kb / 1024:.1f}' for kb in rss)}; {rss_after / 1024:.1f} MiB after")
         print(f"  CPU during it: service {cpu / took:.0%} of a core, writers' process {mine / took:.0%}, "
               f"readers' process {got['cpu']:.0%}; the machine's load average {os.getloadavg()[0]:.1f} "
               f"on {os.cpu_count()} cores")

@@ -13,10 +13,10 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import UTC, datetime
+from functools import cached_property
 
 from aiohttp import web
 
@@ -31,7 +31,7 @@ from .cameras import camera_view
 HISTORY = 4096           # events kept for readers that resume
 QUEUE = 1024             # events one reader may fall behind by before it is reset
 SEP = "\r\n"              # the end of a Server-Sent Event's line
-WAKE = 0.02              # s: readers are woken at most this often under a stream of events (at once after a pause),
+WAKE = 0.05              # s: readers are woken at most this often under a stream of events (at once after a pause),
                          # each to take all that came since: a batch a wakeup, not a wakeup an event a reader
 _camera = CameraSchema()
 
@@ -64,19 +64,22 @@ class Event:
 
 
 class Subscription:
-    """One reader's view: the events it accepts, queued up to QUEUE; past that the queue is cleared and holds
+    """One reader's view: the events of its cameras and types (None: all; the gateway's own events always),
+    queued up to QUEUE; past that the queue is cleared and holds
     a `reset` instead. A reader takes everything queued at once: however many events came since it last
     looked, it is woken once (see WAKE)."""
 
-    def __init__(self, events: Events, accept: Callable[[Event], bool], size: int):
-        self._events, self._accept, self._size = events, accept, size
+    def __init__(self, events: Events, size: int, mxids: frozenset[str] | None, types: frozenset[str] | None):
+        self._events, self._size, self._mxids, self._types = events, size, mxids, types
         self._queue: deque[Event] = deque()
         self._waiter: asyncio.Future | None = None      # the reader waiting for the next event, if one is
         self.closed = False
         self.on_drop: Callable[[int], None] | None = None        # told how many events a reset stood in for
 
     def offer(self, event: Event) -> None:
-        if not (event.type == "reset" or self._accept(event)):
+        # Checked inline, without a call: every event is offered to every reader.
+        if event.type != "reset" and ((self._types is not None and event.type not in self._types) or (
+                self._mxids is not None and event.mxid is not None and event.mxid not in self._mxids)):
             return
         if len(self._queue) >= self._size:
             if self.on_drop is not None:
@@ -153,9 +156,13 @@ class Events:
         return Event(self.boot_id, self._seq if seq is None else seq, "reset", None, None, time.time(),
                      {"reason": reason})
 
-    def subscribe(self, after: tuple[str, int] | None, accept: Callable[[Event], bool]) -> Subscription:
-        """A reader of the events after `after` (a parsed id; None: from now on) that `accept` takes."""
-        subscription = Subscription(self, accept, self.queue)      # what it is offered now, it takes at once
+    def subscribe(self, after: tuple[str, int] | None, mxids: Iterable[str] | None = None,
+                  types: Iterable[str] | None = None) -> Subscription:
+        """A reader of the events after `after` (a parsed id; None: from now on) of these cameras and types
+        (None: all)."""
+        # What it is offered here, it takes at once.
+        subscription = Subscription(self, self.queue, None if mxids is None else frozenset(mxids),
+                                    None if types is None else frozenset(types))
         if after is not None:
             boot_id, seq = after
             oldest = self._history[0].seq if self._history else self._seq + 1

@@ -73,7 +73,7 @@ class Publisher:
         self.identifier = f"oak-camera-service-{gateway_id}"
         self.connected = False
         self.published = self.dropped = self.connects = 0
-        self._subscription = events.subscribe(None, lambda event: True)
+        self._subscription = events.subscribe(None)
         self._subscription.on_drop = self._count_drops
         self._task: asyncio.Task | None = None
 
@@ -149,7 +149,7 @@ class Publisher:
         reconnect republishes the state."""
         # aiomqtt waits for every publish (a future, a task and a timer each); paho's own publish hands the
         # message over and returns.
-        paho = client._client          # noqa: SLF001
+        paho = client._client
         sent = 0
         try:
             for event in taken[:-1]:

@@ -12,7 +12,7 @@ from schemas.events import EVENT_ID_PATTERN, EventSchema, EventsQuerySchema, par
 
 from . import openapi
 from .errors import validation_error
-from .events import EVENTS, HISTORY, QUEUE, SEP, Event
+from .events import EVENTS, HISTORY, QUEUE, SEP
 from .inputs import load
 
 KEEPALIVE = 15.0          # s between keep-alive comments, so proxies and clients see the stream is alive
@@ -44,12 +44,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             after = parse_event_id(request.headers["Last-Event-ID"])
         except ValidationError as exc:
             raise validation_error({"Last-Event-ID": exc.messages}, "the Last-Event-ID header is not valid") from None
-    mxids, types = query.get("mxid"), query.get("type")
-
-    def accept(event: Event) -> bool:
-        return (mxids is None or event.mxid is None or event.mxid in mxids) and (types is None or event.type in types)
-
-    subscription = request.app[EVENTS].subscribe(after, accept)
+    subscription = request.app[EVENTS].subscribe(after, query.get("mxid"), query.get("type"))
     response = EventSourceResponse(ping_interval=KEEPALIVE, send_timeout=SEND_TIMEOUT, sep=SEP,
                                    headers={"X-Accel-Buffering": "no"})     # proxies: pass each event on at once
     try:
