@@ -65,9 +65,8 @@ class Event:
 
 class Subscription:
     """One reader's view: the events of its cameras and types (None: all; the gateway's own events always),
-    queued up to QUEUE; past that the queue is cleared and holds
-    a `reset` instead. A reader takes everything queued at once: however many events came since it last
-    looked, it is woken once (see WAKE)."""
+    queued up to QUEUE; past that the queue is cleared and holds a `reset` instead. A reader takes everything
+    queued at once: however many events came since it last looked, it is woken once (see WAKE)."""
 
     def __init__(self, events: Events, size: int, mxids: frozenset[str] | None, types: frozenset[str] | None):
         self._events, self._size, self._mxids, self._types = events, size, mxids, types
