@@ -30,6 +30,7 @@ from .nn import RESULTS, Results, Watcher
 log = logging.getLogger(__name__)
 BACKOFF = (0.5, 30.0)         # s: the first wait before reconnecting, doubling up to the second
 STOP_GRACE = 5.0              # s the publisher gets at shutdown to send what is queued and `offline`
+BATCH = 64                    # events handed to the connection at once: what it writes in one go holds the loop
 
 
 @dataclass(frozen=True)
@@ -139,13 +140,14 @@ class Publisher:
                 if self._subscription.closed:
                     return
                 continue
-            await self._send(client, taken)
+            for start in range(0, len(taken), BATCH):
+                await self._send(client, taken[start:start + BATCH])
 
     async def _send(self, client: aiomqtt.Client, taken: list[Event]) -> None:
-        """Everything queued at once, then the retained state the events changed. The events go at QoS 0, in
-        order on the one connection: each is handed to the connection as it is, and only the last one is
-        waited for (once it is written, so is every one before it), so that a batch costs one round of the loop
-        and the connection never holds more than a batch. Events lost with the connection are counted; the
+        """A batch of events, then the retained state they changed. The events go at QoS 0, in order on the
+        one connection: each is handed to the connection as it is, and only the last one is waited for (once
+        it is written, so is every one before it), so that a batch costs one round of the loop and the
+        connection never holds more than a batch. Events lost with the connection are counted; the
         reconnect republishes the state."""
         # aiomqtt waits for every publish (a future, a task and a timer each); paho's own publish hands the
         # message over and returns.

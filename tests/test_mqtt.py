@@ -17,6 +17,7 @@ from test_metrics import scrape, value
 from test_nn import MOBILENET, upload
 
 import service.events
+import service.mqtt
 from service.app import create_app
 from service.inputs import FLEET
 from service.mqtt import MqttTarget
@@ -59,9 +60,10 @@ async def test_the_state_is_retained_and_every_event_published(aiohttp_client, m
 
 
 async def test_a_burst_of_changes_reaches_the_subscriber_and_every_sse_client_whole_and_in_order(
-        aiohttp_client, make_backend, broker, mxid):
-    """Events published together go out together (one write to each SSE client, one wait for the broker):
-    still every one, once, in order."""
+        aiohttp_client, make_backend, broker, mxid, monkeypatch):
+    """Events published together go out together (one write to each SSE client; to the broker in batches,
+    one wait each): still every one, once, in order."""
+    monkeypatch.setattr(service.mqtt, "BATCH", 4)      # the burst is several batches
     backend = make_backend(["oak-d"])
     client = await serve(aiohttp_client, backend, broker.url("fleet"))
     url = stream_url(mxid("oak-d"), "CAM_A", "control")
