@@ -30,7 +30,7 @@ from .nn import RESULTS, Results, Watcher
 log = logging.getLogger(__name__)
 BACKOFF = (0.5, 30.0)         # s: the first wait before reconnecting, doubling up to the second
 STOP_GRACE = 5.0              # s the publisher gets at shutdown to send what is queued and `offline`
-BATCH = 64                    # events handed to the connection at once: what it writes in one go holds the loop
+BATCH = 256                   # events handed to the connection at once: what it writes in one go holds the loop
 
 
 @dataclass(frozen=True)
