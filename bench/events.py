@@ -172,10 +172,9 @@ async def _readers(base: str, clients: int, params: dict, mqtt_port: int, mqtt_t
         expected = await loop.run_in_executor(None, conn.recv)
         cpu = (sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu) / (time.monotonic() - started)
         expected = {m.encode(): sorted(r) for m, r in expected.items()}
-        total = sum(map(len, expected.values()))
         # What is still on its way arrives: until every reader has every change, or nothing came for 5 s.
         quiet, counts = time.monotonic(), None
-        while not all(t.complete(expected) for t in sse) and time.monotonic() - quiet < 5:
+        while not all(t.complete(expected) for t in (*sse, mqtt)) and time.monotonic() - quiet < 5:
             await asyncio.sleep(0.2)
             if counts != (counts := [t.count for t in (*sse, mqtt)]):
                 quiet = time.monotonic()
@@ -184,9 +183,8 @@ async def _readers(base: str, clients: int, params: dict, mqtt_port: int, mqtt_t
         await asyncio.gather(*tasks, return_exceptions=True)
     got = sum(1 for m, revisions in expected.items() for r in set(revisions) & set(mqtt.revisions.get(m, ())))
     conn.send({"complete": sum(t.complete(expected) for t in sse), "in_order": sum(t.in_order for t in sse),
-               "resets": sum(t.resets for t in sse), "mqtt": got, "mqtt_resets": mqtt.resets, "total": total,
-               "sse_lags": sse[0].lags, "mqtt_lags": mqtt.lags,
-               "cpu": cpu})
+               "resets": sum(t.resets for t in sse), "mqtt": got, "mqtt_resets": mqtt.resets,
+               "sse_lags": sse[0].lags, "mqtt_lags": mqtt.lags, "cpu": cpu})
 
 
 def readers_main(*args) -> None:
