@@ -5,10 +5,15 @@ reader under load.
    beside a controller polling GET /cameras/{mxid}/ (or the config) once a second: for a camera pulled out
    (`/sim/…/unplug`: the service's own detection time plus the delivery) and for a config write by another
    client (from sending the write). Medians and p99s side by side.
-2. Config writes at 1,000 a second for 30 s with 100 SSE clients and one MQTT subscriber: whether every
-   client got every event, in order, none lost (no reset), and the service's RSS before and after; then the
-   broker is stopped for 10 s and started again: the writes' p50/p99 before, while it is away and after, and
-   whether the retained camera state is right afterwards.
+2. Config writes due at 1,000 a second for 30 s (each sent when due, answered or not the ones before, up to
+   WAITING unanswered; its time counted from when it was due) with 100 SSE clients and one MQTT subscriber:
+   the rate answered, whether every client got every event, in order, none lost (no reset), how long after
+   its time an event reached a client, the service's RSS before and after, and the CPU the service, the
+   writers and the readers used (with the machine's load average: the figures are the service's share of a
+   shared machine). The readers run in a process of their own and find only each event's seq, type, camera,
+   revision and time, so that what is measured is the service, not the load generator. Then the broker is
+   stopped for 10 s and started again under writes at a fifth of the rate: the writes' p50/p99 before, while
+   it is away and after, and whether the retained camera state is right afterwards.
 
 EVENTS_SCALE (1) scales the counts and durations: the suite runs it at a small scale so that it keeps
 working; the figures come from a full run (`make bench-events`).
@@ -17,10 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
+import re
+import resource
 import sys
 import tempfile
 import time
+from array import array
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -35,6 +45,7 @@ SCALE = float(os.environ.get("EVENTS_SCALE", 1))
 CLIENTS = max(2, round(100 * SCALE))
 TRIALS = max(2, round(20 * SCALE))
 RATE = 1000                            # config writes a second, in part 2
+WAITING = 256                          # writes that may wait for their answers at once
 LOAD_SECONDS = max(1.0, 30 * SCALE)
 AWAY_SECONDS = max(1.0, 10 * SCALE)
 CAMERAS = "oak-d,oak-d,oak-1,oak-1,oak-d-pro,oak-d-pro,oak-d-lr,oak-1"
@@ -88,6 +99,96 @@ class MqttClient:
 
     def first(self, predicate, after: float) -> float | None:
         return next((t for t, e in self.events if t >= after and predicate(e)), None)
+
+
+# The readers of part 2 run in a process of their own, so that the writers' latencies are not the readers'
+# parsing, and read cheaply: whole chunks, each event's seq, type, mxid, revision and time found by one regular
+# expression over its JSON (whose keys come in this order), never a json.loads an event.
+EVENT = re.compile(rb'\{"id": "[^"]*", "seq": (\d+), "boot_id": "[^"]*", "type": "(\w+)", '
+                   rb'"mxid": (?:"([^"]*)"|null), "revision": (\d+|null), "time": "([^"]+)"')
+
+
+class Tally:
+    """What one reader got: the revisions of each camera's events in arrival order, whether the seqs rose,
+    the resets; with `lags`, how long after its time each event arrived."""
+
+    def __init__(self, lags: bool = False):
+        self.revisions: dict[bytes, array] = {}
+        self.seq, self.in_order, self.resets, self.count = 0, True, 0, 0
+        self.lags: list[float] | None = [] if lags else None
+
+    def add(self, match: re.Match, now: float) -> None:
+        seq, type_, mxid, revision, when = match.groups()
+        seq = int(seq)
+        self.in_order &= seq > self.seq
+        self.seq, self.count = seq, self.count + 1
+        if type_ == b"reset":
+            self.resets += 1
+        elif type_ == b"config":
+            self.revisions.setdefault(mxid, array("q")).append(int(revision))
+        if self.lags is not None:
+            self.lags.append(now - datetime.fromisoformat(when.decode()).timestamp())
+
+    def complete(self, expected: dict[bytes, list[int]]) -> bool:
+        """Every change's event, each once."""
+        return self.revisions.keys() == expected.keys() and all(
+            sorted(self.revisions[m]) == revisions for m, revisions in expected.items())
+
+
+async def _read_sse(session, base: str, params: dict, tally: Tally, ready: asyncio.Event) -> None:
+    async with session.get(base + "/events", params=params,
+                           timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as resp:
+        ready.set()
+        rest = b""
+        async for chunk in resp.content.iter_any():
+            data = rest + chunk
+            end = data.rfind(b"\r\n\r\n") + 4        # whole events only; the rest waits for its end
+            now = time.time()
+            for match in EVENT.finditer(data, 0, end):
+                tally.add(match, now)
+            rest = data[end:]
+
+
+async def _read_mqtt(port: int, topic: str, tally: Tally, ready: asyncio.Event) -> None:
+    async with aiomqtt.Client("127.0.0.1", port, max_queued_incoming_messages=0) as client:
+        await client.subscribe(topic, qos=1)
+        ready.set()
+        async for message in client.messages:
+            if (match := EVENT.match(message.payload)) is not None:
+                tally.add(match, time.time())
+
+
+async def _readers(base: str, clients: int, params: dict, mqtt_port: int, mqtt_topic: str, conn) -> None:
+    loop = asyncio.get_running_loop()
+    sse = [Tally(lags=i == 0) for i in range(clients)]
+    mqtt = Tally(lags=True)
+    readies = [asyncio.Event() for _ in range(clients + 1)]
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        tasks = [asyncio.create_task(_read_sse(session, base, params, t, r)) for t, r in zip(sse, readies)]
+        tasks.append(asyncio.create_task(_read_mqtt(mqtt_port, mqtt_topic, mqtt, readies[-1])))
+        await asyncio.gather(*(r.wait() for r in readies))
+        conn.send("ready")
+        cpu, started = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), time.monotonic()
+        expected = await loop.run_in_executor(None, conn.recv)
+        cpu = (sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu) / (time.monotonic() - started)
+        expected = {m.encode(): sorted(r) for m, r in expected.items()}
+        # What is still on its way arrives: until every reader has every change, or nothing came for 5 s.
+        quiet, counts = time.monotonic(), None
+        while not all(t.complete(expected) for t in (*sse, mqtt)) and time.monotonic() - quiet < 5:
+            await asyncio.sleep(0.2)
+            if counts != (counts := [t.count for t in (*sse, mqtt)]):
+                quiet = time.monotonic()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    got = sum(1 for m, revisions in expected.items() for r in set(revisions) & set(mqtt.revisions.get(m, ())))
+    conn.send({"complete": sum(t.complete(expected) for t in sse), "in_order": sum(t.in_order for t in sse),
+               "resets": sum(t.resets for t in sse), "mqtt": got, "mqtt_resets": mqtt.resets,
+               "sse_lags": sse[0].lags, "mqtt_lags": mqtt.lags, "cpu": cpu})
+
+
+def readers_main(*args) -> None:
+    asyncio.run(_readers(*args))
 
 
 async def poll(session, url: str, predicate, period: float = 1.0, phase: float = 0.0) -> float:
@@ -167,61 +268,98 @@ async def load(base: str, broker: Broker, prefix: str) -> None:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         cameras = [c["mxid"] for c in await (await session.get(base + "/cameras/")).json()]
         gateway = (await (await session.get(base + "/gateway")).json())["id"]
-        readers = [SseClient(session, base, type="config") for _ in range(CLIENTS)]
-        mqtt = MqttClient(broker.port, f"{prefix}/#")
-        tasks = [asyncio.create_task(c.run()) for c in (*readers, mqtt)]
-        await asyncio.gather(*(c.ready.wait() for c in (*readers, mqtt)))
-        rss_before = proc_stat(base.pid)[1]
+        conn, child_conn = multiprocessing.Pipe()
+        readers = multiprocessing.get_context("spawn").Process(
+            target=readers_main, args=(str(base), CLIENTS, {"type": "config"}, broker.port, f"{prefix}/#", child_conn))
+        readers.start()
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, conn.recv) == "ready"
+        cpu_before, rss_before = proc_stat(base.pid)
         latencies: dict[str, list[float]] = {"load": [], "before": [], "away": [], "after": []}
         changes: set[tuple[str, int]] = set()      # (mxid, revision) of every acknowledged write: one event each
         phase = "load"
 
-        async def writer(i: int, count: int, period: float) -> None:
-            cam = cameras[i % len(cameras)]
-            start = time.monotonic()
-            for n in range(count):
-                await asyncio.sleep(max(0.0, start + n * period - time.monotonic()))
-                sent = time.monotonic()
-                async with session.post(f"{base}/cameras/{cam}/streams/CAM_A/config", json={"fps": 5 + (n * 7 + i) % 25}) as r:
+        statuses: dict[int, int] = {}
+
+        async def write(n: int, due: float) -> None:
+            cam = cameras[n % len(cameras)]
+            try:
+                async with session.post(f"{base}/cameras/{cam}/streams/CAM_A/config",
+                                        json={"fps": 5 + n // len(cameras) % 25}) as r:   # each a change of its camera
                     await r.read()
                     if r.status == 200:
                         changes.add((cam, int(r.headers["X-State-Revision"])))
-                latencies[phase].append(time.monotonic() - sent)
+                    status = r.status
+            except aiohttp.ClientError as exc:
+                status = type(exc).__name__
+            statuses[status] = statuses.get(status, 0) + 1
+            latencies[phase].append(time.monotonic() - due)
 
-        writers = 50
-        per_writer = round(RATE * LOAD_SECONDS / writers)
-        started = time.monotonic()
-        await asyncio.gather(*(writer(i, per_writer, writers / RATE) for i in range(writers)))
-        took = time.monotonic() - started
+        async def writes(rate: float, seconds: float) -> float:
+            """Writes at `rate` a second for `seconds`, each sent when it is due whether or not the ones before
+            were answered (a client waiting for its answers would send fewer as the service slows: the rate
+            asked of it would not be the rate measured), up to WAITING unanswered at a time (then the next waits
+            for room); each write's time counts from when it was due. How long they took, to the last answer."""
+            count, start, sent, pending = round(rate * seconds), time.monotonic(), 0, set()
+            while sent < count:
+                due_now = min(count, int((time.monotonic() - start) * rate) + 1, sent + WAITING - len(pending))
+                for n in range(sent, due_now):
+                    task = asyncio.create_task(write(n, start + n / rate))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                sent = due_now
+                await asyncio.sleep(max(0.001, start + sent / rate - time.monotonic()))
+            await asyncio.gather(*pending)
+            return time.monotonic() - start
+
+        rss: list[int] = []
+
+        async def sample_rss() -> None:
+            while True:
+                await asyncio.sleep(LOAD_SECONDS / 6)
+                rss.append(proc_stat(base.pid)[1])
+
+        mine = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        sampling = asyncio.create_task(sample_rss())
+        took = await writes(RATE, LOAD_SECONDS)
+        sampling.cancel()
+        cpu = proc_stat(base.pid)[0] - cpu_before
+        mine = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - mine
         await asyncio.sleep(2)
         rss_after = proc_stat(base.pid)[1]
+        expected: dict[str, list[int]] = {}
+        for cam, revision in changes:
+            expected.setdefault(cam, []).append(revision)
+        conn.send(expected)
+        got = await loop.run_in_executor(None, conn.recv)
+        readers.join()
         acked = len(changes)
-        complete = sum(1 for r in readers if {(e["mxid"], e["revision"]) for _, e in r.events} == changes)
-        in_order = sum(1 for r in readers if all(a[1]["seq"] < b[1]["seq"] for a, b in zip(r.events, r.events[1:])))
-        resets = sum(1 for r in readers for _, e in r.events if e["type"] == "reset")
-        mqtt_configs = len({(e["mxid"], e["revision"]) for _, e in mqtt.events if e["type"] == "config"} & changes)
-        writes = writers * per_writer
-        print(f"{writes} config writes in {took:.1f} s ({writes / took:.0f}/s) over {len(cameras)} cameras, {acked} of "
-              f"them changes, with {CLIENTS} SSE clients and one MQTT subscriber:")
-        print(f"  SSE clients with every event: {complete}/{CLIENTS}; in order: {in_order}/{CLIENTS}; resets: {resets}")
-        print(f"  MQTT subscriber: {mqtt_configs}/{acked} config events")
+        count = len(latencies["load"])
+        print(f"{count} config writes due at {RATE}/s (at most {WAITING} unanswered), answered in {took:.1f} s "
+              f"({count / took:.0f}/s) over {len(cameras)} cameras, {acked} of them changes (answers: {statuses}), "
+              f"with {CLIENTS} SSE clients and one MQTT subscriber:")
+        print(f"  SSE clients with every event: {got['complete']}/{CLIENTS}; in order: {got['in_order']}/{CLIENTS}; "
+              f"resets: {got['resets']}")
+        print(f"  MQTT subscriber: {got['mqtt']}/{acked} config events; resets: {got['mqtt_resets']}")
         print(row("config writes during it", latencies["load"]))
-        print(f"  service RSS: {rss_before / 1024:.1f} MiB before, {rss_after / 1024:.1f} MiB after")
+        print(row("event's time to an SSE client", got["sse_lags"]))
+        print(row("event's time to the MQTT subscriber", got["mqtt_lags"]))
+        print(f"  service RSS: {rss_before / 1024:.1f} MiB before; during it, every {LOAD_SECONDS / 6:.3g} s: "
+              f"{', '.join(f'{kb / 1024:.1f}' for kb in rss)}; {rss_after / 1024:.1f} MiB after")
+        print(f"  CPU during it: service {cpu / took:.0%} of a core, writers' process {mine / took:.0%}, "
+              f"readers' process {got['cpu']:.0%}; the machine's load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} cores")
 
-        for reader_task in tasks[:-1]:
-            reader_task.cancel()
-        short = max(1, round(RATE * AWAY_SECONDS / writers / 5))     # a fifth of the rate, SSE clients gone
-        phase = "before"
-        await asyncio.gather(*(writer(i, short, writers * 5 / RATE) for i in range(writers)))
+        phase = "before"                # a fifth of the rate, the SSE clients gone
+        await writes(RATE / 5, AWAY_SECONDS)
         broker.stop()
         phase = "away"
-        await asyncio.gather(*(writer(i, short, writers * 5 / RATE) for i in range(writers)))
+        await writes(RATE / 5, AWAY_SECONDS)
         unplugged = cameras[-1]
         await session.post(f"{base}/sim/cameras/{unplugged}/unplug")   # while away: must be retained right after
         broker.start()
         phase = "after"
-        await asyncio.gather(*(writer(i, short, writers * 5 / RATE) for i in range(writers)))
-        tasks[-1].cancel()
+        await writes(RATE / 5, AWAY_SECONDS)
         check = MqttClient(broker.port, f"{prefix}/{gateway}/cameras/+")
         checking = asyncio.create_task(check.run())
         deadline = time.monotonic() + 30
@@ -232,7 +370,7 @@ async def load(base: str, broker: Broker, prefix: str) -> None:
             right = all(json.loads(check.latest.get(f"{prefix}/{gateway}/cameras/{c}", b"{}")).get("state") == state
                         for c, state in states.items())
         checking.cancel()
-        await asyncio.gather(*tasks, checking, return_exceptions=True)
+        await asyncio.gather(checking, return_exceptions=True)
         print(f"broker stopped for {AWAY_SECONDS:g} s under writes at {RATE // 5}/s:")
         for name in ("before", "away", "after"):
             print(row(f"config writes, broker {'away' if name == 'away' else name}", latencies[name]))

@@ -13,9 +13,10 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from aiohttp import web
 
@@ -29,6 +30,9 @@ from .cameras import camera_view
 
 HISTORY = 4096           # events kept for readers that resume
 QUEUE = 1024             # events one reader may fall behind by before it is reset
+SEP = "\r\n"              # the end of a Server-Sent Event's line
+WAKE = 0.05              # s: readers are woken at most this often under a stream of events (at once after a pause),
+                         # each to take all that came since: a batch a wakeup, not a wakeup an event a reader
 _camera = CameraSchema()
 
 
@@ -53,20 +57,28 @@ class Event:
     def id(self) -> str:
         return f"{self.boot_id}:{self.seq}"
 
+    @cached_property
+    def frame(self) -> bytes:
+        """The event as one Server-Sent Event (its JSON has no line breaks), made once however many read it."""
+        return f"id: {self.id}{SEP}event: {self.type}{SEP}data: {self.text}{SEP}{SEP}".encode()
+
 
 class Subscription:
-    """One reader's view: the events it accepts, queued up to QUEUE; past that the queue is cleared and holds
-    a `reset` instead."""
+    """One reader's view: the events of its cameras and types (None: all; the gateway's own events always),
+    queued up to QUEUE; past that the queue is cleared and holds a `reset` instead. A reader takes everything
+    queued at once: however many events came since it last looked, it is woken once (see WAKE)."""
 
-    def __init__(self, events: Events, accept: Callable[[Event], bool], size: int):
-        self._events, self._accept, self._size = events, accept, size
+    def __init__(self, events: Events, size: int, mxids: frozenset[str] | None, types: frozenset[str] | None):
+        self._events, self._size, self._mxids, self._types = events, size, mxids, types
         self._queue: deque[Event] = deque()
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future | None = None      # the reader waiting for the next event, if one is
         self.closed = False
         self.on_drop: Callable[[int], None] | None = None        # told how many events a reset stood in for
 
     def offer(self, event: Event) -> None:
-        if not (event.type == "reset" or self._accept(event)):
+        # Checked inline, without a call: every event is offered to every reader.
+        if event.type != "reset" and ((self._types is not None and event.type not in self._types) or (
+                self._mxids is not None and event.mxid is not None and event.mxid not in self._mxids)):
             return
         if len(self._queue) >= self._size:
             if self.on_drop is not None:
@@ -75,17 +87,27 @@ class Subscription:
             self._events.resets += 1
             event = self._events.reset(f"this reader fell more than {self._size} events behind", event.seq)
         self._queue.append(event)
-        self._ready.set()
 
-    async def next(self, timeout: float) -> Event | None:
-        """The next event, or None after `timeout` or once closed with nothing left."""
+    def wake(self) -> None:
+        """Hand the reader what is queued, if it waits."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def take(self, timeout: float) -> list[Event]:
+        """Every event queued, in order, once there is one; empty after `timeout` or once closed with nothing
+        left."""
         if not self._queue and not self.closed:
-            self._ready.clear()
+            self._waiter = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._waiter
             except TimeoutError:
-                return None
-        return self._queue.popleft() if self._queue else None
+                pass
+            finally:
+                self._waiter = None
+        taken = list(self._queue)
+        self._queue.clear()
+        return taken
 
     @property
     def pending(self) -> bool:
@@ -94,7 +116,7 @@ class Subscription:
     def close(self) -> None:
         self.closed = True
         self._events.subscribers.discard(self)
-        self._ready.set()
+        self.wake()
 
 
 class Events:
@@ -104,6 +126,8 @@ class Events:
         self._seq = 0
         self.subscribers: set[Subscription] = set()
         self.resets = 0                   # readers that fell behind
+        self._waking: asyncio.Handle | None = None      # the readers' next wakeup, once one is due
+        self._woken = -WAKE                # loop time of the last one
 
     @property
     def last_seq(self) -> int:
@@ -115,7 +139,15 @@ class Events:
         self._history.append(event)
         for subscriber in list(self.subscribers):
             subscriber.offer(event)
+        if self._waking is None:
+            loop = asyncio.get_running_loop()
+            self._waking = loop.call_at(max(loop.time(), self._woken + WAKE), self._wake)
         return event
+
+    def _wake(self) -> None:
+        self._waking, self._woken = None, asyncio.get_running_loop().time()
+        for subscriber in list(self.subscribers):
+            subscriber.wake()
 
     def reset(self, reason: str, seq: int | None = None) -> Event:
         """Not part of the history: its id is the latest event's, so a reader that lists again after it and
@@ -123,9 +155,13 @@ class Events:
         return Event(self.boot_id, self._seq if seq is None else seq, "reset", None, None, time.time(),
                      {"reason": reason})
 
-    def subscribe(self, after: tuple[str, int] | None, accept: Callable[[Event], bool]) -> Subscription:
-        """A reader of the events after `after` (a parsed id; None: from now on) that `accept` takes."""
-        subscription = Subscription(self, accept, self.queue)
+    def subscribe(self, after: tuple[str, int] | None, mxids: Iterable[str] | None = None,
+                  types: Iterable[str] | None = None) -> Subscription:
+        """A reader of the events after `after` (a parsed id; None: from now on) of these cameras and types
+        (None: all)."""
+        # What it is offered here, it takes at once.
+        subscription = Subscription(self, self.queue, None if mxids is None else frozenset(mxids),
+                                    None if types is None else frozenset(types))
         if after is not None:
             boot_id, seq = after
             oldest = self._history[0].seq if self._history else self._seq + 1
@@ -143,6 +179,8 @@ class Events:
         return subscription
 
     def close(self) -> None:
+        if self._waking is not None:
+            self._waking.cancel()
         for subscriber in list(self.subscribers):
             subscriber.close()
 

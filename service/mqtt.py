@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 from aiohttp import web
+from paho.mqtt.enums import MQTTErrorCode
 
 from actors.fanout import WAITING, Latest
 from actors.fleet import Fleet
@@ -30,6 +31,7 @@ from .nn import RESULTS, Results
 log = logging.getLogger(__name__)
 BACKOFF = (0.5, 30.0)         # s: the first wait before reconnecting, doubling up to the second
 STOP_GRACE = 5.0              # s the publisher gets at shutdown to send what is queued and `offline`
+BATCH = 256                   # events handed to the connection at once: what it writes in one go holds the loop
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class Publisher:
         self.identifier = f"oak-camera-service-{gateway_id}"
         self.connected = False
         self.published = self.dropped = self.connects = 0
-        self._subscription = events.subscribe(None, lambda event: True)
+        self._subscription = events.subscribe(None)
         self._subscription.on_drop = self._count_drops
         self._task: asyncio.Task | None = None
 
@@ -134,28 +136,44 @@ class Publisher:
 
     async def _pump(self, client: aiomqtt.Client) -> None:
         while True:
-            event = await self._subscription.next(1.0)
-            if event is None:
+            taken = await self._subscription.take(1.0)
+            if not taken:
                 if self._subscription.closed:
                     return
                 continue
-            try:
-                await self._send(client, event)
-            except aiomqtt.MqttError:
-                self.dropped += 1             # lost with the connection; the reconnect republishes the state
-                raise
+            for start in range(0, len(taken), BATCH):
+                await self._send(client, taken[start:start + BATCH])
 
-    async def _send(self, client: aiomqtt.Client, event: Event) -> None:
-        await client.publish(f"{self.base}/events/{event.type}", event.text)      # QoS 0: no round trip each
-        self.published += 1
-        if event.type == "reset":
+    async def _send(self, client: aiomqtt.Client, taken: list[Event]) -> None:
+        """A batch of events, then the retained state they changed. The events go at QoS 0, in order on the
+        one connection: each is handed to the connection as it is, and only the last one is waited for (once
+        it is written, so is every one before it), so that a batch costs one round of the loop and the
+        connection never holds more than a batch. Events lost with the connection are counted; the
+        reconnect republishes the state."""
+        # aiomqtt waits for every publish (a future, a task and a timer each); paho's own publish hands the
+        # message over and returns.
+        paho = client._client
+        sent = 0
+        try:
+            for event in taken[:-1]:
+                info = paho.publish(f"{self.base}/events/{event.type}", event.text)
+                if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
+                sent += 1
+            await client.publish(f"{self.base}/events/{taken[-1].type}", taken[-1].text)
+            sent += 1
+        except aiomqtt.MqttError:
+            self.dropped += len(taken) - sent     # lost with the connection; the reconnect republishes the state
+            raise
+        finally:
+            self.published += sent
+        if any(event.type == "reset" for event in taken):
             await self._publish_state(client)
-        elif event.type in ("camera_added", "camera_state"):
-            actor = self.fleet.get(event.mxid)
-            if actor is not None:
-                await client.publish(f"{self.base}/cameras/{event.mxid}", json.dumps(camera_body(actor)), qos=1,
-                                     retain=True)
-
+            return
+        changed = dict.fromkeys(event.mxid for event in taken if event.type in ("camera_added", "camera_state"))
+        retained = [(actor.mxid, camera_body(actor)) for mxid in changed if (actor := self.fleet.get(mxid)) is not None]
+        await asyncio.gather(*(client.publish(f"{self.base}/cameras/{mxid}", json.dumps(body), qos=1, retain=True)
+                               for mxid, body in retained))
 
     async def _forward_results(self, client: aiomqtt.Client) -> None:
         """Every running network's results to its stream's topic, as the results WebSocket gives them: one

@@ -1,6 +1,8 @@
 """GET /events: the gateway's events as Server-Sent Events (aiohttp-sse), resumable with Last-Event-ID."""
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from aiohttp_apigami import docs, querystring_schema
 from aiohttp_sse import EventSourceResponse
@@ -10,7 +12,7 @@ from schemas.events import EVENT_ID_PATTERN, EventSchema, EventsQuerySchema, par
 
 from . import openapi
 from .errors import validation_error
-from .events import EVENTS, HISTORY, QUEUE, Event
+from .events import EVENTS, HISTORY, QUEUE, SEP
 from .inputs import load
 
 KEEPALIVE = 15.0          # s between keep-alive comments, so proxies and clients see the stream is alive
@@ -42,20 +44,16 @@ async def events(request: web.Request) -> web.StreamResponse:
             after = parse_event_id(request.headers["Last-Event-ID"])
         except ValidationError as exc:
             raise validation_error({"Last-Event-ID": exc.messages}, "the Last-Event-ID header is not valid") from None
-    mxids, types = query.get("mxid"), query.get("type")
-
-    def accept(event: Event) -> bool:
-        return (mxids is None or event.mxid is None or event.mxid in mxids) and (types is None or event.type in types)
-
-    subscription = request.app[EVENTS].subscribe(after, accept)
-    response = EventSourceResponse(ping_interval=KEEPALIVE, send_timeout=SEND_TIMEOUT,
+    subscription = request.app[EVENTS].subscribe(after, query.get("mxid"), query.get("type"))
+    response = EventSourceResponse(ping_interval=KEEPALIVE, send_timeout=SEND_TIMEOUT, sep=SEP,
                                    headers={"X-Accel-Buffering": "no"})     # proxies: pass each event on at once
     try:
         await response.prepare(request)
         while True:
-            event = await subscription.next(LOOK)
-            if event is not None:
-                await response.send(event.text, id=event.id, event=event.type)
+            taken = await subscription.take(LOOK)
+            if taken:
+                # Everything queued in one write: one wakeup and one send a batch, not one an event.
+                await _send(request, response, b"".join(event.frame for event in taken))
             elif subscription.closed:
                 break                         # the gateway stops: its gateway_stopped was the last event
             elif request.transport is None or request.transport.is_closing() or not response.is_connected():
@@ -67,6 +65,18 @@ async def events(request: web.Request) -> web.StreamResponse:
         if response.prepared:
             response.stop_streaming()
     return response
+
+
+async def _send(request: web.Request, response: EventSourceResponse, frames: bytes) -> None:
+    """Events already framed, as EventSourceResponse.send writes one: a client that leaves them unread in full
+    buffers for SEND_TIMEOUT is cut off."""
+    try:
+        async with asyncio.timeout(SEND_TIMEOUT):
+            await response.write(frames)
+    except TimeoutError:
+        if (transport := request.transport) is not None:
+            transport.abort()             # a stalled client never drains the buffer: a close would wait on it
+        raise
 
 
 def add_routes(add) -> None:

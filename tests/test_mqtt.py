@@ -10,12 +10,14 @@ import blobs
 import pytest
 from broker import MOSQUITTO, Broker, Subscriber
 from conftest import activate, device_timeout, stream_url, wait_until
+from sse import watch
 from test_cli import start, stop
 from test_hotplug import sim
 from test_metrics import scrape, value
 from test_nn import MOBILENET, upload
 
 import service.events
+import service.mqtt
 from service.app import create_app
 from service.inputs import FLEET
 from service.mqtt import MqttTarget
@@ -55,6 +57,28 @@ async def test_the_state_is_retained_and_every_event_published(aiohttp_client, m
         await sim(client, cams[1], "unplug")
         await wait_until(lambda: sub.json(f"{base}/cameras/{cams[1]}")["state"] == "disconnected", timeout=10)
         assert any(e["data"]["state"] == "disconnected" for e in sub.events("camera_state"))
+
+
+async def test_a_burst_of_changes_reaches_the_subscriber_and_every_sse_client_whole_and_in_order(
+        aiohttp_client, make_backend, broker, mxid, monkeypatch):
+    """Events published together go out together (one write to each SSE client; to the broker in batches,
+    one wait each): still every one, once, in order."""
+    monkeypatch.setattr(service.mqtt, "BATCH", 4)      # the burst is several batches
+    backend = make_backend(["oak-d"])
+    client = await serve(aiohttp_client, backend, broker.url("fleet"))
+    url = stream_url(mxid("oak-d"), "CAM_A", "control")
+    await until_metric(client, "mqtt_connected", 1)
+    assert (await client.post(url, json={"contrast": 0})).status == 200
+    async with Subscriber(broker.port, "fleet/+/events/control") as sub:
+        readers = [await watch(client, mxid=mxid("oak-d"), type="control") for _ in range(3)]
+        answers = await asyncio.gather(*(client.post(url, json={"contrast": c}) for c in range(-10, 11) if c))
+        assert all(a.status == 200 for a in answers)
+        revisions = sorted(int(a.headers["X-State-Revision"]) for a in answers)    # each one a change
+        for reader in readers:
+            assert [(await reader.next())["revision"] for _ in answers] == revisions
+        await wait_until(lambda: len(sub.events("control")) >= len(answers), timeout=10)
+        assert [e["revision"] for e in sub.events("control")] == revisions
+    assert value(await scrape(client), "mqtt_dropped_total") == 0
 
 
 async def until_metric(client, name, wanted, timeout=20.0):
