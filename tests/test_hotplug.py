@@ -155,7 +155,7 @@ async def test_discoveries_at_once_start_one_actor_a_camera(client, backend, mxi
     await actor.stop()
     backend.device(cam).release()
     # A closed camera is listed again once it has rebooted (at once on the simulator).
-    await wait_until(lambda: any(d.info.mxid == cam for d in backend.discover()))
+    await wait_until(lambda: any(d.info.mxid == cam for d in backend.discover()), 30)
     await asyncio.gather(*(fleet.discover() for _ in range(4)))
     assert started.count(cam) == 1 and fleet.get(cam) is not None
 
