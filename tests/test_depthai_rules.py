@@ -17,7 +17,8 @@ from service.video import VIDEO
 from service.metrics import runner_options
 from actors.simulated.device import SimBackend
 from actors.simulated.models import mxid_for
-from depthai import CameraBoardSocket
+from depthai import CameraBoardSocket, ImgFrame
+import standin as standin_module
 
 OAK_D, OAK_1, OAK_D_LR = mxid_for("oak-d", 0), mxid_for("oak-1", 0), mxid_for("oak-d-lr", 0)
 
@@ -521,6 +522,62 @@ async def test_r23_rvc4_runs_no_vpu_blob_and_says_so(oak4):
         error = await assert_error(resp, 422)
         assert "RVC4" in error["message"] + str(error.get("fields")), error
     assert await (await client.get(stream_url(OAK_D_LR, "CAM_A", "nn"))).json() is None
+
+
+async def test_r23_an_rvc4_archive_runs_on_an_oak4_fed_bgr888i(oak4):
+    import blobs
+    from test_nn import upload, results, MOBILENET
+    client, board = oak4
+    await activate(client, OAK_D_LR, "CAM_A")
+    resp = await client.post(stream_url(OAK_D_LR, "CAM_A", "nn"),
+                             data=upload(blobs.rvc4_archive(), MOBILENET, "model.tar.xz"))
+    assert resp.status == 200, await resp.text()
+    model = (await resp.json())["model"]
+    assert (model["format"], model["platforms"], model["input"]) == ("nn_archive", ["RVC4"], [300, 300])
+    assert model["outputs"] == {"detection_out": [1, 1, 100, 7]}
+    found = await results(client, OAK_D_LR, "CAM_A", count=2)
+    assert all("detections" in message for message in found), found
+    # depthai's own setNNArchive took the archive, and the network reads interleaved BGR at its input size.
+    network = next(n for n in board.device.pipeline.nodes if isinstance(n, standin_module.NeuralNetworkNode))
+    assert network.archive is not None and network.blob is None
+    assert (network.input.source.kind, network.input.source.size) == (ImgFrame.Type.BGR888i, (300, 300))
+    assert board.counts["nn_misfed"] == 0
+    # A Generic network answers each output layer the archive describes, at its shape.
+    resp = await client.post(stream_url(OAK_D_LR, "CAM_A", "nn"),
+                             data=upload(blobs.rvc4_archive(parser=None), {"type": "Generic"}, "model.tar.xz"))
+    assert resp.status == 200, await resp.text()
+    message = (await results(client, OAK_D_LR, "CAM_A"))[0]
+    assert message["outputs"]["detection_out"]["shape"] == [1, 1, 100, 7]
+
+
+async def test_r23_what_rvc4_cannot_run_is_a_422_that_says_why(oak4):
+    import blobs
+    from test_nn import upload, MOBILENET
+    client, board = oak4
+    await activate(client, OAK_D_LR, "CAM_A")
+    refused = (
+        (blobs.rvc4_archive(data=b""), "empty"),                              # no model in it
+        (blobs.rvc4_archive(model="model.onnx"), "no OAK"),                   # ModelType OTHER: no platform
+        (blobs.rvc4_archive(parser=None), "detection head"),                  # setNNArchive's parser refuses it
+        (blobs.rvc4_archive(outputs={"detection_out": (1, 100, 6)}), "[..., N, 7]"),
+    )
+    for model, why in refused:
+        resp = await client.post(stream_url(OAK_D_LR, "CAM_A", "nn"), data=upload(model, MOBILENET, "m.tar.xz"))
+        error = await assert_error(resp, 422)
+        assert why in str(error.get("fields")), (why, error)
+    assert await (await client.get(stream_url(OAK_D_LR, "CAM_A", "nn"))).json() is None
+
+
+async def test_r23_an_rvc4_archive_on_an_rvc2_camera_is_a_422_that_says_so(client):
+    import blobs
+    from test_nn import upload, MOBILENET
+    await activate(client, OAK_D, "CAM_A")
+    resp = await client.post(stream_url(OAK_D, "CAM_A", "nn"),
+                             data=upload(blobs.rvc4_archive(), MOBILENET, "model.tar.xz"))
+    error = await assert_error(resp, 422)
+    text = str(error.get("fields"))
+    assert "RVC4" in text and "RVC2" in text, error
+    assert await (await client.get(stream_url(OAK_D, "CAM_A", "nn"))).json() is None
 
 
 async def test_r5_r13_rvc2_s_stereo_and_encoder_limits_are_not_rvc4_s(oak4):
