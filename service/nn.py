@@ -137,8 +137,10 @@ def _check_fit(config: dict, model: dict) -> None:
 
 
 @docs(tags=TAG, summary="Deploy Neural Network",
-      description="Runs a network on the stream, replacing the one it had: `model` is an OpenVINO blob compiled "
-                  "for RVC2 (or an NN archive, .tar.xz, holding one), at most 64 MiB; `config` is NNConfig as "
+      description="Runs a network on the stream, replacing the one it had: `model` is, for an OAK (RVC2), an "
+                  "OpenVINO blob compiled for RVC2 (or an NN archive, .tar.xz, holding one), for an OAK4 (RVC4) "
+                  "an NN archive built for RVC4 (a .dlc model, its outputs' shapes in its config.json), at most "
+                  "64 MiB; a model for the other chip is a 422; `config` is NNConfig as "
                   "JSON, flat or with the decoder's fields nested in `nn_config` (the original API's form). "
                   "The answer, as GET's, has the original's `type`, `num_inference_threads` and `nn_config`. "
                   "The network sees the centre of the frame at its input's shape, scaled to its input "

@@ -524,7 +524,7 @@ async def test_r23_rvc4_runs_no_vpu_blob_and_says_so(oak4):
     assert await (await client.get(stream_url(OAK_D_LR, "CAM_A", "nn"))).json() is None
 
 
-async def test_r23_an_rvc4_archive_runs_on_an_oak4_fed_bgr888i(oak4):
+async def test_r25_an_rvc4_archive_runs_on_an_oak4_fed_bgr888i(oak4):
     import blobs
     from test_nn import upload, results, MOBILENET
     client, board = oak4
@@ -550,7 +550,7 @@ async def test_r23_an_rvc4_archive_runs_on_an_oak4_fed_bgr888i(oak4):
     assert message["outputs"]["detection_out"]["shape"] == [1, 1, 100, 7]
 
 
-async def test_r23_what_rvc4_cannot_run_is_a_422_that_says_why(oak4):
+async def test_r25_what_rvc4_cannot_run_is_a_422_that_says_why(oak4):
     import blobs
     from test_nn import upload, MOBILENET
     client, board = oak4
@@ -568,7 +568,7 @@ async def test_r23_what_rvc4_cannot_run_is_a_422_that_says_why(oak4):
     assert await (await client.get(stream_url(OAK_D_LR, "CAM_A", "nn"))).json() is None
 
 
-async def test_r23_an_rvc4_archive_on_an_rvc2_camera_is_a_422_that_says_so(client):
+async def test_r25_an_rvc4_archive_on_an_rvc2_camera_is_a_422_that_says_so(client):
     import blobs
     from test_nn import upload, MOBILENET
     await activate(client, OAK_D, "CAM_A")
