@@ -558,9 +558,11 @@ class DepthAIDevice(Device):
                 stereo.depth.link(align.input)
                 node.passthrough.link(align.inputAlignTo)
                 align.outputAligned.link(node.inputDepth)
-        # RVC2 networks read planar BGR, RVC4 ones interleaved (what NeuralNetwork.cpp requests on each for an
-        # archive that names no daiType of its own).
-        layout = dai.ImgFrame.Type.BGR888p if self.info.platform == RVC2 else dai.ImgFrame.Type.BGR888i
+        # RVC2 networks read planar BGR, RVC4 ones interleaved unless their archive names a daiType (what
+        # NeuralNetwork.cpp requests on each); the model check says which (R25).
+        layout = dai.ImgFrame.Type.__members__.get(nn["model"].get("input_type", ""),
+                                                   dai.ImgFrame.Type.BGR888p if self.info.platform == RVC2 else
+                                                   dai.ImgFrame.Type.BGR888i)
         self._gate(pipeline, camera.requestOutput(tuple(nn["model"]["input"]), type=layout,
                                                   resizeMode=dai.ImgResizeMode.CROP, fps=fps), work).output.link(node.input)
         node.input.setBlocking(False)          # a busy network skips frames, never holds up the camera

@@ -141,7 +141,8 @@ def inspect(path: Path, fmt: str) -> dict:
     outputs = {name: list(info.dims) for name, info in sorted(blob.networkOutputs.items())}
     _check_outputs(outputs)
     heads = _heads(archive.getConfig().model) if fmt == "nn_archive" else []
-    return {"format": fmt, "platforms": ["RVC2"], "input": size, "outputs": outputs, "heads": heads}
+    return {"format": fmt, "platforms": ["RVC2"], "input": size, "input_type": "BGR888p", "outputs": outputs,
+            "heads": heads}
 
 
 def _heads(model) -> list[str]:
@@ -168,6 +169,13 @@ def _described(model, archive, platforms: list[str]) -> dict:
                            f"{model.inputs[0].layout}) is not an image: depthai reads NCHW or NHWC only")
     size = list(size)
     _check_input(size, model.inputs[0].shape)
+    # The frame type the input reads: the archive's daiType, else interleaved BGR on RVC4 (what
+    # NeuralNetwork.build requests, src/pipeline/node/NeuralNetwork.cpp getFrameCapability).
+    import depthai as dai
+    input_type = model.inputs[0].preprocessing.daiType or "BGR888i"
+    if input_type not in dai.ImgFrame.Type.__members__:
+        raise ModelRefused(f"the NN archive's input reads frames of type {input_type}, which depthai does not "
+                           "know (Unsupported input type)")
     outputs = {}
     for output in model.outputs:
         if not output.shape:
@@ -176,8 +184,8 @@ def _described(model, archive, platforms: list[str]) -> dict:
         outputs[output.name] = list(output.shape)
     outputs = dict(sorted(outputs.items()))
     _check_outputs(outputs)
-    return {"format": "nn_archive", "platforms": platforms, "input": size, "outputs": outputs,
-            "heads": _heads(model)}
+    return {"format": "nn_archive", "platforms": platforms, "input": size, "input_type": input_type,
+            "outputs": outputs, "heads": _heads(model)}
 
 
 def _check_outputs(outputs: dict) -> None:

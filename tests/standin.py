@@ -1204,6 +1204,9 @@ class NeuralNetworkNode(Downstream):
         # anything else it misreads (R16).
         layout = real.ImgFrame.Type.BGR888p if self.pipeline.device.board.platform == "RVC2" \
             else real.ImgFrame.Type.BGR888i
+        named = self.archive.getConfig().model.inputs[0].preprocessing.daiType if self.archive else None
+        if named:           # an archive's input reads the frame type it names (R25)
+            layout = real.ImgFrame.Type.__members__.get(named)     # a type depthai does not know: misread
         self.fed_right = source.size == self.input_size() and source.kind == layout
         if not self.fed_right:
             self.pipeline.device.board.counts["nn_misfed"] += 1

@@ -550,6 +550,22 @@ async def test_r25_an_rvc4_archive_runs_on_an_oak4_fed_bgr888i(oak4):
     assert message["outputs"]["detection_out"]["shape"] == [1, 1, 100, 7]
 
 
+async def test_r25_an_rvc4_archive_s_network_reads_the_frame_type_its_archive_names(oak4):
+    import blobs
+    from test_nn import upload, results, MOBILENET
+    client, board = oak4
+    await activate(client, OAK_D_LR, "CAM_A")
+    for dai_type in ("BGR888p", None):
+        resp = await client.post(stream_url(OAK_D_LR, "CAM_A", "nn"),
+                                 data=upload(blobs.rvc4_archive(dai_type=dai_type), MOBILENET, "model.tar.xz"))
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["model"]["input_type"] == (dai_type or "BGR888i")
+        await results(client, OAK_D_LR, "CAM_A", count=2)
+        network = next(n for n in board.device.pipeline.nodes if isinstance(n, standin_module.NeuralNetworkNode))
+        assert network.input.source.kind == ImgFrame.Type.__members__[dai_type or "BGR888i"]
+    assert board.counts["nn_misfed"] == 0
+
+
 async def test_r25_what_rvc4_cannot_run_is_a_422_that_says_why(oak4):
     import blobs
     from test_nn import upload, MOBILENET
@@ -559,6 +575,7 @@ async def test_r25_what_rvc4_cannot_run_is_a_422_that_says_why(oak4):
         (blobs.rvc4_archive(data=b""), "empty"),                              # no model in it
         (blobs.rvc4_archive(model="model.onnx"), "no OAK"),                   # ModelType OTHER: no platform
         (blobs.rvc4_archive(parser=None), "detection head"),                  # setNNArchive's parser refuses it
+        (blobs.rvc4_archive(dai_type="BGR999"), "BGR999"),                    # no ImgFrame.Type of that name
         (blobs.rvc4_archive(outputs={"detection_out": (1, 100, 6)}), "[..., N, 7]"),
     )
     for model, why in refused:
