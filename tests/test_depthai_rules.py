@@ -550,6 +550,23 @@ async def test_r25_an_rvc4_archive_runs_on_an_oak4_fed_bgr888i(oak4):
     assert message["outputs"]["detection_out"]["shape"] == [1, 1, 100, 7]
 
 
+async def test_r25_an_rvc4_archive_on_a_depth_stream_reports_millimetres(oak4):
+    import blobs
+    from test_nn import upload, results
+    client, board = oak4
+    await activate(client, OAK_D_LR, "DEPTH_B_C")
+    resp = await client.post(stream_url(OAK_D_LR, "DEPTH_B_C", "nn"), data=upload(
+        blobs.rvc4_archive(), {"type": "MobileNet", "labels": ["ball", "box"]}, "model.tar.xz"))
+    assert resp.status == 200, await resp.text()
+    [message] = await results(client, OAK_D_LR, "DEPTH_B_C")
+    found = {d["label_name"]: d for d in message["detections"]}
+    assert set(found) == {"ball", "box"} and all(d["spatial_coords"]["z"] > 0 for d in found.values()), found
+    network = next(n for n in board.device.pipeline.nodes
+                   if isinstance(n, standin_module.SpatialDetectionNetworkNode))
+    assert network.archive is not None and network.input.source.kind == ImgFrame.Type.BGR888i
+    assert board.counts["spatial_unaligned_warnings"] == 0
+
+
 async def test_r25_an_rvc4_archive_s_network_reads_the_frame_type_its_archive_names(oak4):
     import blobs
     from test_nn import upload, results, MOBILENET
