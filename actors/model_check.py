@@ -127,7 +127,7 @@ def inspect(path: Path, fmt: str) -> dict:
             raise ModelRefused(f"the NN archive holds a {kind.name} model, which no OAK runs (depthai supports it "
                                "on no platform): OAK (RVC2) cameras run OpenVINO blobs, OAK4 (RVC4) ones .dlc "
                                "models, each in an NN archive built for it")
-        return _described(archive.getConfig().model, archive, platforms)
+        return _described(dai, archive, platforms)
     if blob.device.name != "VPU":
         raise ModelRefused(f"the blob is compiled for {blob.device.name}, not for the OAK's RVC2 (VPU)")
     inputs = list(blob.networkInputs.values())
@@ -154,10 +154,11 @@ def _check_input(size: list[int], dims) -> None:
         raise ModelRefused(f"the network's input {list(dims)} is not an image size a camera can feed")
 
 
-def _described(model, archive, platforms: list[str]) -> dict:
+def _described(dai, archive, platforms: list[str]) -> dict:
     """An archive whose model depthai does not read on the host (RVC4's DLC), as its config.json describes it:
     one image input whose size `NNArchive.getInputSize()` reads (NCHW or NHWC), and outputs with their shapes,
     which the service needs to check a decoder against them and to report a Generic network's layers."""
+    model = archive.getConfig().model
     if len(model.inputs) != 1:
         raise ModelRefused(f"the network has {len(model.inputs)} inputs; a camera stream feeds exactly one image")
     try:
@@ -171,7 +172,6 @@ def _described(model, archive, platforms: list[str]) -> dict:
     _check_input(size, model.inputs[0].shape)
     # The frame type the input reads: the archive's daiType, else interleaved BGR on RVC4 (what
     # NeuralNetwork.build requests, src/pipeline/node/NeuralNetwork.cpp getFrameCapability).
-    import depthai as dai
     input_type = model.inputs[0].preprocessing.daiType or "BGR888i"
     if input_type not in dai.ImgFrame.Type.__members__:
         raise ModelRefused(f"the NN archive's input reads frames of type {input_type}, which depthai does not "

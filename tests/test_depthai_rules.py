@@ -593,6 +593,7 @@ async def test_r25_what_rvc4_cannot_run_is_a_422_that_says_why(oak4):
         (blobs.rvc4_archive(model="model.onnx"), "no OAK"),                   # ModelType OTHER: no platform
         (blobs.rvc4_archive(parser=None), "detection head"),                  # setNNArchive's parser refuses it
         (blobs.rvc4_archive(dai_type="BGR999"), "BGR999"),                    # no ImgFrame.Type of that name
+        (blobs.rvc4_archive(outputs={"detection_out": ()}), "no shape"),      # the service needs the shapes
         (blobs.rvc4_archive(outputs={"detection_out": (1, 100, 6)}), "[..., N, 7]"),
     )
     for model, why in refused:
