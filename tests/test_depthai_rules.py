@@ -567,6 +567,30 @@ async def test_r25_an_rvc4_archive_on_a_depth_stream_reports_millimetres(oak4):
     assert board.counts["spatial_unaligned_warnings"] == 0
 
 
+async def test_r25_past_the_service_s_checks_the_standin_refuses_what_depthai_refuses(oak4, client, standin,
+                                                                                      monkeypatch):
+    """The service's checks taken away, the camera itself refuses: depthai's setBlob a VPU blob on RVC4, its
+    DetectionParser an archive without a detection head, and (the stand-in's assumption) an RVC2 camera a .dlc;
+    each is a refused configuration, and the camera goes on as it ran."""
+    import blobs
+    import service.nn
+    from test_nn import upload, MOBILENET
+    monkeypatch.setattr(service.nn, "_check_platform", lambda actor, model: None)
+    monkeypatch.setattr(service.nn, "_check_fit", lambda config, model: None)
+    four, board = oak4
+    await activate(four, OAK_D_LR, "CAM_A")
+    await activate(client, OAK_D, "CAM_A")
+    for camera, cam, model, why in (
+            (four, OAK_D_LR, blobs.blob(), "Loaded model is for RVC2, but the device is RVC4"),
+            (four, OAK_D_LR, blobs.rvc4_archive(parser=None), "at least one detection head"),
+            (client, OAK_D, blobs.rvc4_archive(), "does not run on RVC2")):
+        resp = await camera.post(stream_url(cam, "CAM_A", "nn"), data=upload(model, MOBILENET, "model.tar.xz"))
+        error = await assert_error(resp, 422)
+        assert why in error["message"], error
+        assert await (await camera.get(stream_url(cam, "CAM_A", "nn"))).json() is None
+        assert (await camera.get(stream_url(cam, "CAM_A", "still"))).status == 200
+
+
 async def test_r25_an_rvc4_archive_s_network_reads_the_frame_type_its_archive_names(oak4):
     import blobs
     from test_nn import upload, results, MOBILENET
