@@ -34,7 +34,7 @@ from .depthai_convert import control_to_dai, frame_from_dai, frame_meta, nn_mess
     stereo_pairs
 from .errors import ConfigRejected, DeviceError, DeviceTimeout
 from .frames import EncodedPacket, Frame, FrameMeta, FrameSlot, PacketRing, window_origin
-from .model import COLOR, DEPTH, MONO, RVC2, CameraInfo, StreamSpec, stereo_source, streams_of
+from .model import COLOR, DEPTH, MONO, RVC2, RVC4, CameraInfo, StreamSpec, stereo_source, streams_of
 from .nn import load_blob
 
 log = logging.getLogger(__name__)
@@ -523,14 +523,20 @@ class DepthAIDevice(Device):
         """The stream's neural network, fed by its camera at the network's input size and shape (the centre of
         the frame, resize mode CROP) as planar BGR; a spatial one on depth streams. Its results' queue (R16)."""
         dai, config = self._dai, nn["config"]
+        # An archive built for RVC4 (a .dlc) goes to the camera whole, by depthai's own setNNArchive, which on a
+        # DetectionNetwork gives its parser the archive's heads too; an RVC2 model as the blob it holds (R16, R23).
+        rvc4 = RVC4 in nn["model"].get("platforms", ())
         try:
-            blob = load_blob(nn["path"], nn["model"]["format"], dai)
+            model = dai.NNArchive(str(nn["path"])) if rvc4 else load_blob(nn["path"], nn["model"]["format"], dai)
         except (RuntimeError, OSError) as exc:
             raise ConfigRejected(f"the model file cannot be loaded: {exc}") from exc
         kind = config["type"]
         node = pipeline.create(dai.node.NeuralNetwork if kind == "Generic" else
                                dai.node.SpatialDetectionNetwork if stereo is not None else dai.node.DetectionNetwork)
-        node.setBlob(blob)
+        if rvc4:
+            node.setNNArchive(model)      # throws for a head its parser cannot take: a refused configuration
+        else:
+            node.setBlob(model)           # throws on a camera of another platform (NeuralNetwork::setBlob)
         node.setNumInferenceThreads(int(config.get("num_inference_threads", 2)))
         if kind != "Generic":
             node.setConfidenceThreshold(float(config["confidence_threshold"]))
@@ -552,8 +558,11 @@ class DepthAIDevice(Device):
                 stereo.depth.link(align.input)
                 node.passthrough.link(align.inputAlignTo)
                 align.outputAligned.link(node.inputDepth)
-        # RVC2 networks read planar BGR, RVC4 ones interleaved (what NeuralNetwork.cpp requests on each).
-        layout = dai.ImgFrame.Type.BGR888p if self.info.platform == RVC2 else dai.ImgFrame.Type.BGR888i
+        # RVC2 networks read planar BGR, RVC4 ones interleaved unless their archive names a daiType (what
+        # NeuralNetwork.cpp requests on each); the model check says which (R25).
+        layout = dai.ImgFrame.Type.__members__.get(nn["model"].get("input_type", ""),
+                                                   dai.ImgFrame.Type.BGR888p if self.info.platform == RVC2 else
+                                                   dai.ImgFrame.Type.BGR888i)
         self._gate(pipeline, camera.requestOutput(tuple(nn["model"]["input"]), type=layout,
                                                   resizeMode=dai.ImgResizeMode.CROP, fps=fps), work).output.link(node.input)
         node.input.setBlocking(False)          # a busy network skips frames, never holds up the camera

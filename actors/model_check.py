@@ -67,6 +67,10 @@ def _check_archive(path: Path) -> None:
         if isinstance(model, str) and model.removeprefix("./") in names:
             data = _member(tar, names, model, MAX_MODEL_BYTES)
             what = f"the NN archive's {model}"
+            if not model.endswith((".blob", ".superblob")):     # RVC4's .dlc: depthai never reads it on the host
+                if not data:
+                    raise ModelRefused(f"{what} is empty")
+                return
             if model.endswith(".superblob"):            # sizes of the blob and 16 patches, then the blob
                 if len(data) < SUPERBLOB_HEADER:
                     raise ModelRefused(f"{what} is cut short: no superblob header")
@@ -103,17 +107,27 @@ def precheck(path: Path) -> str:
 
 
 def inspect(path: Path, fmt: str) -> dict:
-    """Blocking, in the child, after `precheck`: format, input [w, h] and outputs {name: shape}; ModelRefused
-    says why not."""
+    """Blocking, in the child, after `precheck`: format, the platforms it runs on (depthai's
+    `NNArchive.getSupportedPlatforms()`: RVC2 for a VPU blob, bare or in an archive; RVC4 for an archive's DLC),
+    input [w, h], outputs {name: shape} and the parser heads an archive declares; ModelRefused says why not."""
+    import depthai as dai
     try:
-        blob = load_blob(path, fmt)
+        if fmt == "nn_archive":
+            archive = dai.NNArchive(str(path))
+            platforms = [p.name for p in archive.getSupportedPlatforms()]
+            kind = archive.getModelType()
+        blob = load_blob(path, fmt, dai) if fmt == "blob" or kind != dai.ModelType.DLC else None
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 (depthai says what is wrong in its own words)
         what = "an NN archive depthai can read" if fmt == "nn_archive" else "an OpenVINO blob"
         raise ModelRefused(f"the model is not {what}: {exc}") from None
-    if blob is None:
-        raise ModelRefused("the NN archive holds no OpenVINO blob: OAK cameras of this kind (RVC2) run blobs only")
+    if fmt == "nn_archive" and blob is None:
+        if "RVC4" not in platforms:
+            raise ModelRefused(f"the NN archive holds a {kind.name} model, which no OAK runs (depthai supports it "
+                               "on no platform): OAK (RVC2) cameras run OpenVINO blobs, OAK4 (RVC4) ones .dlc "
+                               "models, each in an NN archive built for it")
+        return _described(dai, archive, platforms)
     if blob.device.name != "VPU":
         raise ModelRefused(f"the blob is compiled for {blob.device.name}, not for the OAK's RVC2 (VPU)")
     inputs = list(blob.networkInputs.values())
@@ -123,9 +137,58 @@ def inspect(path: Path, fmt: str) -> dict:
         size = [inputs[0].getWidth(), inputs[0].getHeight()]
     except RuntimeError as exc:
         raise ModelRefused(f"the network's input is not an image: {exc}") from None
-    if min(size) < 8 or max(size) > 4096:
-        raise ModelRefused(f"the network's input {inputs[0].dims} is not an image size a camera can feed")
+    _check_input(size, inputs[0].dims)
     outputs = {name: list(info.dims) for name, info in sorted(blob.networkOutputs.items())}
+    _check_outputs(outputs)
+    heads = _heads(archive.getConfig().model) if fmt == "nn_archive" else []
+    return {"format": fmt, "platforms": ["RVC2"], "input": size, "input_type": "BGR888p", "outputs": outputs,
+            "heads": heads}
+
+
+def _heads(model) -> list[str]:
+    return [head.parser for head in model.heads or []]
+
+
+def _check_input(size: list[int], dims) -> None:
+    if min(size) < 8 or max(size) > 4096:
+        raise ModelRefused(f"the network's input {list(dims)} is not an image size a camera can feed")
+
+
+def _described(dai, archive, platforms: list[str]) -> dict:
+    """An archive whose model depthai does not read on the host (RVC4's DLC), as its config.json describes it:
+    one image input whose size `NNArchive.getInputSize()` reads (NCHW or NHWC), and outputs with their shapes,
+    which the service needs to check a decoder against them and to report a Generic network's layers."""
+    model = archive.getConfig().model
+    if len(model.inputs) != 1:
+        raise ModelRefused(f"the network has {len(model.inputs)} inputs; a camera stream feeds exactly one image")
+    try:
+        size = archive.getInputSize()
+    except RuntimeError as exc:
+        raise ModelRefused(f"the NN archive's input is not an image: {exc}") from None
+    if size is None:
+        raise ModelRefused(f"the NN archive's input {list(model.inputs[0].shape)} (layout "
+                           f"{model.inputs[0].layout}) is not an image: depthai reads NCHW or NHWC only")
+    size = list(size)
+    _check_input(size, model.inputs[0].shape)
+    # The frame type the input reads: the archive's daiType, else interleaved BGR on RVC4 (what
+    # NeuralNetwork.build requests, src/pipeline/node/NeuralNetwork.cpp getFrameCapability).
+    input_type = model.inputs[0].preprocessing.daiType or "BGR888i"
+    if input_type not in dai.ImgFrame.Type.__members__:
+        raise ModelRefused(f"the NN archive's input reads frames of type {input_type}, which depthai does not "
+                           "know (Unsupported input type)")
+    outputs = {}
+    for output in model.outputs:
+        if not output.shape:
+            raise ModelRefused(f"the NN archive's config.json gives no shape for output {output.name}: the "
+                               "service needs each output's shape")
+        outputs[output.name] = list(output.shape)
+    outputs = dict(sorted(outputs.items()))
+    _check_outputs(outputs)
+    return {"format": "nn_archive", "platforms": platforms, "input": size, "input_type": input_type,
+            "outputs": outputs, "heads": _heads(model)}
+
+
+def _check_outputs(outputs: dict) -> None:
     if len(outputs) > MAX_OUTPUTS:
         raise ModelRefused(f"the network has {len(outputs)} outputs; at most {MAX_OUTPUTS} are taken")
     for name, dims in outputs.items():
@@ -135,7 +198,6 @@ def inspect(path: Path, fmt: str) -> dict:
         if not dims or values > MAX_OUTPUT_VALUES:
             raise ModelRefused(f"the network's output {name} {dims} is not one an OAK can hold "
                                f"(at most {MAX_OUTPUT_VALUES} values)")
-    return {"format": fmt, "input": size, "outputs": outputs}
 
 
 def _vm_size() -> int:

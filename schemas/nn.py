@@ -81,6 +81,15 @@ class NNModelSchema(Schema):
         "description": "The network's input [width, height]: the centre of the frame at that shape, scaled"})
     outputs = fields.Dict(keys=fields.String(), values=fields.List(fields.Integer()), required=True, metadata={
         "description": "Its output layers and their shapes"})
+    platforms = fields.List(fields.String(validate=validate.OneOf(("RVC2", "RVC4"))), metadata={
+        "description": "The chips it runs on, as depthai's NNArchive.getSupportedPlatforms() says: RVC2 (OAK) "
+                       "for an OpenVINO blob, bare or in an NN archive; RVC4 (OAK4) for an NN archive holding a "
+                       ".dlc model"})
+    input_type = fields.String(metadata={
+        "description": "The frame type the network reads (depthai's ImgFrame.Type): BGR888p on RVC2, on RVC4 "
+                       "the archive's dai_type, else BGR888i"})
+    heads = fields.List(fields.String(), metadata={
+        "description": "The parsers an NN archive's config.json declares (YOLO, SSD, …); empty for a bare blob"})
 
 
 class NNSchema(Schema):

@@ -20,7 +20,7 @@ from actors.backend import FrameSource
 from actors.errors import StreamInactive
 from actors.fanout import WAITING, FanOut, Latest
 from actors.messages import DeployNN, RemoveNN
-from actors.model import RVC2
+from actors.model import RVC2, RVC4
 from actors.model_check import ModelChecker
 from actors.nn import ModelFiles, ModelRefused
 from schemas.nn import RESULTS_MESSAGE, NNConfigSchema, NNUploadSchema, NNViewSchema, view
@@ -92,9 +92,40 @@ async def _read_upload(request: web.Request, upload) -> tuple[str | None, str | 
     return config, filename
 
 
+def _check_platform(actor: CameraActor, model: dict) -> None:
+    """R23: a model runs on the platforms depthai's NNArchive.getSupportedPlatforms() names: RVC2 (OAK) for an
+    OpenVINO (VPU) blob, bare or in an NN archive, RVC4 (OAK4) for an NN archive holding a .dlc."""
+    platforms, platform = model.get("platforms", [RVC2]), actor.info.platform
+    if platform in platforms:
+        return
+    if platform == RVC2:
+        raise validation_error({"model": [
+            f"this NN archive is built for {', '.join(platforms)} (OAK4: a .dlc model); camera {actor.mxid} is "
+            f"an OAK ({platform}), which runs OpenVINO blobs compiled for RVC2, bare or in an NN archive"]},
+            f"the model cannot run on an OAK ({platform}) camera")
+    held = " in an NN archive" if model["format"] == "nn_archive" else ""
+    raise validation_error({"model": [
+        f"this model is compiled for RVC2 (an OpenVINO blob{held}); camera {actor.mxid} is an OAK4 ({platform}), "
+        "which runs only NN archives built for RVC4 (holding a .dlc model)"]},
+        f"the model cannot run on an OAK4 ({platform}) camera")
+
+
+# The parsers DetectionParser.setConfig takes an NN archive's head for (src/pipeline/node/DetectionParser.cpp).
+DETECTION_HEADS = {"YOLO": "YOLO", "YOLOExtendedParser": "YOLO", "SSD": "MobileNet", "MOBILENET": "MobileNet"}
+
+
 def _check_fit(config: dict, model: dict) -> None:
-    """What the decoder needs of the network's outputs (the camera's DetectionParser reads them so)."""
+    """What the decoder needs of the network's outputs (the camera's DetectionParser reads them so), and of an
+    archive deployed by `setNNArchive` (RVC4's): DetectionNetwork.setNNArchive gives the archive to its parser,
+    which throws unless it declares detection heads of one family (YOLO or SSD)."""
     outputs = model["outputs"]
+    if config["type"] != "Generic" and RVC4 in model.get("platforms", ()):
+        families = {DETECTION_HEADS[h] for h in model.get("heads", ()) if h in DETECTION_HEADS}
+        if len(families) != 1:
+            raise validation_error({"model": [
+                f"a {config['type']} network from an NN archive needs the archive to declare a detection head "
+                f"of one family (YOLO or SSD), as depthai's DetectionNetwork.setNNArchive requires; this one "
+                f"declares {model.get('heads') or 'no head'}"]})
     if config["type"] == "MobileNet" and not any(len(s) >= 2 and s[-1] == 7 for s in outputs.values()):
         raise validation_error({"model": ["A MobileNet (SSD) network has an output of [..., N, 7] "
                                           f"(the detections); this one has {outputs}."]})
@@ -106,8 +137,10 @@ def _check_fit(config: dict, model: dict) -> None:
 
 
 @docs(tags=TAG, summary="Deploy Neural Network",
-      description="Runs a network on the stream, replacing the one it had: `model` is an OpenVINO blob compiled "
-                  "for RVC2 (or an NN archive, .tar.xz, holding one), at most 64 MiB; `config` is NNConfig as "
+      description="Runs a network on the stream, replacing the one it had: `model` is, for an OAK (RVC2), an "
+                  "OpenVINO blob compiled for RVC2 (or an NN archive, .tar.xz, holding one), for an OAK4 (RVC4) "
+                  "an NN archive built for RVC4 (a .dlc model, its outputs' shapes in its config.json), at most "
+                  "64 MiB; a model for the other chip is a 422; `config` is NNConfig as "
                   "JSON, flat or with the decoder's fields nested in `nn_config` (the original API's form). "
                   "The answer, as GET's, has the original's `type`, `num_inference_threads` and `nn_config`. "
                   "The network sees the centre of the frame at its input's shape, scaled to its input "
@@ -138,13 +171,8 @@ async def deploy_nn(request: web.Request) -> web.Response:
                 info = await request.app[CHECKER].check(upload.path)
             except ModelRefused as exc:
                 raise validation_error({"model": [str(exc)]}, "the model cannot run on an OAK camera") from None
+            _check_platform(actor, info)
             _check_fit(config, info)
-            if actor.info.platform != RVC2:        # R23: what the checker takes is a VPU blob, RVC2's
-                held = " in an NN archive" if info["format"] == "nn_archive" else ""
-                raise validation_error({"model": [
-                    f"this model is compiled for RVC2 (an OpenVINO blob{held}); camera {actor.mxid} is an OAK4 "
-                    f"({actor.info.platform}), which runs only NN archives built for RVC4, and this service "
-                    "deploys RVC2 models only"]}, "the model cannot run on an OAK4 (RVC4) camera")
             sha256 = upload.hash.hexdigest()
             try:
                 path = await asyncio.to_thread(files.keep, upload.path, sha256)

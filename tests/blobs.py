@@ -64,3 +64,25 @@ def archive(width: int = 300, height: int = 300, as_superblob: bool = False) -> 
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
+
+
+def rvc4_archive(width: int = 300, height: int = 300, outputs: dict = MOBILENET_OUT, parser: str | None = "SSD",
+                 model: str = "model.dlc", data: bytes = b"DLC model for the test", dai_type: str | None = None) -> bytes:
+    """An NN archive built for RVC4 (OAK4) as Luxonis' tools pack it: config.json (version 1.0) describing the
+    input and the outputs with their shapes, and a `.dlc` model, which depthai reads as ModelType.DLC and
+    supports on RVC4 alone (src/nn_archive/NNArchive.cpp getSupportedPlatforms); depthai never looks inside it
+    on the host, nor does the stand-in. `dai_type` is the frame type its input reads (preprocessing.dai_type)."""
+    config = {"config_version": "1.0", "model": {
+        "metadata": {"name": "test", "path": model, "precision": "float16"},
+        "inputs": [{"name": "data", "dtype": "uint8", "input_type": "image", "shape": [1, 3, height, width],
+                    "layout": "NCHW", "preprocessing": {"dai_type": dai_type} if dai_type else {}}],
+        "outputs": [{"name": name, "dtype": "float16", "shape": list(shape), "layout": "NCHW"[-len(shape):]}
+                    for name, shape in outputs.items()],
+        "heads": [{"parser": parser, "metadata": {"classes": ["ball", "box"], "n_classes": 2}}] if parser else []}}
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:xz") as tar:
+        for name, member in (("config.json", json.dumps(config).encode()), (model, data)):
+            info = tarfile.TarInfo(name)
+            info.size = len(member)
+            tar.addfile(info, io.BytesIO(member))
+    return out.getvalue()

@@ -1103,10 +1103,33 @@ class ParserNode:
     def setIouThreshold(self, threshold: float) -> None:
         self.iou = threshold
 
+    def setNNArchive(self, archive) -> None:
+        """DetectionParser::setConfig (src/pipeline/node/DetectionParser.cpp): the archive must declare detection
+        heads of one family, YOLO (or YOLOExtendedParser) or SSD (or MOBILENET); the family and the classes are
+        the head's, and a head's n_classes must match its classes."""
+        heads = archive.getConfig().model.heads or []
+        yolo = [h for h in heads if h.parser in ("YOLO", "YOLOExtendedParser")]
+        ssd = [h for h in heads if h.parser in ("SSD", "MOBILENET")]
+        if not yolo and not ssd:
+            raise RuntimeError("NNArchive should contain at least one detection head (YOLO or Mobilenet-SSD).")
+        if yolo and ssd:
+            raise RuntimeError("NNArchive should contain only one type of detection head (YOLO or Mobilenet-SSD).")
+        head = (yolo or ssd)[-1]
+        self.family = real.DetectionNetworkType.YOLO if yolo else real.DetectionNetworkType.MOBILENET
+        classes, count = head.metadata.classes, head.metadata.nClasses
+        if classes is not None:
+            if count is not None and count != len(classes):
+                raise RuntimeError("Number of classes does not match the size of class names array")
+            self.classes, self.num_classes = list(classes), len(classes)
+        elif count is not None:
+            self.num_classes = count
+        self.coordinates = 4
+
 
 class NeuralNetworkNode(Downstream):
-    """NeuralNetwork (Generic): runs the blob it is given on the frames it is fed (R16); it cannot execute the
-    network, so each output layer the blob declares comes back as zeros of its shape in an NNData."""
+    """NeuralNetwork (Generic): runs the blob or the RVC4 archive it is given on the frames it is fed (R16, R23);
+    it cannot execute the network, so each output layer the blob (or the archive's config) declares comes back
+    as zeros of its shape in an NNData."""
 
     def __init__(self, pipeline: Pipeline):
         self.pipeline = pipeline
@@ -1114,6 +1137,7 @@ class NeuralNetworkNode(Downstream):
         self.out = Output(self)
         self.passthrough = Output(self)     # the frames it ran on
         self.blob = None
+        self.archive = None             # an NN archive whose model goes to the device as it is (RVC4's .dlc)
         self.started = 0.0
         self.confidence = 0.5
         self.threads = 0                # 0: depthai's choice
@@ -1126,7 +1150,30 @@ class NeuralNetworkNode(Downstream):
     def setBlob(self, blob) -> None:
         if not isinstance(blob, real.OpenVINO.Blob):
             raise TypeError("setBlob takes a dai.OpenVINO.Blob")
+        # NeuralNetwork::setBlob on a pipeline with a device: a VPU blob is RVC2's, a VPUX one RVC3's
+        # (src/pipeline/node/NeuralNetwork.cpp).
+        platform = self.pipeline.device.board.platform
+        for device, chip in (("VPU", "RVC2"), ("VPUX", "RVC3")):
+            if blob.device.name == device and platform != chip:
+                raise RuntimeError(f"Loaded model is for {chip}, but the device is {platform}")
         self.blob = blob
+
+    def setNNArchive(self, archive) -> None:
+        """NeuralNetwork::setNNArchive (src/pipeline/node/NeuralNetwork.cpp): a BLOB or SUPERBLOB archive sets
+        its blob (8 shaves), through setBlob's platform check; a DLC (or OTHER) one goes to the device as its
+        model (setOtherModelFormat), unchecked on the host: only the device can run it or not (`start`).
+        DetectionNetwork::setNNArchive gives the archive to its parser first (DetectionNetwork.cpp)."""
+        if not isinstance(archive, real.NNArchive):
+            raise TypeError("setNNArchive takes a dai.NNArchive")
+        if isinstance(self, DetectionNetworkNode):
+            self.detectionParser.setNNArchive(archive)
+        kind = archive.getModelType()
+        if kind == real.ModelType.BLOB:
+            self.setBlob(archive.getBlob())
+        elif kind == real.ModelType.SUPERBLOB:
+            self.setBlob(archive.getSuperBlob().getBlobWithNumShaves(8))
+        else:
+            self.blob, self.archive = None, archive
 
     def setConfidenceThreshold(self, threshold: float) -> None:
         self.confidence = threshold
@@ -1135,12 +1182,26 @@ class NeuralNetworkNode(Downstream):
         return "nn"
 
     def input_size(self) -> tuple[int, int]:
+        if self.archive is not None:
+            return tuple(self.archive.getInputSize())
         info = next(iter(self.blob.networkInputs.values()))
         return info.getWidth(), info.getHeight()
 
+    def output_shapes(self) -> dict[str, list[int]]:
+        if self.archive is not None:
+            return {o.name: list(o.shape) for o in self.archive.getConfig().model.outputs}
+        return {name: list(info.dims) for name, info in self.blob.networkOutputs.items()}
+
     def start(self, now: float) -> None:
-        if self.blob is None:
+        if self.blob is None and self.archive is None:
             raise RuntimeError("NeuralNetwork: no blob set")
+        board = self.pipeline.device.board
+        if self.archive is not None and board.platform not in \
+                [p.name for p in self.archive.getSupportedPlatforms()]:
+            # The host sends a DLC to any device unchecked; what another chip's firmware says of it is not
+            # documented, so the stand-in refuses the pipeline at start, as the device's own checks do (R20).
+            raise RuntimeError(f"Device {board.mxid} error: the network's {self.archive.getModelType().name} "
+                               f"model does not run on {board.platform}")
         source = self.input.source
         self.out.fps = source.fps
         self.started = source.node.started or now
@@ -1149,6 +1210,9 @@ class NeuralNetworkNode(Downstream):
         # anything else it misreads (R16).
         layout = real.ImgFrame.Type.BGR888p if self.pipeline.device.board.platform == "RVC2" \
             else real.ImgFrame.Type.BGR888i
+        named = self.archive.getConfig().model.inputs[0].preprocessing.daiType if self.archive else None
+        if named:           # an archive's input reads the frame type it names (R25)
+            layout = real.ImgFrame.Type.__members__.get(named)     # a type depthai does not know: misread
         self.fed_right = source.size == self.input_size() and source.kind == layout
         if not self.fed_right:
             self.pipeline.device.board.counts["nn_misfed"] += 1
@@ -1158,8 +1222,8 @@ class NeuralNetworkNode(Downstream):
 
     def render(self, output: Output, sequence: int):
         message = real.NNData()
-        for name, info in self.blob.networkOutputs.items():
-            message.addTensor(name, np.zeros(info.dims, np.float32))
+        for name, shape in self.output_shapes().items():
+            message.addTensor(name, np.zeros(shape, np.float32))
         message.setSequenceNum(sequence)
         return _stamp(message, self, sequence, self.out.fps)      # its input frame's time (R16)
 

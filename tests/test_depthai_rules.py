@@ -17,7 +17,8 @@ from service.video import VIDEO
 from service.metrics import runner_options
 from actors.simulated.device import SimBackend
 from actors.simulated.models import mxid_for
-from depthai import CameraBoardSocket
+from depthai import CameraBoardSocket, ImgFrame
+import standin as standin_module
 
 OAK_D, OAK_1, OAK_D_LR = mxid_for("oak-d", 0), mxid_for("oak-1", 0), mxid_for("oak-d-lr", 0)
 
@@ -521,6 +522,121 @@ async def test_r23_rvc4_runs_no_vpu_blob_and_says_so(oak4):
         error = await assert_error(resp, 422)
         assert "RVC4" in error["message"] + str(error.get("fields")), error
     assert await (await client.get(stream_url(OAK_D_LR, "CAM_A", "nn"))).json() is None
+
+
+async def test_r25_an_rvc4_archive_runs_on_an_oak4_fed_bgr888i(oak4):
+    import blobs
+    from test_nn import upload, results, MOBILENET
+    client, board = oak4
+    await activate(client, OAK_D_LR, "CAM_A")
+    resp = await client.post(stream_url(OAK_D_LR, "CAM_A", "nn"),
+                             data=upload(blobs.rvc4_archive(), MOBILENET, "model.tar.xz"))
+    assert resp.status == 200, await resp.text()
+    model = (await resp.json())["model"]
+    assert (model["format"], model["platforms"], model["input"]) == ("nn_archive", ["RVC4"], [300, 300])
+    assert model["outputs"] == {"detection_out": [1, 1, 100, 7]}
+    found = await results(client, OAK_D_LR, "CAM_A", count=2)
+    assert all("detections" in message for message in found), found
+    # depthai's own setNNArchive took the archive, and the network reads interleaved BGR at its input size.
+    network = next(n for n in board.device.pipeline.nodes if isinstance(n, standin_module.NeuralNetworkNode))
+    assert network.archive is not None and network.blob is None
+    assert (network.input.source.kind, network.input.source.size) == (ImgFrame.Type.BGR888i, (300, 300))
+    assert board.counts["nn_misfed"] == 0
+    # A Generic network answers each output layer the archive describes, at its shape.
+    resp = await client.post(stream_url(OAK_D_LR, "CAM_A", "nn"),
+                             data=upload(blobs.rvc4_archive(parser=None), {"type": "Generic"}, "model.tar.xz"))
+    assert resp.status == 200, await resp.text()
+    message = (await results(client, OAK_D_LR, "CAM_A"))[0]
+    assert message["outputs"]["detection_out"]["shape"] == [1, 1, 100, 7]
+
+
+async def test_r25_an_rvc4_archive_on_a_depth_stream_reports_millimetres(oak4):
+    import blobs
+    from test_nn import upload, results
+    client, board = oak4
+    await activate(client, OAK_D_LR, "DEPTH_B_C")
+    resp = await client.post(stream_url(OAK_D_LR, "DEPTH_B_C", "nn"), data=upload(
+        blobs.rvc4_archive(), {"type": "MobileNet", "labels": ["ball", "box"]}, "model.tar.xz"))
+    assert resp.status == 200, await resp.text()
+    [message] = await results(client, OAK_D_LR, "DEPTH_B_C")
+    found = {d["label_name"]: d for d in message["detections"]}
+    assert set(found) == {"ball", "box"} and all(d["spatial_coords"]["z"] > 0 for d in found.values()), found
+    network = next(n for n in board.device.pipeline.nodes
+                   if isinstance(n, standin_module.SpatialDetectionNetworkNode))
+    assert network.archive is not None and network.input.source.kind == ImgFrame.Type.BGR888i
+    assert board.counts["spatial_unaligned_warnings"] == 0
+
+
+async def test_r25_past_the_service_s_checks_the_standin_refuses_what_depthai_refuses(oak4, client, standin,
+                                                                                      monkeypatch):
+    """The service's checks taken away, the camera itself refuses: depthai's setBlob a VPU blob on RVC4, its
+    DetectionParser an archive without a detection head, and (the stand-in's assumption) an RVC2 camera a .dlc;
+    each is a refused configuration, and the camera goes on as it ran."""
+    import blobs
+    import service.nn
+    from test_nn import upload, MOBILENET
+    monkeypatch.setattr(service.nn, "_check_platform", lambda actor, model: None)
+    monkeypatch.setattr(service.nn, "_check_fit", lambda config, model: None)
+    four, board = oak4
+    await activate(four, OAK_D_LR, "CAM_A")
+    await activate(client, OAK_D, "CAM_A")
+    for camera, cam, model, why in (
+            (four, OAK_D_LR, blobs.blob(), "Loaded model is for RVC2, but the device is RVC4"),
+            (four, OAK_D_LR, blobs.rvc4_archive(parser=None), "at least one detection head"),
+            (client, OAK_D, blobs.rvc4_archive(), "does not run on RVC2")):
+        resp = await camera.post(stream_url(cam, "CAM_A", "nn"), data=upload(model, MOBILENET, "model.tar.xz"))
+        error = await assert_error(resp, 422)
+        assert why in error["message"], error
+        assert await (await camera.get(stream_url(cam, "CAM_A", "nn"))).json() is None
+        assert (await camera.get(stream_url(cam, "CAM_A", "still"))).status == 200
+
+
+async def test_r25_an_rvc4_archive_s_network_reads_the_frame_type_its_archive_names(oak4):
+    import blobs
+    from test_nn import upload, results, MOBILENET
+    client, board = oak4
+    await activate(client, OAK_D_LR, "CAM_A")
+    for dai_type in ("BGR888p", None):
+        resp = await client.post(stream_url(OAK_D_LR, "CAM_A", "nn"),
+                                 data=upload(blobs.rvc4_archive(dai_type=dai_type), MOBILENET, "model.tar.xz"))
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["model"]["input_type"] == (dai_type or "BGR888i")
+        await results(client, OAK_D_LR, "CAM_A", count=2)
+        network = next(n for n in board.device.pipeline.nodes if isinstance(n, standin_module.NeuralNetworkNode))
+        assert network.input.source.kind == ImgFrame.Type.__members__[dai_type or "BGR888i"]
+    assert board.counts["nn_misfed"] == 0
+
+
+async def test_r25_what_rvc4_cannot_run_is_a_422_that_says_why(oak4):
+    import blobs
+    from test_nn import upload, MOBILENET
+    client, board = oak4
+    await activate(client, OAK_D_LR, "CAM_A")
+    refused = (
+        (blobs.rvc4_archive(data=b""), "empty"),                              # no model in it
+        (blobs.rvc4_archive(model="model.onnx"), "no OAK"),                   # ModelType OTHER: no platform
+        (blobs.rvc4_archive(parser=None), "detection head"),                  # setNNArchive's parser refuses it
+        (blobs.rvc4_archive(dai_type="BGR999"), "BGR999"),                    # no ImgFrame.Type of that name
+        (blobs.rvc4_archive(outputs={"detection_out": ()}), "no shape"),      # the service needs the shapes
+        (blobs.rvc4_archive(outputs={"detection_out": (1, 100, 6)}), "[..., N, 7]"),
+    )
+    for model, why in refused:
+        resp = await client.post(stream_url(OAK_D_LR, "CAM_A", "nn"), data=upload(model, MOBILENET, "m.tar.xz"))
+        error = await assert_error(resp, 422)
+        assert why in str(error.get("fields")), (why, error)
+    assert await (await client.get(stream_url(OAK_D_LR, "CAM_A", "nn"))).json() is None
+
+
+async def test_r25_an_rvc4_archive_on_an_rvc2_camera_is_a_422_that_says_so(client):
+    import blobs
+    from test_nn import upload, MOBILENET
+    await activate(client, OAK_D, "CAM_A")
+    resp = await client.post(stream_url(OAK_D, "CAM_A", "nn"),
+                             data=upload(blobs.rvc4_archive(), MOBILENET, "model.tar.xz"))
+    error = await assert_error(resp, 422)
+    text = str(error.get("fields"))
+    assert "RVC4" in text and "RVC2" in text, error
+    assert await (await client.get(stream_url(OAK_D, "CAM_A", "nn"))).json() is None
 
 
 async def test_r5_r13_rvc2_s_stereo_and_encoder_limits_are_not_rvc4_s(oak4):

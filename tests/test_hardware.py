@@ -241,15 +241,15 @@ async def test_a_rebuild_keeps_the_camera_its_ir_and_its_video_window(camera):
 
 
 async def test_a_luxonis_zoo_archive_deploys(camera):
-    """With OAK_TEST_ARCHIVE, an RVC2 NN archive from Luxonis' model zoo (a superblob inside): it deploys and
-    its results come."""
+    """With OAK_TEST_ARCHIVE, an NN archive from Luxonis' model zoo for the camera's chip (RVC2: a superblob
+    inside; RVC4, an OAK4: a .dlc, R25): it deploys and its results come."""
     import json
     import os
 
     import aiohttp
     archive = os.environ.get("OAK_TEST_ARCHIVE")
     if not archive:
-        pytest.skip("set OAK_TEST_ARCHIVE to an RVC2 NN archive (.tar.xz) from Luxonis' model zoo")
+        pytest.skip("set OAK_TEST_ARCHIVE to an NN archive (.tar.xz) for the camera's chip from Luxonis' model zoo")
     client, cam = camera
     mxid = cam["mxid"]
     color = next((s["socket"] for s in cam["sensors"] if s["type"] == "COLOR"), None)
@@ -259,6 +259,7 @@ async def test_a_luxonis_zoo_archive_deploys(camera):
     form.add_field("config", json.dumps({"type": "Generic"}))
     resp = await client.post(stream_url(mxid, color, "nn"), data=form)
     assert resp.status == 200, await resp.text()
+    assert (await resp.json())["model"]["platforms"], "depthai names the chips the archive runs on"
     async with client.ws_connect(stream_url(mxid, color, "nn")) as ws:
         message = json.loads((await ws.receive(timeout=20)).data)
     assert message["sequence"] >= 0
