@@ -17,9 +17,8 @@ from actors.store import StateStore
 from schemas.state import SavedStateReader
 
 from . import cameras, events, gateway, health, metrics, mqtt, nn, openapi, security, sim, sse, streams, video
-from .conditional import conditional_middleware
-from .errors import error_middleware
-from .logs import add_request_id, quiet_bad_requests
+from .front import front_door
+from .logs import quiet_bad_requests
 from .inputs import BODY_TIMEOUT, FLEET
 
 MAX_BODY = 64 * 1024     # config and control bodies are a few hundred bytes
@@ -55,13 +54,10 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     """The application; with `state_dir` each camera's desired state is saved there and restored, with
     `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call, with
     `mqtt_target` the events go to that broker too (with `mqtt_results`, the networks' results as well)."""
-    # Outermost first: admission gives the request its id and checks its token before anything else runs.
-    # Request metrics come from the runner (metrics.runner_options), not from a middleware.
-    # If-Match and If-None-Match inside the error middleware, so that their 412 and 422 are JSON errors.
-    middlewares = [security.admission_middleware(tokens or []), error_middleware, conditional_middleware]
+    # One middleware (service/front.py); request metrics come from the runner (metrics.runner_options).
+    middlewares = [front_door(tokens or [])]
     app = web.Application(middlewares=middlewares, client_max_size=max_body)
     quiet_bad_requests()
-    app.on_response_prepare.append(add_request_id)
     if cors_origins:
         security.setup_cors(app, cors_origins)
     store = StateStore(state_dir, SavedStateReader()) if state_dir is not None else None

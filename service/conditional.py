@@ -42,11 +42,18 @@ def _revisions(tags: list[tuple[bool, str]], weak_too: bool) -> frozenset[int]:
     return frozenset(int(tag) for weak, tag in tags if tag.isdigit() and (weak_too or not weak))
 
 
-@web.middleware
-async def conditional_middleware(request: web.Request, handler) -> web.StreamResponse:
+def wanted(request: web.Request) -> bool:
+    """Whether a request carries If-Match or If-None-Match (the common case costs two lookups)."""
+    headers = request.headers
+    return "If-Match" in headers or "If-None-Match" in headers
+
+
+async def conditional(request: web.Request, handler) -> web.StreamResponse:
+    """A request with If-Match or If-None-Match (service/front.py): a write carries its If-Match to the actor,
+    a read answers 304 or 412 by the camera's revision."""
     if_match, if_none_match = request.headers.get("If-Match"), request.headers.get("If-None-Match")
-    if (if_match is None and if_none_match is None) or request.match_info.http_exception is not None:
-        return await handler(request)      # the common case costs two lookups; no route or method: its 404, 405
+    if request.match_info.http_exception is not None:
+        return await handler(request)      # no route or method: its 404, 405
     matching = _tags(if_match) if if_match is not None else None
     none_matching = _tags(if_none_match) if if_none_match is not None else None
     if matching is not None:

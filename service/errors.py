@@ -1,7 +1,6 @@
 """Every error as JSON in one shape: {"error": {"status", "code", "message", ["fields"], ["request_id"]}}."""
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import web
@@ -108,26 +107,22 @@ def _from_exception(exc: Exception) -> ApiError | None:
     return None
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except asyncio.CancelledError:
-        raise
-    except ConnectionResetError:
+def answer_error(request: web.Request, exc: Exception) -> web.Response:
+    """What a request that raised `exc` is answered (service/front.py): every error as JSON, the unknown ones
+    logged as bugs."""
+    if isinstance(exc, ConnectionResetError):
         # The client hung up before its request was read or answered: its own doing, one line. The status
         # (nginx's "client closed request") is only for /metrics: nobody is there to read it.
         log.info("request %s %s %s: the client closed the connection", REQUEST_ID.get(), request.method,
                  request.path)
         return web.Response(status=CLIENT_CLOSED)
-    except Exception as exc:  # noqa: BLE001 (every error becomes JSON; the unknown ones are logged as bugs)
-        error = _from_exception(exc)
-        if error is not None:
-            if error.status == 404 and error.code == "not_found":
-                error.message = f"no route for {request.method} {request.path}"
-            return error_response(error.status, error.code, error.message, fields=error.fields,
-                                  headers=error.headers, revision=error.revision)
-        request_id = REQUEST_ID.get()
-        log.exception("request %s %s %s failed", request_id, request.method, request.path)
-        return error_response(500, "internal_error", "internal error; it was logged under the request id",
-                              request_id=request_id)
+    error = _from_exception(exc)
+    if error is not None:
+        if error.status == 404 and error.code == "not_found":
+            error.message = f"no route for {request.method} {request.path}"
+        return error_response(error.status, error.code, error.message, fields=error.fields,
+                              headers=error.headers, revision=error.revision)
+    request_id = REQUEST_ID.get()
+    log.error("request %s %s %s failed", request_id, request.method, request.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal error; it was logged under the request id",
+                          request_id=request_id)

@@ -25,9 +25,9 @@ def new_request_id(request: web.Request) -> str:
     return given if 0 < len(given) <= 64 and given.isprintable() else f"{_PREFIX}-{next(_COUNTER):x}"
 
 
-async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: every response, streaming ones too, tells the id its log lines carry."""
-    response.headers["X-Request-ID"] = REQUEST_ID.get()
+def request_id_header() -> dict[str, str]:
+    """For a streaming response, made and prepared by its handler: the id its log lines carry."""
+    return {"X-Request-ID": REQUEST_ID.get()}
 
 
 class _RequestIdFilter(logging.Filter):

@@ -29,6 +29,7 @@ from schemas.params import StreamPathSchema
 from . import openapi
 from .errors import ApiError, validation_error
 from .inputs import FLEET, ask, body, load, revision, stream
+from .logs import request_id_header
 
 log = logging.getLogger(__name__)
 MODELS = web.AppKey("models", ModelFiles)
@@ -310,6 +311,7 @@ RESULTS = web.AppKey("results", Results)
 
 async def _results(request: web.Request, actor: CameraActor, name: str) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(compress=False, max_msg_size=4096)
+    ws.headers.update(request_id_header())
     await ws.prepare(request)
     sockets = request.app[SOCKETS]
     sockets.add(ws)

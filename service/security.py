@@ -15,18 +15,17 @@ EXPOSED = ", ".join(("X-State-Revision", "ETag", "X-Request-ID", "Retry-After", 
 OPEN_PATHS = frozenset({"/healthz", "/healthz/", "/readyz", "/readyz/"})   # what a load balancer probes without a token
 
 
-def admission_middleware(tokens: list[str]):
-    """The first thing every request meets: it gets its request id (for its log lines and its response), and,
-    when `tokens` are set, it must carry one: `Authorization: Bearer <token>`, or ?access_token=<token> for an
-    <img> tag or a page, which cannot set headers. Tokens are compared in constant time. One middleware for
-    both, because each middleware layer costs every request."""
+def admission(tokens: list[str]):
+    """The first check every request meets (service/front.py): it gets its request id (for its log lines and
+    its response), and, when `tokens` are set, it must carry one: `Authorization: Bearer <token>`, or
+    ?access_token=<token> for an <img> tag or a page, which cannot set headers. Tokens are compared in
+    constant time. The check answers the 401, or None to let the request in."""
     secrets = [t.encode() for t in tokens]
 
-    @web.middleware
-    async def admit(request: web.Request, handler) -> web.StreamResponse:
+    def admit(request: web.Request) -> web.Response | None:
         REQUEST_ID.set(new_request_id(request))   # each request runs in its own task: the value stays with it
         if not secrets:
-            return await handler(request)
+            return None
         header = request.headers.get("Authorization")
         if header is not None and header[:7].lower() == "bearer ":
             given = header[7:].strip()
@@ -36,7 +35,7 @@ def admission_middleware(tokens: list[str]):
         for secret in secrets:        # every token is compared: the time taken tells nothing of which matched
             matched |= hmac.compare_digest(given_bytes, secret)
         if matched or request.path in OPEN_PATHS or request.method == "OPTIONS":
-            return await handler(request)
+            return None
         return error_response(401, "unauthorized", "the token is not valid" if given else
                               "a valid bearer token is required (Authorization: Bearer <token>)",
                               headers={"WWW-Authenticate": 'Bearer realm="oak-camera-service"'})

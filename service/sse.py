@@ -14,6 +14,7 @@ from . import openapi
 from .errors import validation_error
 from .events import EVENTS, HISTORY, QUEUE, SEP
 from .inputs import load
+from .logs import request_id_header
 
 KEEPALIVE = 15.0          # s between keep-alive comments, so proxies and clients see the stream is alive
 SEND_TIMEOUT = 30.0       # s a client may leave an event unread in full buffers before it is dropped
@@ -46,7 +47,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             raise validation_error({"Last-Event-ID": exc.messages}, "the Last-Event-ID header is not valid") from None
     subscription = request.app[EVENTS].subscribe(after, query.get("mxid"), query.get("type"))
     response = EventSourceResponse(ping_interval=KEEPALIVE, send_timeout=SEND_TIMEOUT, sep=SEP,
-                                   headers={"X-Accel-Buffering": "no"})     # proxies: pass each event on at once
+                                   headers={"X-Accel-Buffering": "no", **request_id_header()})     # proxies: pass each event on at once
     try:
         await response.prepare(request)
         while True:

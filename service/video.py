@@ -17,6 +17,7 @@ from schemas.params import StreamPathSchema, VideoQuerySchema
 from . import openapi
 from .errors import validation_error
 from .inputs import load, stream, unavailable
+from .logs import request_id_header
 
 VIDEO = web.AppKey("video", VideoHub)
 BOUNDARY = "frame"
@@ -68,7 +69,7 @@ async def video(request: web.Request) -> web.StreamResponse:
     params = VideoParams(fps=fps if fps is not None and fps < state.config["fps"] else None,
                          quality=query["quality"], width=query.get("width"))
     feed, viewer = request.app[VIDEO].watch(actor, name, params)
-    response = web.StreamResponse(headers={
+    response = web.StreamResponse(headers={**request_id_header(),
         "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}", "X-Video-Params": feed.params.describe(),
         "Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache"})
     try:
@@ -95,6 +96,7 @@ async def video(request: web.Request) -> web.StreamResponse:
 
 async def _websocket(request: web.Request, actor, name: str) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(compress=False, max_msg_size=4096)     # nothing is expected from the client
+    ws.headers.update(request_id_header())
     await ws.prepare(request)
     feed, viewer = request.app[VIDEO].watch(actor, name, VideoParams(codec="h264"))
     listening = asyncio.create_task(_until_closed(ws))      # reads the client's close frame (and any message)

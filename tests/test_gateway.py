@@ -266,3 +266,26 @@ async def test_past_the_connection_cap_idle_connections_make_room_and_busy_ones_
     assert answer.startswith(b"HTTP/1.1 503") and b'"too_many_connections"' in answer
     for resp in busy:
         resp.close()
+
+
+async def test_every_answer_names_its_request_id_streams_and_errors_too(client, mxid):
+    """A client's X-Request-ID comes back (else a new one) on every answer: plain, error, and the streaming
+    ones its handler prepares itself (MJPEG video, the video and results WebSockets, the events)."""
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    ids = iter(f"fleet-{n}" for n in range(100))
+
+    async def check(response_of):
+        sent = next(ids)
+        resp = await response_of({"X-Request-ID": sent})
+        assert resp.headers.get("X-Request-ID") == sent, (sent, dict(resp.headers))
+        resp.close()
+    await check(lambda h: client.get("/cameras/", headers=h))
+    await check(lambda h: client.get(f"/cameras/{cam}/streams/CAM_Z/", headers=h))             # a 404
+    await check(lambda h: client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 99}, headers=h))
+    await check(lambda h: client.get(stream_url(cam, "CAM_A", "video"), params={"frames": "1"}, headers=h))
+    await check(lambda h: client.get("/events", headers=h))
+    async with client.ws_connect(stream_url(cam, "CAM_A", "video"), headers={"X-Request-ID": "fleet-ws"}) as ws:
+        assert ws._response.headers.get("X-Request-ID") == "fleet-ws"
+    fresh = (await client.get("/cameras/")).headers["X-Request-ID"]
+    assert fresh and not fresh.startswith("fleet-")
