@@ -9,6 +9,8 @@ a write applied against a condition the service could not read)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from types import MappingProxyType
 
 from aiohttp import web
 
@@ -75,6 +77,8 @@ async def conditional(request: web.Request, handler) -> web.StreamResponse:
     return response
 
 
-def response_headers(revision: int) -> dict:
-    """The headers every answer about a camera's state carries: its revision, and the same as an ETag."""
-    return {"X-State-Revision": str(revision), "ETag": etag(revision)}
+@lru_cache(maxsize=256)
+def response_headers(revision: int) -> MappingProxyType:
+    """The headers every answer about a camera's state carries: its revision, and the same as an ETag (made
+    once a revision: GET control is the call a fleet controller polls)."""
+    return MappingProxyType({"X-State-Revision": str(revision), "ETag": etag(revision)})

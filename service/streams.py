@@ -77,7 +77,7 @@ def _control_response(actor: CameraActor, name: str, state: CameraState) -> web.
     control = state.streams[name].control
     meta = actor.frame_meta(name)
     cached = _control_json.get((actor.mxid, name))
-    if cached is None or cached[0] is not control or cached[1] != meta:
+    if cached is None or cached[0] is not control or (cached[1] is not meta and cached[1] != meta):
         cached = (control, meta, json.dumps(control_view(control, meta)).encode())
         _control_json[actor.mxid, name] = cached
     return web.Response(body=cached[2], content_type="application/json", headers=revision(state))
