@@ -235,8 +235,8 @@ class CameraActor:
     async def _tell_raw(self, _message, future) -> None:
         """The raw-frames job: tell the device which streams' raw frames host consumers need now."""
         _settle(future)
-        if self.status == CONNECTED and self._raw_told != self._raw_wanted():
-            wanted = self._raw_wanted()
+        wanted = self._raw_wanted()
+        if self.status == CONNECTED and self._raw_told != wanted:
             await self._call(self.device.want_raw, wanted)
             self._raw_told = wanted
 

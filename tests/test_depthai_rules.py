@@ -698,6 +698,6 @@ def test_r22_the_standin_s_queues_keep_what_the_wheel_s_message_queue_keeps():
         time.sleep(0.01)
     newest = output.sequence_at(time.monotonic())
     first, second = (dropping.get().getSequenceNum() for _ in range(2))
-    assert first >= newest - 1 and second == first + 1
+    assert first >= newest - 1 and second > first      # the newest two then (more may come while it is read)
     assert [keeping.get().getSequenceNum() for _ in range(3)] == [0, 1, 2]
     pipeline.stop()
