@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
+from timing import scaled
 
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
@@ -39,7 +40,7 @@ class Broker:
     def start(self) -> None:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + scaled(10)
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
@@ -81,7 +82,7 @@ class Subscriber:
 
     async def __aenter__(self):
         self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self._subscribed.wait(), 10)
+        await asyncio.wait_for(self._subscribed.wait(), scaled(10))
         return self
 
     async def __aexit__(self, *exc):

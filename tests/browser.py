@@ -5,6 +5,7 @@ import json
 import shutil
 
 import aiohttp
+from timing import scaled
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -19,20 +20,18 @@ async def chromium(url: str, profile, init_script: str | None = None):
         "--autoplay-policy=no-user-gesture-required", "--remote-debugging-port=0", f"--user-data-dir={profile}",
         "about:blank", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
-        port_file = profile / "DevToolsActivePort"
-        for _ in range(300):
-            if port_file.exists() and port_file.read_text().strip():
-                break
+        port_file, deadline = profile / "DevToolsActivePort", asyncio.get_running_loop().time() + scaled(15)
+        while not (port_file.exists() and port_file.read_text().strip()):
+            assert asyncio.get_running_loop().time() < deadline, "Chromium did not start"
             await asyncio.sleep(0.05)
         port = port_file.read_text().split()[0]
         async with aiohttp.ClientSession() as session:
-            pages = []
-            for _ in range(100):
+            pages, deadline = [], asyncio.get_running_loop().time() + scaled(5)
+            while not pages:
+                assert asyncio.get_running_loop().time() < deadline, "Chromium shows no page"
                 async with session.get(f"http://127.0.0.1:{port}/json/list") as resp:
                     pages = [p for p in await resp.json() if p["type"] == "page"]
-                if pages:
-                    break
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0 if pages else 0.05)
             async with session.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0) as ws:
                 ids = iter(range(1, 1 << 30))
 
@@ -60,7 +59,7 @@ async def chromium(url: str, profile, init_script: str | None = None):
 
 async def wait_for_value(evaluate, expression: str, predicate, timeout: float = 20.0):
     """Poll `expression` until `predicate(value)` holds; the last value on timeout (for the assertion)."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + scaled(timeout)
     while True:
         value = await evaluate(expression)
         if predicate(value) or asyncio.get_running_loop().time() > deadline:

@@ -17,6 +17,7 @@ from service.metrics import runner_options
 from standin import Bus
 import spec_check
 from broker import broker  # noqa: F401 (a fixture: a real Mosquitto broker on a free loopback port)
+from timing import scaled
 
 spec_check.install()          # every response of every test is checked against the spec its app serves
 
@@ -90,7 +91,7 @@ def mxid():
 
 
 async def wait_until(predicate, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + scaled(timeout)
     while not predicate():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.01)

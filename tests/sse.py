@@ -2,6 +2,7 @@
 (keep-alives) are kept apart."""
 import asyncio
 import json
+from timing import scaled
 
 
 class EventReader:
@@ -9,7 +10,7 @@ class EventReader:
         assert resp.status == 200 and resp.content_type == "text/event-stream", resp.status
         self.resp, self.comments, self.last_id = resp, [], None
 
-    async def next(self, timeout: float = 5.0) -> dict:
+    async def next(self, timeout: float = scaled(5.0)) -> dict:
         """The next event: its data, with `event` and `sse_id` from its own lines."""
         fields: dict = {}
         while True:
@@ -30,7 +31,7 @@ class EventReader:
 
     async def until(self, predicate, timeout: float = 10.0) -> list[dict]:
         """Events up to and including the first that `predicate` accepts."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + scaled(timeout)
         got = []
         while True:
             got.append(await self.next(max(0.01, deadline - asyncio.get_running_loop().time())))
@@ -40,7 +41,7 @@ class EventReader:
     async def ended(self, timeout: float = 10.0) -> bool:
         """Whether the stream ends (after whatever events are still on their way)."""
         while True:
-            line = await asyncio.wait_for(self.resp.content.readline(), timeout)
+            line = await asyncio.wait_for(self.resp.content.readline(), scaled(timeout))
             if not line:
                 return True
 

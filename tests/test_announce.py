@@ -7,6 +7,7 @@ from zeroconf import IPVersion, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from service.announce import SERVICE_TYPE
+from timing import scaled
 
 
 async def test_the_gateway_is_found_on_the_lan_and_withdraws_when_it_stops(tmp_path):
@@ -20,7 +21,7 @@ async def test_the_gateway_is_found_on_the_lan_and_withdraws_when_it_stops(tmp_p
     proc, base, _ = start("--simulate", "oak-1", "--announce", "on", "--token-file", str(tmp_path / "tokens"),
                           state_dir=tmp_path / "state")
     try:
-        name, change = await asyncio.wait_for(changes.get(), 20)
+        name, change = await asyncio.wait_for(changes.get(), scaled(20))
         assert change == ServiceStateChange.Added
         info = AsyncServiceInfo(SERVICE_TYPE, name)
         assert await info.async_request(browser_zc.zeroconf, 5000)
@@ -33,7 +34,7 @@ async def test_the_gateway_is_found_on_the_lan_and_withdraws_when_it_stops(tmp_p
         stop(proc)
     try:
         while True:
-            name_gone, change = await asyncio.wait_for(changes.get(), 20)
+            name_gone, change = await asyncio.wait_for(changes.get(), scaled(20))
             if change == ServiceStateChange.Removed:
                 break
         assert name_gone == name

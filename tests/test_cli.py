@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from timing import scaled
 
 COMMAND = str(Path(sys.executable).parent / "oak-camera-service")
 
@@ -21,7 +22,7 @@ def start(*args, state_dir, env=None):
     says it is ready; the port from its ready line."""
     proc = subprocess.Popen([COMMAND, "--port", "0", "--state-dir", str(state_dir), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + scaled(30)
     lines = []
     while time.monotonic() < deadline:
         line = proc.stdout.readline()

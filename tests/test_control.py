@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import activate, assert_error, mean, still_yuv, stream_url
+from timing import scaled
 
 MANUAL = {"auto_exposure_enable": False, "exposure_time": 10000, "sensitivity_iso": 400}
 
@@ -22,7 +23,7 @@ async def post_control(client, cam, stream, body):
 
 async def control_once(client, cam, stream, check, timeout=3.0):
     """The control view once `check` holds for it: values read from frames show from the next frame on."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + scaled(timeout)
     while True:
         body = await (await client.get(stream_url(cam, stream, "control"))).json()
         if check(body) or asyncio.get_running_loop().time() > deadline:

@@ -9,6 +9,7 @@ import pytest
 
 from actors.simulated.models import mxid_for
 from test_cli import COMMAND, READY
+from timing import scaled
 
 KILLS = 20
 
@@ -17,7 +18,7 @@ async def start(state_dir):
     proc = await asyncio.create_subprocess_exec(
         COMMAND, "--simulate", "oak-d", "--port", "0", "--state-dir", str(state_dir),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    while ready := await asyncio.wait_for(proc.stdout.readline(), 30):     # its port: no other test's service
+    while ready := await asyncio.wait_for(proc.stdout.readline(), scaled(30)):     # its port: no other test's service
         if port := READY.search(ready.decode()):
             break
     else:

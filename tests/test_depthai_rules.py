@@ -19,6 +19,7 @@ from actors.simulated.device import SimBackend
 from actors.simulated.models import mxid_for
 from depthai import CameraBoardSocket, ImgFrame
 import standin as standin_module
+from timing import scaled
 
 OAK_D, OAK_1, OAK_D_LR = mxid_for("oak-d", 0), mxid_for("oak-1", 0), mxid_for("oak-d-lr", 0)
 
@@ -168,7 +169,7 @@ async def test_r8_a_lost_camera_that_is_slow_to_close_holds_up_nobody(client, st
     await wait_until(lambda: actor(client, OAK_D).status == "disconnected")
     try:
         for path in ("/healthz", "/cameras/", f"/cameras/{OAK_1}/streams/CAM_A/control"):
-            resp = await asyncio.wait_for(client.get(path), 2)
+            resp = await asyncio.wait_for(client.get(path), scaled(2))
             assert resp.status == 200
         await activate(client, OAK_1, "CAM_A")
         assert not board.close_hold_expired        # all of it answered while the close was still held up
@@ -245,7 +246,7 @@ async def ws_messages(client, mxid, stream, count):
     got = []
     async with client.ws_connect(stream_url(mxid, stream, "video")) as ws:
         while len(got) < count:
-            message = await asyncio.wait_for(ws.receive(), 10)
+            message = await asyncio.wait_for(ws.receive(), scaled(10))
             assert message.type.name == "BINARY", message
             got.append(message.data)
     return got
@@ -354,7 +355,7 @@ for source, _ in queues:          # a frame of its own for each
     frame.setWidth(1920); frame.setHeight(1080); frame.setStride(1920); frame.setType(dai.ImgFrame.Type.NV12)
     source.send(frame)
 for i, (_, out) in enumerate(queues):      # the first pool holds the frame; the others were sent with it
-    deadline, got = time.monotonic() + (60 if i == 0 else 5), None
+    deadline, got = time.monotonic() + scaled(60 if i == 0 else 5), None
     while got is None and time.monotonic() < deadline:
         got = out.tryGet()
         time.sleep(0.01)
@@ -692,7 +693,7 @@ def test_r22_the_standin_s_queues_keep_what_the_wheel_s_message_queue_keeps():
     output = camera.requestOutput((320, 180), fps=30)
     dropping, keeping = output.createOutputQueue(2, False), output.createOutputQueue(2, True)
     pipeline.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + scaled(10)
     while output.sequence_at(time.monotonic()) < 5:          # five frames made, none taken
         assert time.monotonic() < deadline
         time.sleep(0.01)

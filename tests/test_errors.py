@@ -5,6 +5,7 @@ import pytest
 from service.app import create_app
 from service.inputs import FLEET
 from conftest import activate, assert_error, device_timeout, stream_url, wait_until
+from timing import scaled
 
 BAD_BODIES = [
     (b"", "invalid_json"), (b"   ", "invalid_json"), (b"not json", "invalid_json"), (b"{", "invalid_json"),
@@ -137,7 +138,7 @@ async def test_a_command_in_hand_when_the_camera_stops_is_answered(aiohttp_clien
     await wait_until(lambda: not device.faults.hang_next)    # the activation is in the actor's hands, stuck in the device
     try:
         await app[FLEET].get(device.info.mxid).stop()
-        await assert_error(await asyncio.wait_for(pending, 5), 503, "camera_unavailable")
+        await assert_error(await asyncio.wait_for(pending, scaled(5)), 503, "camera_unavailable")
     finally:
         device.release()
 

@@ -16,6 +16,7 @@ import service.events
 import service.sse
 from service.app import create_app
 from service.inputs import FLEET
+from timing import scaled
 
 
 async def boot_id(client) -> str:
@@ -163,7 +164,7 @@ async def test_a_keep_alive_comes_while_nothing_happens(client, monkeypatch):
     monkeypatch.setattr(service.sse, "KEEPALIVE", 0.05)
     events = await watch(client)
     for _ in range(2):
-        line = await asyncio.wait_for(events.resp.content.readline(), 5)
+        line = await asyncio.wait_for(events.resp.content.readline(), scaled(5))
         assert line.startswith(b":") and await events.resp.content.readline() == b"\r\n"
 
 
@@ -199,7 +200,7 @@ async def test_a_client_that_leaves_is_let_go(client, mxid):
         await wait_until(lambda: len(client.app[service.events.EVENTS].subscribers) == 1)
         resp.close()
     await wait_until(lambda: True)
-    deadline = asyncio.get_running_loop().time() + 10
+    deadline = asyncio.get_running_loop().time() + scaled(10)
     while value(await scrape(client), "events_readers") != 0:
         assert asyncio.get_running_loop().time() < deadline, "the reader was not let go"
         await asyncio.sleep(0.05)

@@ -9,6 +9,7 @@ from aiohttp import WSMsgType
 
 from conftest import activate, stream_url
 from test_nn import deploy
+from timing import scaled
 
 TIMES = ("X-Frame-Sequence", "X-Frame-Timestamp", "X-Frame-Device-Timestamp", "X-Frame-Host-Time")
 
@@ -104,7 +105,7 @@ async def test_a_detection_and_a_still_of_the_same_frame_carry_the_same_number_a
             for _ in range(30):               # a slow reader may miss a result; the next still is matched then
                 still = frame_of(await client.get(stream_url(cam, "CAM_A", "still")))
                 number = still["X-Frame-Sequence"]
-                deadline = asyncio.get_running_loop().time() + 5
+                deadline = asyncio.get_running_loop().time() + scaled(5)
                 while max(seen, default=-1) <= number and asyncio.get_running_loop().time() < deadline:
                     await asyncio.sleep(0.02)
                 if number in seen:

@@ -16,6 +16,7 @@ from service.config import parse
 from service.inputs import FLEET
 from conftest import activate, assert_error, stream_url, wait_until
 from test_cli import COMMAND, start, stop
+from timing import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
@@ -137,7 +138,7 @@ async def test_a_request_aiohttp_cannot_parse_is_logged_without_its_token(guarde
     import asyncio
     reader, writer = await asyncio.open_connection(guarded.server.host, guarded.server.port)
     writer.write(request_head.encode("latin-1"))
-    assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.0 400")
+    assert (await asyncio.wait_for(reader.read(), scaled(5))).startswith(b"HTTP/1.0 400")
     writer.close()
     await wait_until(lambda: any(r.levelname == "WARNING" and "Error handling request" in r.getMessage()
                                  for r in caplog.records))
@@ -254,7 +255,7 @@ async def test_past_the_connection_cap_idle_connections_make_room_and_busy_ones_
     idle = [await asyncio.open_connection(host, port) for _ in range(3)]       # slow clients that send nothing
     await wait_until(lambda: len(server.connections) == 3)
     assert (await client.get("/healthz")).status == 200                        # the oldest idle one made room
-    assert await asyncio.wait_for(idle[0][0].read(), 5) == b""                 # closed
+    assert await asyncio.wait_for(idle[0][0].read(), scaled(5)) == b""                 # closed
     for _, writer in idle:
         writer.close()
     cam = mxid("oak-1")
@@ -262,7 +263,7 @@ async def test_past_the_connection_cap_idle_connections_make_room_and_busy_ones_
     busy = [await client.get(stream_url(cam, "CAM_A", "video")) for _ in range(3)]      # requests in progress
     await wait_until(lambda: len(server.connections) == 3)
     reader, writer = await asyncio.open_connection(host, port)
-    answer = await asyncio.wait_for(reader.read(), 5)
+    answer = await asyncio.wait_for(reader.read(), scaled(5))
     assert answer.startswith(b"HTTP/1.1 503") and b'"too_many_connections"' in answer
     for resp in busy:
         resp.close()

@@ -3,6 +3,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import activate, stream_url
 from test_video import frames, watch
+from timing import scaled
 
 
 async def scrape(client) -> dict:
@@ -70,7 +71,7 @@ async def test_malformed_http_is_counted_and_logs_no_traceback(client, caplog):
         reader, writer = await asyncio.open_connection(host, port)
         writer.write(raw)
         await writer.drain()
-        status = await asyncio.wait_for(reader.readline(), 5)
+        status = await asyncio.wait_for(reader.readline(), scaled(5))
         assert status.split()[1].startswith(b"4"), status
         writer.close()
     samples = await scrape(client)
@@ -103,7 +104,7 @@ async def measured_fps(client, cam, stream, deadline=10.0) -> float:
             if fps:
                 found.append(fps)
             await asyncio.sleep(0.2)
-    await asyncio.wait_for(poll(), deadline)
+    await asyncio.wait_for(poll(), scaled(deadline))
     return found[0]
 
 

@@ -21,6 +21,7 @@ import service.mqtt
 from service.app import create_app
 from service.inputs import FLEET
 from service.mqtt import MqttTarget
+from timing import scaled
 
 
 async def serve(aiohttp_client, backend, url, **options):
@@ -83,7 +84,7 @@ async def test_a_burst_of_changes_reaches_the_subscriber_and_every_sse_client_wh
 
 async def until_metric(client, name, wanted, timeout=20.0):
     """Scrape /metrics until the metric has the wanted value (or passes `wanted`, a predicate)."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + scaled(timeout)
     while True:
         got = value(await scrape(client), name)
         if (wanted(got) if callable(wanted) else got == wanted):

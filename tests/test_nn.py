@@ -16,6 +16,7 @@ from conftest import activate, assert_error, device_timeout, stream_url, wait_un
 from service.app import create_app
 from service.inputs import FLEET
 from actors.fanout import WAITING, Latest
+from timing import scaled
 
 MOBILENET = {"type": "MobileNet", "confidence_threshold": 0.5, "labels": ["bars", "star"]}
 
@@ -39,7 +40,7 @@ async def results(client, cam, stream, count=1) -> list[dict]:
     got = []
     async with client.ws_connect(stream_url(cam, stream, "nn"), timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
         while len(got) < count:
-            message = await ws.receive(timeout=5)
+            message = await ws.receive(timeout=scaled(5))
             assert message.type == WSMsgType.TEXT, message
             got.append(json.loads(message.data))
     return got
@@ -47,9 +48,9 @@ async def results(client, cam, stream, count=1) -> list[dict]:
 
 async def close_of(ws) -> tuple[int, str]:
     """The code and reason the socket closes with, after the results still on their way."""
-    message = await ws.receive(timeout=5)
+    message = await ws.receive(timeout=scaled(5))
     while message.type == WSMsgType.TEXT:
-        message = await ws.receive(timeout=5)
+        message = await ws.receive(timeout=scaled(5))
     assert message.type == WSMsgType.CLOSE, message
     return message.data, message.extra
 
@@ -176,7 +177,7 @@ async def test_removal_ends_the_results_and_is_idempotent(client, mxid):
     await activate(client, cam, "CAM_A")
     await deploy(client, cam, "CAM_A")
     async with client.ws_connect(stream_url(cam, "CAM_A", "nn")) as ws:
-        assert (await ws.receive(timeout=5)).type == WSMsgType.TEXT
+        assert (await ws.receive(timeout=scaled(5))).type == WSMsgType.TEXT
         for _ in range(2):
             resp = await client.delete(stream_url(cam, "CAM_A", "nn"))
             assert resp.status == 204 and "X-State-Revision" in resp.headers
@@ -245,7 +246,7 @@ async def test_deactivating_the_stream_ends_its_results(client, mxid):
     await activate(client, cam, "CAM_A")
     await deploy(client, cam, "CAM_A")
     async with client.ws_connect(stream_url(cam, "CAM_A", "nn")) as ws:
-        assert (await ws.receive(timeout=5)).type == WSMsgType.TEXT
+        assert (await ws.receive(timeout=scaled(5))).type == WSMsgType.TEXT
         assert (await client.delete(stream_url(cam, "CAM_A"))).status == 204
         assert await close_of(ws) == (1000, "stream deactivated")
     # The network stays deployed, and runs again when the stream does.
@@ -258,14 +259,14 @@ async def test_the_results_wait_out_a_lost_camera_and_go_on(client, mxid):
     await activate(client, cam, "CAM_A")
     await deploy(client, cam, "CAM_A")
     async with client.ws_connect(stream_url(cam, "CAM_A", "nn")) as ws:
-        first = json.loads((await ws.receive(timeout=5)).data)
+        first = json.loads((await ws.receive(timeout=scaled(5))).data)
         await client.post(f"/sim/cameras/{cam}/unplug")
         await wait_until(lambda: client.app[FLEET].get(cam).status == "disconnected")
         await client.post(f"/sim/cameras/{cam}/replug")
         await wait_until(lambda: client.app[FLEET].get(cam).status == "connected")
-        message = await ws.receive(timeout=10)
+        message = await ws.receive(timeout=scaled(10))
         while message.type == WSMsgType.TEXT and json.loads(message.data)["timestamp"] <= first["timestamp"]:
-            message = await ws.receive(timeout=10)
+            message = await ws.receive(timeout=scaled(10))
         assert message.type == WSMsgType.TEXT, message          # the same socket, from the reopened camera
         assert {d["label_name"] for d in json.loads(message.data)["detections"]} == {"bars", "star"}
 
@@ -290,7 +291,7 @@ async def test_outputs_beyond_the_limits_are_refused_and_a_message_stays_within_
     layers = {f"layer{i:02}": (1, 65536) for i in range(MAX_OUTPUTS)}       # 4 M values declared in all
     await deploy(client, cam, "CAM_B", model=blobs.blob(64, 32, layers), config={"type": "Generic"})
     async with client.ws_connect(url, max_msg_size=0) as ws:
-        message = await ws.receive(timeout=10)
+        message = await ws.receive(timeout=scaled(10))
     assert message.type == WSMsgType.TEXT and len(message.data) <= MAX_RESULT_BYTES
     body = json.loads(message.data)
     outputs = body["outputs"]
@@ -318,7 +319,7 @@ async def test_a_results_reader_that_fails_is_replaced(client, mxid):
         return real(sequence, timeout)
     output.detections_after = fails_twice
     async with client.ws_connect(stream_url(cam, "CAM_A", "nn")) as ws:
-        message = await ws.receive(timeout=10)
+        message = await ws.receive(timeout=scaled(10))
         assert message.type == WSMsgType.TEXT, message
     assert len(failures) == 2 and json.loads(message.data)["detections"]
 

@@ -9,6 +9,7 @@ from actors.simulated.models import mxid_for
 from service.app import create_app
 from service.inputs import FLEET
 from conftest import MODELS, activate, device_timeout, stream_url, wait_until
+from timing import scaled
 
 
 async def start(aiohttp_client, make_backend, state_dir, models=MODELS):
@@ -154,7 +155,7 @@ async def test_stopping_a_camera_does_not_block_the_loop_on_a_slow_save(client, 
     await asyncio.sleep(0.1)
     stopping = asyncio.create_task(client.app[FLEET].get(cam).stop())
     await asyncio.sleep(0.1)
-    assert (await asyncio.wait_for(client.get("/healthz"), 2)).status == 200      # the loop still answers
+    assert (await asyncio.wait_for(client.get("/healthz"), scaled(2))).status == 200      # the loop still answers
     assert not expired                                      # and did so while the save was still held up
     held.set()
     await stopping

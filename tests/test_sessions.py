@@ -6,6 +6,7 @@ from aiohttp import WSMsgType
 
 from conftest import activate, stream_url, wait_until
 from service.video import VIDEO
+from timing import scaled
 
 SESSIONS = 30
 
@@ -18,7 +19,7 @@ def threads() -> int:
 async def h264_session(client, cam) -> None:
     async with client.ws_connect(stream_url(cam, "CAM_A", "video")) as ws:
         for _ in range(2):                          # the initialisation segment and a fragment
-            message = await ws.receive(timeout=10)
+            message = await ws.receive(timeout=scaled(10))
             assert message.type == WSMsgType.BINARY, message
 
 

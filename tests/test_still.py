@@ -6,6 +6,7 @@ import simplejpeg
 from PIL import Image
 
 from conftest import activate, assert_error, stream_url
+from timing import scaled
 
 
 async def still(client, cam, stream, **query):
@@ -165,7 +166,7 @@ async def test_a_still_being_encoded_does_not_hold_the_cameras_writes(client, mx
     try:
         await asyncio.get_running_loop().run_in_executor(None, entered.wait, 30)
         assert entered.is_set(), "the still's encode never started"
-        write = await asyncio.wait_for(client.post(stream_url(cam, "CAM_A", "control"), json={"brightness": 3}), 30)
+        write = await asyncio.wait_for(client.post(stream_url(cam, "CAM_A", "control"), json={"brightness": 3}), scaled(30))
         assert write.status == 200 and (await write.json())["brightness"] == 3
         assert not taking.done()
     finally:

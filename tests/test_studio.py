@@ -13,6 +13,7 @@ from browser import CHROMIUM, chromium, wait_for_value
 from service.app import create_app
 from service.inputs import FLEET
 from conftest import wait_until
+from timing import scaled
 
 STUDIO = "http://studio.local:8080"
 
@@ -64,7 +65,7 @@ async def test_studio_runs_inference_stops_it_and_reads_every_answer_as_it_does(
 
     async def first_message():
         async with client.ws_connect(f"{base}/nn", headers=origin, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
-            message = await ws.receive(timeout=5)
+            message = await ws.receive(timeout=scaled(5))
         assert message.type == aiohttp.WSMsgType.TEXT, message
         return json.loads(message.data)
 

@@ -8,13 +8,14 @@ import simplejpeg
 from service.inputs import FLEET
 from service.video import VIDEO
 from conftest import activate, assert_error, mean, stream_url, wait_until
+from timing import scaled
 
 
 async def frames(resp, count, timeout=10.0):
     """The next `count` JPEG parts of a multipart/x-mixed-replace response (fewer if `timeout` runs out first),
     each with its arrival time."""
     out, reader = [], resp.content
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while len(out) < count:
         try:
             line = await asyncio.wait_for(reader.readline(), deadline - time.monotonic())
@@ -156,7 +157,7 @@ async def test_deactivating_ends_the_video_cleanly(client, mxid):
     resp = await watch(client, cam, "CAM_A", width="160")
     await frames(resp, 2)
     await client.delete(stream_url(cam, "CAM_A"))
-    rest = await asyncio.wait_for(resp.content.read(), 5)       # the response ends
+    rest = await asyncio.wait_for(resp.content.read(), scaled(5))       # the response ends
     assert rest.rstrip().endswith(b"--frame--")
 
 
@@ -234,7 +235,7 @@ async def test_a_viewer_can_ask_for_a_number_of_frames(client, mxid):
     cam = mxid("oak-1")
     await activate(client, cam, "CAM_A")
     resp = await watch(client, cam, "CAM_A", frames="3", width="320")
-    body = await asyncio.wait_for(resp.read(), 10)
+    body = await asyncio.wait_for(resp.read(), scaled(10))
     assert body.count(b"Content-Type: image/jpeg") == 3 and body.endswith(b"--frame--\r\n")
 
 
@@ -270,7 +271,7 @@ async def test_video_is_the_video_size_window_of_the_frame_on_every_backend(clie
     top = slice(0, height * 5 // 6)              # above the moving square that marks live video
     assert abs(video[top] - still[top]).mean() < 3
     async with client.ws_connect(stream_url(cam, "CAM_A", "video")) as ws:
-        init = (await asyncio.wait_for(ws.receive(), 10)).data
+        init = (await asyncio.wait_for(ws.receive(), scaled(10))).data
     assert b"avc1" in init and width.to_bytes(2, "big") + b"\x00\x00" + height.to_bytes(2, "big") in init
 
 

@@ -11,6 +11,7 @@ from actors.video import Fmp4Viewer
 from browser import CHROMIUM, chromium, wait_for_value
 from conftest import activate, assert_error, stream_url
 from service.video import VIDEO
+from timing import scaled
 
 FFPROBE = shutil.which("ffprobe")
 needs_ffprobe = pytest.mark.skipif(FFPROBE is None, reason="ffprobe is not installed (Debian: apt-get install ffmpeg)")
@@ -26,7 +27,7 @@ async def activate_mono(client, cam, stream="CAM_B"):
 async def messages(ws, count: int) -> list[bytes]:
     got = []
     while len(got) < count:
-        message = await asyncio.wait_for(ws.receive(), 10)
+        message = await asyncio.wait_for(ws.receive(), scaled(10))
         assert message.type == WSMsgType.BINARY, message
         got.append(message.data)
     return got
@@ -99,9 +100,9 @@ async def test_deactivating_the_stream_closes_the_websocket_with_1000(client, mx
     async with client.ws_connect(stream_url(cam, "CAM_C", "video")) as ws:
         await messages(ws, 3)
         assert (await client.delete(stream_url(cam, "CAM_C"))).status == 204
-        message = await asyncio.wait_for(ws.receive(), 10)
+        message = await asyncio.wait_for(ws.receive(), scaled(10))
         while message.type == WSMsgType.BINARY:
-            message = await asyncio.wait_for(ws.receive(), 10)
+            message = await asyncio.wait_for(ws.receive(), scaled(10))
         assert message.type == WSMsgType.CLOSE and message.data == 1000 and message.extra == "stream deactivated"
     await asyncio.sleep(0)
     assert not client.app[VIDEO].feeds
@@ -112,7 +113,7 @@ async def test_a_viewer_that_leaves_stops_its_feed(client, mxid):
     await activate_mono(client, cam)
     async with client.ws_connect(stream_url(cam, "CAM_B", "video")) as ws:
         await messages(ws, 2)
-    deadline = asyncio.get_running_loop().time() + 5
+    deadline = asyncio.get_running_loop().time() + scaled(5)
     while client.app[VIDEO].feeds:
         assert asyncio.get_running_loop().time() < deadline, "the feed outlived its last viewer"
         await asyncio.sleep(0.02)
@@ -142,28 +143,37 @@ async def test_chromium_plays_the_websocket_video(client, aiohttp_server, mxid, 
         url = str(client.make_url("/"))
     else:
         # Robopipe Studio's player, served from an origin of its own: MediaSource in sequence mode, and a
-        # message that comes while one is being appended is dropped.
+        # message that comes while one is being appended is dropped (counted here, in `dropped`).
         ws_url = str(client.make_url(stream_url(cam, "CAM_B", "video"))).replace("http", "ws", 1)
         async def player(_):
             return web.Response(text=STUDIO_PLAYER.replace("WS_URL", ws_url), content_type="text/html")
         studio = web.Application()
         studio.router.add_get("/", player)
         url = str((await aiohttp_server(studio)).make_url("/"))
+    # The time played, the picture's size, the messages the page dropped; the media error says why, should
+    # it not play.
     playing = "(() => { const v = document.querySelector('video'); return v && [v.currentTime, v.videoWidth, " \
-              "v.videoHeight]; })()"
-    async with chromium(url, tmp_path / "profile") as evaluate:
-        state = await wait_for_value(evaluate, playing, lambda v: v and v[0] > 1.0)
-    assert state and state[0] > 1.0 and state[1:] == [640, 400], state
+              "v.videoHeight, window.dropped || 0, v.error && v.error.message]; })()"
+    for attempt in range(3):
+        async with chromium(url, tmp_path / f"profile{attempt}") as evaluate:
+            state = await wait_for_value(evaluate, playing, lambda v: v and v[0] > 1.0)
+        # Studio's drop leaves a gap in sequence mode that MSE does not play past (the next keyframe lands
+        # later than the dropped fragment's time): a page that dropped on a loaded machine proves nothing of
+        # the stream, and is opened again. One that dropped nothing must play.
+        if (state and state[0] > 1.0) or not (state and state[3]):
+            break
+    assert state and state[0] > 1.0 and state[1:3] == [640, 400], state
 
 
 STUDIO_PLAYER = """<video autoplay muted></video><script>
 const video = document.querySelector("video"), mediaSource = new MediaSource();
+window.dropped = 0;
 mediaSource.addEventListener("sourceopen", () => {
   const buffer = mediaSource.addSourceBuffer('video/mp4; codecs="avc1.42E01E"');
   const ws = new WebSocket("WS_URL");
   ws.binaryType = "arraybuffer";
   buffer.mode = "sequence";
-  ws.onmessage = ({data}) => { if (!buffer.updating) buffer.appendBuffer(new Uint8Array(data)); };
+  ws.onmessage = ({data}) => { if (!buffer.updating) buffer.appendBuffer(new Uint8Array(data)); else window.dropped++; };
 });
 video.src = URL.createObjectURL(mediaSource);
 video.play();
