@@ -355,7 +355,7 @@ for source, _ in queues:          # a frame of its own for each
     frame.setWidth(1920); frame.setHeight(1080); frame.setStride(1920); frame.setType(dai.ImgFrame.Type.NV12)
     source.send(frame)
 for i, (_, out) in enumerate(queues):      # the first pool holds the frame; the others were sent with it
-    deadline, got = time.monotonic() + scaled(60 if i == 0 else 5), None
+    deadline, got = time.monotonic() + (60 if i == 0 else 5), None
     while got is None and time.monotonic() < deadline:
         got = out.tryGet()
         time.sleep(0.01)
