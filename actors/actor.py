@@ -22,6 +22,7 @@ from .frames import Frame, FrameMeta
 from .messages import BATCHABLE, Activate, Boot, Capture, ReadCalibration, ReadStats, ShutDown, UpdateControl
 from .model import CameraState, initial_state, streams_of
 from .store import StateStore
+from .worker import DeviceThread
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class CameraActor:
         self._mailbox: asyncio.Queue = asyncio.Queue(mailbox_size)
         # The one thread that enters the device, for the actor's life: a call that outlives its deadline is
         # waited for (`_stuck`), never left beside a new thread, so two threads are never inside the device.
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"camera-{self.mxid}")
+        self._executor = DeviceThread(f"camera-{self.mxid}")
         self._device_lock = threading.Lock()
         self._stuck: Future | None = None             # a call that outlived its deadline and may still be inside
         self._saver = ThreadPoolExecutor(1, thread_name_prefix=f"save-{self.mxid}")   # apart from a stuck device
@@ -132,7 +133,7 @@ class CameraActor:
             await self._call(self.device.close)
         except Exception as exc:  # noqa: BLE001 (closing is best effort)
             log.warning("camera %s: closing failed: %s", self.mxid, exc)
-        self._executor.shutdown(wait=False)
+        self._executor.shutdown()
         # A save in progress finishes (the file stays whole), off the loop.
         await asyncio.get_running_loop().run_in_executor(None, lambda: self._saver.shutdown(wait=True))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import signal
 import ssl
 import sys
@@ -99,9 +98,5 @@ def main(argv=None) -> None:
         print(f"oak-camera-service: error: --token-file {args.token_file} holds no token", file=sys.stderr)
         sys.exit(2)
     uvloop.run(serve(args, tokens))
-    # Every camera is closed and every state saved. A device call that never returned still holds its worker
-    # thread, and the interpreter would wait for it at exit: leave without joining (systemd would otherwise
-    # wait out TimeoutStopSec and kill the service).
-    logging.shutdown()
-    sys.stdout.flush()
-    os._exit(0)
+    # Every camera is closed and every state saved; a device call that never returned holds only its camera's
+    # daemon thread (actors/worker.py), which the exit does not wait for.

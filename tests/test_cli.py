@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -90,6 +91,34 @@ def test_a_signal_finishes_requests_in_flight_and_exits_0(tmp_path, sig):
     slow.join(10)
     assert result.get("status") == 204                       # the request in flight was answered
     assert proc.wait(10) == 0 and time.monotonic() - started < 8
+    out = proc.stdout.read()
+    assert "stopped" in out and "Traceback" not in out
+
+
+def test_a_device_call_that_never_returns_does_not_hold_up_the_exit(tmp_path):
+    """A camera whose device call hangs for good: the service still stops on SIGTERM, answers what it can, logs
+    that it stopped and exits 0, without waiting for the call (systemd would otherwise wait out its stop
+    timeout and kill it)."""
+    import threading
+    proc, base, _ = start("--simulate", "oak-1", "--device-timeout", "1", state_dir=tmp_path)
+    mxid = get(f"{base}/cameras/")[0]["mxid"]
+    request = lambda url, body=None, method="POST": urllib.request.urlopen(urllib.request.Request(  # noqa: E731
+        url, data=json.dumps(body).encode() if body is not None else b"", method=method), timeout=30)
+    request(f"{base}/sim/cameras/{mxid}/faults", {"hang_next": True})
+    caught = {}
+
+    def hung():
+        try:
+            request(f"{base}/cameras/{mxid}/streams/CAM_A", method="DELETE")
+        except urllib.error.HTTPError as exc:
+            caught["status"] = exc.code
+    waiting = threading.Thread(target=hung)
+    waiting.start()
+    waiting.join(scaled(10))
+    assert caught.get("status") == 504                       # the device deadline answered it
+    proc.send_signal(signal.SIGTERM)
+    from actors.simulated.device import SimDevice
+    assert proc.wait(SimDevice.HANG_LIMIT / 2) == 0           # long before the hung call would give up
     out = proc.stdout.read()
     assert "stopped" in out and "Traceback" not in out
 
