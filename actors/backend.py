@@ -83,8 +83,8 @@ class FrameSource(ABC):
     h264 = False        # whether the device encodes this stream's H.264 itself (then read `encoded_after`)
     jpeg = False        # whether it encodes its MJPEG at the video's default quality (then read `jpeg_after`)
 
-    def jpeg_after(self, sequence: int, timeout: float) -> tuple[int, tuple[int, bytes]] | None:
-        """Blocking, on a video thread: (number, (camera frame number, JPEG)) of the camera's first JPEG after
+    def jpeg_after(self, sequence: int, timeout: float) -> tuple[int, EncodedPacket] | None:
+        """Blocking, on a video thread: (number, JPEG with its frame number and time) of the camera's first JPEG after
         number `sequence`, or None on timeout or once closed. Only when `jpeg` is true."""
         raise NotImplementedError
 

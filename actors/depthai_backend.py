@@ -270,7 +270,8 @@ class _Stream(FrameSource):
 
     def _publish_jpeg(self, encoded) -> None:
         self.latest = encoded
-        self.jpegs.publish((encoded.getSequenceNum(), bytes(encoded.getData())))
+        self.jpegs.publish(EncodedPacket(bytes(encoded.getData()), True, encoded.getTimestamp().total_seconds(),
+                                         encoded.getSequenceNum(), encoded.getWidth(), encoded.getHeight()))
 
     def encoded_after(self, sequence: int, timeout: float):
         return self.packets.wait_after(sequence, timeout)

@@ -48,7 +48,7 @@ def wall_clock(timestamp: float) -> float:
 
 @dataclass(frozen=True)
 class EncodedPacket:
-    """One frame of H.264 as a camera's encoder gives it: an access unit in Annex B (start codes)."""
+    """One encoded frame: an H.264 access unit in Annex B (start codes), or a JPEG (always a keyframe)."""
     data: bytes
     keyframe: bool
     timestamp: float             # seconds, monotonic

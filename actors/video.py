@@ -25,7 +25,7 @@ from .backend import FrameSource
 from .encode import check_planes, depth_to_gray
 from .fanout import WAITING, FanOut, Latest, Waiting
 from .fmp4 import Fmp4Stream, Fragment, H264Encoder
-from .frames import DEPTH16, GRAY8, Frame
+from .frames import DEPTH16, GRAY8, EncodedPacket, Frame
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,8 @@ def _scale(plane: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(plane).resize((width, height), Image.Resampling.BILINEAR))
 
 
-def encode_video(frame: Frame, params: VideoParams) -> bytes:
-    """One video frame as JPEG, scaled to the requested width (worker thread)."""
+def encode_video(frame: Frame, params: VideoParams) -> EncodedPacket:
+    """One video frame as JPEG, scaled to the requested width (worker thread), with the frame's number and time."""
     check_planes(frame)
     planes = (depth_to_gray(frame.planes[0]),) if frame.format == DEPTH16 else frame.planes
     if params.width and params.width < frame.width:
@@ -63,7 +63,8 @@ def encode_video(frame: Frame, params: VideoParams) -> bytes:
         height = max(2, round(frame.height * width / frame.width) & ~1)
         planes = (_scale(planes[0], width, height),) + tuple(_scale(p, width // 2, height // 2) for p in planes[1:])
     y, *uv = planes
-    return simplejpeg.encode_jpeg_yuv_planes(y, *(uv or (None, None)), quality=params.quality)
+    jpeg = simplejpeg.encode_jpeg_yuv_planes(y, *(uv or (None, None)), quality=params.quality)
+    return EncodedPacket(jpeg, True, frame.timestamp, frame.sequence, y.shape[1], y.shape[0])
 
 
 @lru_cache(maxsize=16)
@@ -98,8 +99,8 @@ def _no_signal(width: int, height: int, caption: str, clock: str) -> Frame:
 DEACTIVATED, SHUTDOWN, FAILED = "deactivated", "shutdown", "failed"
 
 
-class MjpegViewer(Latest[bytes]):
-    """One MJPEG client's place at a feed: the latest JPEG, or the end."""
+class MjpegViewer(Latest[EncodedPacket]):
+    """One MJPEG client's place at a feed: the latest JPEG (with its frame's number and time), or the end."""
 
     def __init__(self):
         super().__init__(reason=SHUTDOWN)
@@ -178,7 +179,7 @@ class VideoFeed:
     def __init__(self, hub: "VideoHub", actor: CameraActor, stream: str, params: VideoParams,
                  loop: asyncio.AbstractEventLoop):
         self.hub, self.actor, self.stream, self.params = hub, actor, stream, params
-        self._viewers: FanOut[bytes] = FanOut(loop)    # each frame handed to the loop once, for all of them
+        self._viewers: FanOut = FanOut(loop)    # each frame handed to the loop once, for all of them
         self.viewers = self._viewers.consumers
         self.stats = hub.stats_of(actor.mxid, stream)
         self._loop = loop
@@ -310,8 +311,8 @@ class _CameraJpeg(_Source):
         got = self.output.jpeg_after(after, timeout)
         if got is None:
             return None
-        after, (number, jpeg) = got
-        self.feed.stats.took_frame(number)
+        after, jpeg = got
+        self.feed.stats.took_frame(jpeg.sequence)
         return after, jpeg
 
 
@@ -347,13 +348,14 @@ class _RawFrames(_Source):
             return None
         feed = self.feed
         feed.stats.took_frame(frame.sequence)
-        if feed.params.fps:          # a lower rate: skip frames until the next one is due
-            now = time.monotonic()
-            if now < self._due:
+        if feed.params.fps:          # a lower rate: skip frames until the next one is due, by the camera's clock
+            now, interval = frame.timestamp, 1 / feed.params.fps
+            if self._due - interval <= now < self._due:       # (a clock that went back starts anew)
                 feed.stats.dropped += 1
                 return frame.sequence, None
-            interval = 1 / feed.params.fps     # keep the average rate, but never catch up in a burst
-            self._due = self._due + interval if self._due + interval > now - interval else now + interval
+            # Keep the average rate, but never catch up in a burst.
+            self._due = self._due + interval if now - interval < self._due + interval <= now + interval \
+                else now + interval
         feed._size = (frame.width, frame.height)
         return frame.sequence, feed._encode(frame)
 
@@ -380,7 +382,7 @@ class VideoHub:
     def viewers_of(self, mxid: str, stream: str) -> int:
         return sum(len(f.viewers) for (m, s, _), f in self.feeds.items() if (m, s) == (mxid, stream))
 
-    def watch(self, actor: CameraActor, stream: str, params: VideoParams) -> tuple[VideoFeed, Latest[bytes]]:
+    def watch(self, actor: CameraActor, stream: str, params: VideoParams) -> tuple[VideoFeed, Latest]:
         key = (actor.mxid, stream, params)
         feed = self.feeds.get(key)
         if feed is None:
@@ -396,7 +398,7 @@ class VideoHub:
             feed.want_keyframe()
         return feed, viewer
 
-    def leave(self, feed: VideoFeed, viewer: Latest[bytes]) -> None:
+    def leave(self, feed: VideoFeed, viewer: Latest) -> None:
         feed.viewers.discard(viewer)
         if not feed.viewers:
             feed.stop()                   # nobody watches: stop reading and encoding at once

@@ -11,6 +11,7 @@ from aiohttp_apigami import docs, match_info_schema, querystring_schema
 from actors.actor import CONNECTED
 from actors.errors import StreamInactive
 from actors.fanout import WAITING
+from actors.frames import EncodedPacket
 from actors.video import DEACTIVATED, FAILED, SHUTDOWN, VideoHub, VideoParams
 from schemas.params import StreamPathSchema, VideoQuerySchema
 
@@ -32,7 +33,8 @@ CLOSE_CODES = {DEACTIVATED: (1000, "stream deactivated"), SHUTDOWN: (1001, "serv
 @docs(tags=["streams"], summary="Watch Live Video",
       description="MJPEG over HTTP (multipart/x-mixed-replace; boundary=frame): an `<img>` tag, VLC, ffmpeg or "
                   "OpenCV show it. Each frame is encoded once per set of parameters however many clients "
-                  "watch; a slow client skips frames. While the camera is disconnected the response goes on "
+                  "watch; a slow client skips frames. Each part carries X-Frame-Sequence and X-Frame-Timestamp, "
+                  "as a still does; `fps` keeps parts at least 1/fps apart on the camera's clock. While the camera is disconnected the response goes on "
                   "with a 'no signal' picture about once a second; deactivating the stream ends it. Depth "
                   "streams show their 8-bit picture (nearer is lighter). A stream runs at most --max-feeds "
                   "sets of parameters at once; a viewer asking for another gets the nearest running one, and "
@@ -81,9 +83,8 @@ async def video(request: web.Request) -> web.StreamResponse:
                     break
                 continue
             left -= 1
-            await response.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-                                 .encode())
-            await response.write(jpeg)
+            await response.write(_part_headers(jpeg))
+            await response.write(jpeg.data)
             await response.write(b"\r\n")
         await response.write(f"--{BOUNDARY}--\r\n".encode())
         await response.write_eof()
@@ -92,6 +93,13 @@ async def video(request: web.Request) -> web.StreamResponse:
     finally:
         request.app[VIDEO].leave(feed, viewer)
     return response
+
+
+def _part_headers(jpeg: EncodedPacket) -> bytes:
+    """A part's headers: its frame's number and time as a still's (none on the "no signal" picture)."""
+    frame = (f"X-Frame-Sequence: {jpeg.sequence}\r\nX-Frame-Timestamp: {jpeg.timestamp:.6f}\r\n"
+             if jpeg.sequence >= 0 else "")
+    return f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg.data)}\r\n{frame}\r\n".encode()
 
 
 async def _websocket(request: web.Request, actor, name: str) -> web.WebSocketResponse:
