@@ -5,7 +5,7 @@ import pytest
 import simplejpeg
 from PIL import Image
 
-from conftest import activate, assert_error, stream_url
+from conftest import activate, assert_error, stream_url, wait_until
 from timing import scaled
 
 
@@ -174,3 +174,49 @@ async def test_a_still_being_encoded_does_not_hold_the_cameras_writes(client, mx
     resp = await taking
     assert resp.status == 200 and resp.content_type == "image/png"
     assert Image.open(io.BytesIO(await resp.read())).size == (1920, 1080)
+
+
+async def test_a_still_being_encoded_when_the_service_stops_is_answered_and_then_the_camera_closed(
+        client, mxid, backend, monkeypatch):
+    """A stop (SIGTERM) while a still is being encoded: no new connection is taken, the still in flight is
+    answered with its picture, and the camera is closed."""
+    import asyncio
+    import socket
+    import threading
+    from actors import encode as encode_module
+    encode, entered, release = encode_module.encode, threading.Event(), threading.Event()
+
+    def held(*args, **kwargs):
+        entered.set()
+        release.wait(60)
+        return encode(*args, **kwargs)
+    cam = mxid("oak-1")
+    await activate(client, cam, "CAM_A")
+    monkeypatch.setattr(encode_module, "encode", held)
+    taking = asyncio.ensure_future(still(client, cam, "CAM_A", format="png"))
+    address = (client.server.host, client.server.port)
+
+    def refused() -> bool:
+        try:
+            socket.create_connection(address, timeout=1).close()
+            return False
+        except OSError:
+            return True
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, entered.wait, scaled(10))
+        assert entered.is_set(), "the still's encode never started"
+        stopping = asyncio.ensure_future(client.server.close())
+        await wait_until(refused)                     # stopping: it waits for the request in flight
+        assert not taking.done()
+    finally:
+        release.set()
+    resp = await taking
+    assert resp.status == 200 and resp.content_type == "image/png"
+    assert Image.open(io.BytesIO(await resp.read())).size == (1920, 1080)
+    await stopping
+    assert not _open(backend.device(cam))
+
+
+def _open(device) -> bool:
+    """Whether the simulated camera is open, or the stand-in's board booted by a host."""
+    return device.is_open if hasattr(device, "is_open") else bool(device.booted)
