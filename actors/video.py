@@ -30,6 +30,7 @@ from .frames import DEPTH16, GRAY8, EncodedPacket, Frame
 log = logging.getLogger(__name__)
 
 NO_SIGNAL_PERIOD = 1.0      # seconds between "no signal" pictures
+_CLOCK_SLACK = 1e-4         # a frame this close to its due time is due (frame times are sums of floats)
 FRAME_TIMEOUT = 2.0         # seconds a feed waits for a frame before it shows "no signal"
 RESTART_POLL = 0.02         # seconds between looks for the first frame of a stream that restarted
 
@@ -350,12 +351,14 @@ class _RawFrames(_Source):
         feed.stats.took_frame(frame.sequence)
         if feed.params.fps:          # a lower rate: skip frames until the next one is due, by the camera's clock
             now, interval = frame.timestamp, 1 / feed.params.fps
-            if self._due - interval <= now < self._due:       # (a clock that went back starts anew)
+            if self._due - interval <= now + _CLOCK_SLACK < self._due:     # (a clock that went back starts anew)
                 feed.stats.dropped += 1
                 return frame.sequence, None
-            # Keep the average rate, but never catch up in a burst.
-            self._due = self._due + interval if now - interval < self._due + interval <= now + interval \
-                else now + interval
+            # The average rate is kept (the next frame is due an interval after this one was), but after frames
+            # came late the next is at most one of the stream's frames early: never a burst.
+            frame_period = 1 / feed.actor.state.streams[feed.stream].config["fps"]
+            self._due = max(self._due + interval, now + interval - frame_period) \
+                if self._due - interval <= now + _CLOCK_SLACK else now + interval
         feed._size = (frame.width, frame.height)
         return frame.sequence, feed._encode(frame)
 

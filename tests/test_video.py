@@ -66,9 +66,9 @@ async def test_lower_rate_quality_and_width(client, mxid):
     got = await frames(resp, 6)
     assert simplejpeg.decode_jpeg(got[0][1]).shape == (180, 320, 3)
     # At most 5 frames a second of the camera's 30: a frame at least a fifth of a second after the one before
-    # (less one frame of the camera's: frames come every 1/30 s), whatever the machine's load.
+    # (less one frame of the camera's, after frames came late), whatever the machine's load.
     times = [float(h["x-frame-timestamp"]) for h, _ in got]
-    assert min(b - a for a, b in zip(times, times[1:])) >= 1 / 5 - 1 / 30 - 1e-4, times
+    assert min(b - a for a, b in zip(times, times[1:])) >= 1 / 5 - 1 / 30 - 2e-4, times
     resp.close()
 
 
