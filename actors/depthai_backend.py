@@ -2,8 +2,9 @@
 
 The pipeline holds the streams the camera can switch between (see `plan`): a Camera node per sensor at the
 sensor mode its streams need, one output per stream (NV12 colour, GRAY8 mono, StereoDepth depth), each behind a
-Gate and read into a latest-only queue by a reader thread; beside it, behind gates of their own, the preview
-(R15) and a video_size window cut by an ImageManip (R17), and a stream's neural network (R16). Activating a stream opens its gate and starts its
+Gate and read into a latest-only queue; beside it, behind gates of their own, the preview (R15) and a video_size
+window cut by an ImageManip (R17), and a stream's neural network (R16). One reader thread per device takes every
+queue's messages at once (MessageQueue.getAny). Activating a stream opens its gate and starts its
 sensors (R11); deactivating closes the gate and stops the sensors that feed nothing active. Only a change of
 what the pipeline is made of rebuilds, and since `Pipeline.stop()` closes the device and a device runs one
 pipeline (R1), a rebuild reopens the device: that is a camera reboot, a gate is a message.
@@ -25,7 +26,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import wraps
-from typing import Mapping
+from typing import Callable, Mapping
 
 import depthai
 
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 FIRST_FRAME_TIMEOUT = 8.0     # s: a stream that was switched on must deliver a frame within this
 CAPTURE_TIMEOUT = 3.0         # s: a still must arrive within this
-READ_PERIOD = 0.5             # s: how often a reader thread looks up from its queue
+READ_PERIOD = 0.5             # s: how often the device's reader looks up from its queues
 REBOOT_POLL = 0.1             # s: how often a rebuild looks for its rebooted camera
 QueueException = depthai.MessageQueue.QueueException   # a closed queue; not a RuntimeError (R2)
 # The camera's H.264 encoder (R13): widths a multiple of 32 and at most 4096, at most 3 encodes at once, and
@@ -137,7 +138,7 @@ class _Tally:
 
 @dataclass(eq=False)
 class _Stream(FrameSource):
-    """A stream in the pipeline. Its reader thread moves frames from the output queue into a slot that any
+    """A stream in the pipeline. The device's reader moves frames from the output queue into a slot that any
     number of readers (stills, video) wait on, while its gate is open; frames are converted only when taken,
     on the taker's thread."""
     config: dict
@@ -177,24 +178,15 @@ class _Stream(FrameSource):
     def jpeg_after(self, sequence: int, timeout: float):
         return self.jpegs.wait_after(sequence, timeout)
 
-    def start_reading(self, name: str, lost: threading.Event) -> None:
-        threading.Thread(target=self._read, args=(self.queue, self._publish_frame, lost), name=f"frames-{name}",
-                         daemon=True).start()
-        if self.h264:
-            threading.Thread(target=self._read, args=(self.encoded_queue, self._publish_packet, lost),
-                             name=f"h264-{name}", daemon=True).start()
-        if self.jpeg:
-            threading.Thread(target=self._read, args=(self.jpeg_queue, self._publish_jpeg, lost),
-                             name=f"mjpeg-{name}", daemon=True).start()
-        if self.preview_queue is not None:
-            threading.Thread(target=self._read, args=(self.preview_queue, self.previews.publish, lost),
-                             name=f"preview-{name}", daemon=True).start()
-        if self.video_queue is not None:
-            threading.Thread(target=self._read, args=(self.video_queue, self.videos.publish, lost),
-                             name=f"video-{name}", daemon=True).start()
-        if self.nn_queue is not None:
-            threading.Thread(target=self._read, args=(self.nn_queue, self._publish_result, lost),
-                             name=f"nn-{name}", daemon=True).start()
+    def routes(self, name: str) -> dict[str, tuple[object, Callable]]:
+        """The stream's host queues, each with what takes its messages (the device's reader calls it)."""
+        routes = {f"{name}/raw": (self.queue, self._publish_frame),
+                  f"{name}/h264": (self.encoded_queue, self._publish_packet),
+                  f"{name}/mjpeg": (self.jpeg_queue, self._publish_jpeg),
+                  f"{name}/preview": (self.preview_queue, self.previews.publish),
+                  f"{name}/video": (self.video_queue, self.videos.publish),
+                  f"{name}/nn": (self.nn_queue, self._publish_result)}
+        return {key: route for key, route in routes.items() if route[0] is not None}
 
     def _publish_result(self, message) -> None:
         self.results.publish(nn_message(message, self.nn, self.frame))
@@ -231,18 +223,6 @@ class _Stream(FrameSource):
         if got[1].getTimestamp().total_seconds() < asked:         # the frame that waited in the gate
             got = self.wait(got[0], max(0.0, deadline - time.monotonic()), what, slot)
         return got
-
-    def _read(self, queue, publish, lost: threading.Event) -> None:
-        while not self.stopped.is_set():
-            try:
-                message = queue.get(timedelta(seconds=READ_PERIOD))
-            except (RuntimeError, QueueException):
-                # The queue closed: a pipeline stopped on purpose, or the device went away (R2, R3).
-                if not self.stopped.is_set():
-                    lost.set()
-                return
-            if message is not None and self.is_open:  # a frame that slipped through a closing gate is dropped
-                publish(message)
 
     def _publish_frame(self, img) -> None:
         self.tally["raw"].count(img.getSequenceNum())
@@ -310,6 +290,28 @@ class _Stream(FrameSource):
         if got is None:
             raise DeviceTimeout(f"{what} delivered no frame within {timeout:g} s")
         return got
+
+
+def _read(dai, routes: dict[str, tuple[_Stream, object, Callable]], lost: threading.Event) -> None:
+    """The device's one reader: every host queue of its pipeline at once (MessageQueue.getAny), each message
+    handed to what takes it, until the pipeline stops. A queue that closes while the pipeline runs means the
+    device went away (R2, R3): getAny then answers nothing at once, or raises if another queue had a message."""
+    queues = {key: queue for key, (_, queue, _) in routes.items()}
+    stopped = next(iter(routes.values()))[0].stopped        # set for every stream at once (_stop_pipeline)
+    while not stopped.is_set():
+        try:
+            got = dai.MessageQueue.getAny(queues, timedelta(seconds=READ_PERIOD))
+            closed = not got and any(queue.isClosed() for queue in queues.values())
+        except (RuntimeError, QueueException):
+            closed = True
+        if closed:
+            if not stopped.is_set():
+                lost.set()
+            return
+        for key, message in got.items():
+            stream, _, publish = routes[key]
+            if message is not None and stream.is_open:   # a frame that slipped through a closing gate is dropped
+                publish(message)
 
 
 class DepthAIDevice(Device):
@@ -444,8 +446,11 @@ class DepthAIDevice(Device):
         self._ran_pipeline = True
         self._pipeline, self._streams, self._controls = pipeline, streams, controls
         self._streaming = {socket: True for socket in controls}        # sensors start streaming
-        for name, stream in streams.items():
-            stream.start_reading(name, self._lost)
+        routes = {key: (stream, *route) for name, stream in streams.items()
+                  for key, route in stream.routes(name).items()}
+        if routes:
+            threading.Thread(target=_read, args=(self._dai, routes, self._lost), name=f"frames-{self.info.mxid}",
+                             daemon=True).start()
 
     def _build(self, pipeline, holds: dict[str, dict], networks: dict[str, Mapping | None]):
         dai = self._dai

@@ -14,6 +14,7 @@ commands and autofocus triggers.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter
@@ -315,6 +316,7 @@ class Standin:
                                     NeuralNetwork=NeuralNetworkNode, ImageAlign=ImageAlignNode,
                                     DetectionNetwork=DetectionNetworkNode,
                                     SpatialDetectionNetwork=SpatialDetectionNetworkNode)
+        self.MessageQueue = SimpleNamespace(getAny=OutputQueue.getAny, QueueException=QueueException)
 
     def __getattr__(self, name):
         return getattr(real, name)
@@ -649,39 +651,84 @@ class OutputQueue:
     def getMaxSize(self) -> int:
         return self.max_size
 
+    def isClosed(self) -> bool:
+        return self.closed
+
     def getBlocking(self) -> bool:
         return self.blocking
+
+    def _next(self, now: float) -> tuple[int | None, float]:
+        """The number of the message it would give now (None if none has reached it), and when the next one
+        may reach it (inf: not while nothing changes). Under board.changed."""
+        output, wake = self.output, math.inf
+        if output.flowing() and not output.pipeline.device.reconnecting:
+            lo, hi = output.window()
+            last = min(output.sequence_at(now), hi)          # the newest message that reached it
+            nxt = max(self.sequence + 1, lo)
+            if not self.blocking:
+                nxt = max(nxt, last - self.max_size + 1)      # older ones were pushed out
+            if nxt <= last:
+                return int(nxt), now
+            if nxt <= hi:
+                wake = output.node.started + nxt / output.fps
+        return None, wake
 
     def get(self, timeout=None):
         limit = timeout.total_seconds() if timeout is not None else HANG_LIMIT
         deadline = time.monotonic() + limit
-        board, output = self.board, self.output
+        board = self.board
         with board.changed:
             while True:
                 if self.closed:
                     raise QueueException("MessageQueue closed")      # R2
                 now = time.monotonic()
-                wake = deadline
-                if output.flowing() and not output.pipeline.device.reconnecting:
-                    lo, hi = output.window()
-                    last = min(output.sequence_at(now), hi)          # the newest message that reached it
-                    nxt = max(self.sequence + 1, lo)
-                    if not self.blocking:
-                        nxt = max(nxt, last - self.max_size + 1)      # older ones were pushed out
-                    if nxt <= last:
-                        self.sequence = int(nxt)
-                        break
-                    if nxt <= hi:
-                        wake = min(deadline, output.node.started + nxt / output.fps)
+                number, wake = self._next(now)
+                if number is not None:
+                    self.sequence = number
+                    break
                 if now >= deadline:
                     return None
-                board.changed.wait(max(0.0, wake - now))
+                board.changed.wait(max(0.0, min(wake, deadline) - now))
+        return self._take()
+
+    def _take(self):
+        """The message numbered `sequence`, made, and carried over the link (it arrives when the link has
+        sent it)."""
+        output, board = self.output, self.board
         message = output.node.render(output, self.sequence)
         arrival = board.cross(output.stream_name(), message)
         delay = arrival - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         return message
+
+    @staticmethod
+    def getAny(queues: dict, timeout=None) -> dict:
+        """depthai's MessageQueue.getAny as the 3.12 wheel does it (tried on its host queues;
+        src/pipeline/MessageQueue.cpp `waitAny`/`getAny`): waits until one of them has a message, then one
+        message from each that has one; {} on timeout, or at once when one of them is closed and none has a
+        message; QueueException when one is closed and another has a message (its `has()` throws)."""
+        limit = timeout.total_seconds() if timeout is not None else HANG_LIMIT
+        deadline = time.monotonic() + limit
+        board = next(iter(queues.values())).board
+        with board.changed:
+            while True:
+                now = time.monotonic()
+                numbers = {key: q._next(now) for key, q in queues.items() if not q.closed}
+                ready = {key: n for key, (n, _) in numbers.items() if n is not None}
+                if len(numbers) < len(queues):
+                    if ready:
+                        raise QueueException("MessageQueue was closed")
+                    return {}
+                if ready:
+                    break
+                if now >= deadline:
+                    return {}
+                wake = min([deadline] + [w for _, w in numbers.values()])
+                board.changed.wait(max(0.0, wake - now))
+            for key, number in ready.items():
+                queues[key].sequence = number
+        return {key: queues[key]._take() for key in ready}
 
     def tryGet(self):
         from datetime import timedelta

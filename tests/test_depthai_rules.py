@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 import simplejpeg
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
@@ -702,3 +703,29 @@ def test_r22_the_standin_s_queues_keep_what_the_wheel_s_message_queue_keeps():
     assert first >= newest - 1 and second > first      # the newest two then (more may come while it is read)
     assert [keeping.get().getSequenceNum() for _ in range(3)] == [0, 1, 2]
     pipeline.stop()
+
+
+async def test_one_reader_thread_per_device_reads_every_queue_of_its_pipeline(client, standin):
+    """A camera's frames, its encoders' packets, previews and networks' results all reach the gateway through
+    one reader thread of the device's (depthai's MessageQueue.getAny), not a thread per queue; and a device
+    that goes away ends it."""
+    import threading
+    for stream in ("CAM_A", "CAM_B", "CAM_C"):
+        await activate(client, OAK_D, stream)
+    mjpeg = await client.get(stream_url(OAK_D, "CAM_A", "video"))           # the camera's MJPEG
+    assert mjpeg.status == 200
+    async with client.ws_connect(stream_url(OAK_D, "CAM_B", "video")) as ws:  # the camera's H.264
+        assert (await ws.receive(timeout=scaled(10))).type == WSMsgType.BINARY
+        assert (await mjpeg.content.readuntil(b"\xff\xd9"))[-2:] == b"\xff\xd9"
+        still = await client.get(stream_url(OAK_D, "CAM_C", "still"))         # raw frames
+        assert still.status == 200 and still.content_type == "image/jpeg"
+        readers = [t.name for t in threading.enumerate() if t.name.startswith("frames-")]
+        assert readers.count(f"frames-{OAK_D}") == 1, readers
+        per_queue = [t.name for t in threading.enumerate()
+                     if t.name.split("-")[0] in ("frames", "h264", "mjpeg", "preview", "video", "nn")
+                     and t.name.split("-", 1)[1].startswith(("CAM_", "DEPTH"))]
+        assert not per_queue, per_queue
+    mjpeg.close()
+    standin.device(OAK_D).unplug()
+    await wait_until(lambda: actor(client, OAK_D).status == "disconnected")
+    await wait_until(lambda: not [t for t in threading.enumerate() if t.name == f"frames-{OAK_D}"])
