@@ -100,11 +100,13 @@ def test_a_device_call_that_never_returns_does_not_hold_up_the_exit(tmp_path):
     that it stopped and exits 0, without waiting for the call (systemd would otherwise wait out its stop
     timeout and kill it)."""
     import threading
-    proc, base, _ = start("--simulate", "oak-1", "--device-timeout", "1", state_dir=tmp_path)
+    import os
+    # The hung call outlasts the test: the service can only be found stopped if it does not wait for it.
+    proc, base, _ = start("--simulate", "oak-1", "--device-timeout", "1", state_dir=tmp_path,
+                          env={**os.environ, "OAK_SIM_HANG_LIMIT": "3600"})
     mxid = get(f"{base}/cameras/")[0]["mxid"]
     request = lambda url, body=None, method="POST": urllib.request.urlopen(urllib.request.Request(  # noqa: E731
         url, data=json.dumps(body).encode() if body is not None else b"", method=method), timeout=30)
-    request(f"{base}/sim/cameras/{mxid}/faults", {"hang_next": True})
     caught = {}
 
     def hung():
@@ -112,13 +114,16 @@ def test_a_device_call_that_never_returns_does_not_hold_up_the_exit(tmp_path):
             request(f"{base}/cameras/{mxid}/streams/CAM_A", method="DELETE")
         except urllib.error.HTTPError as exc:
             caught["status"] = exc.code
-    waiting = threading.Thread(target=hung)
-    waiting.start()
-    waiting.join(scaled(10))
-    assert caught.get("status") == 504                       # the device deadline answered it
-    proc.send_signal(signal.SIGTERM)
-    from actors.simulated.device import SimDevice
-    assert proc.wait(SimDevice.HANG_LIMIT / 2) == 0           # long before the hung call would give up
+    try:
+        request(f"{base}/sim/cameras/{mxid}/faults", {"hang_next": True})
+        waiting = threading.Thread(target=hung)
+        waiting.start()
+        waiting.join(scaled(10))
+        assert caught.get("status") == 504                       # the device deadline answered it
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(scaled(15)) == 0
+    finally:
+        proc.kill()                                              # (gone already, unless the test failed)
     out = proc.stdout.read()
     assert "stopped" in out and "Traceback" not in out
 

@@ -97,6 +97,19 @@ async def test_r2_a_closed_queue_is_a_lost_device_that_recovers(aiohttp_client, 
     assert errors == []                # no reader thread died with a traceback
 
 
+async def test_r2_queues_that_close_while_nobody_calls_the_device_are_found_by_its_reader(client, standin,
+                                                                                           monkeypatch):
+    """depthai closes a lost device's queues (R2, R3); with no request meeting them and no stats read (which
+    would meet the closed device too), the device's reader is what finds the loss (getAny answers nothing at
+    once, or raises; the health round asks only its flag, R8), and the camera is reopened."""
+    from actors import actor as actor_module
+    monkeypatch.setattr(actor_module, "STATS_PERIOD", 1e9)
+    board = standin.device(OAK_1)
+    await activate(client, OAK_1, "CAM_A")
+    board.device.close()
+    await wait_until(lambda: actor(client, OAK_1).reconnects == 1 and actor(client, OAK_1).status == "connected")
+
+
 async def test_r3_a_camera_back_from_a_pulled_cable_runs_the_controls_the_api_shows(client, standin):
     board = standin.device(OAK_1)
     await activate(client, OAK_1, "CAM_A")

@@ -147,9 +147,9 @@ async def test_a_still_is_a_frame_taken_after_the_request(client, mxid):
     assert sorted(took)[2] > 0.01, took
 
 
-async def test_a_still_being_encoded_does_not_hold_the_cameras_writes(client, mxid, monkeypatch):
-    """Once its frame is in hand a still settles on its own: a write queued behind it is applied and answered
-    while the encode (a 12 MP PNG takes seconds on a gateway) is still running."""
+async def held_still(client, cam, monkeypatch):
+    """A PNG still of the camera's CAM_A whose encode is held once it starts: (the request's future, the
+    Event that lets the encode go on)."""
     import asyncio
     import threading
     from actors import encode as encode_module
@@ -159,13 +159,23 @@ async def test_a_still_being_encoded_does_not_hold_the_cameras_writes(client, mx
         entered.set()
         release.wait(60)
         return encode(*args, **kwargs)
-    cam = mxid("oak-1")
     await activate(client, cam, "CAM_A")
     monkeypatch.setattr(encode_module, "encode", held)
     taking = asyncio.ensure_future(still(client, cam, "CAM_A", format="png"))
+    await asyncio.get_running_loop().run_in_executor(None, entered.wait, scaled(10))
+    if not entered.is_set():
+        release.set()
+        raise AssertionError("the still's encode never started")
+    return taking, release
+
+
+async def test_a_still_being_encoded_does_not_hold_the_cameras_writes(client, mxid, monkeypatch):
+    """Once its frame is in hand a still settles on its own: a write queued behind it is applied and answered
+    while the encode (a 12 MP PNG takes seconds on a gateway) is still running."""
+    import asyncio
+    cam = mxid("oak-1")
+    taking, release = await held_still(client, cam, monkeypatch)
     try:
-        await asyncio.get_running_loop().run_in_executor(None, entered.wait, 30)
-        assert entered.is_set(), "the still's encode never started"
         write = await asyncio.wait_for(client.post(stream_url(cam, "CAM_A", "control"), json={"brightness": 3}), scaled(30))
         assert write.status == 200 and (await write.json())["brightness"] == 3
         assert not taking.done()
@@ -176,24 +186,14 @@ async def test_a_still_being_encoded_does_not_hold_the_cameras_writes(client, mx
     assert Image.open(io.BytesIO(await resp.read())).size == (1920, 1080)
 
 
-async def test_a_still_being_encoded_when_the_service_stops_is_answered_and_then_the_camera_closed(
+async def test_a_still_being_encoded_when_the_service_stops_is_answered_and_the_camera_closed(
         client, mxid, backend, monkeypatch):
     """A stop (SIGTERM) while a still is being encoded: no new connection is taken, the still in flight is
     answered with its picture, and the camera is closed."""
     import asyncio
     import socket
-    import threading
-    from actors import encode as encode_module
-    encode, entered, release = encode_module.encode, threading.Event(), threading.Event()
-
-    def held(*args, **kwargs):
-        entered.set()
-        release.wait(60)
-        return encode(*args, **kwargs)
     cam = mxid("oak-1")
-    await activate(client, cam, "CAM_A")
-    monkeypatch.setattr(encode_module, "encode", held)
-    taking = asyncio.ensure_future(still(client, cam, "CAM_A", format="png"))
+    taking, release = await held_still(client, cam, monkeypatch)
     address = (client.server.host, client.server.port)
 
     def refused() -> bool:
@@ -203,8 +203,6 @@ async def test_a_still_being_encoded_when_the_service_stops_is_answered_and_then
         except OSError:
             return True
     try:
-        await asyncio.get_running_loop().run_in_executor(None, entered.wait, scaled(10))
-        assert entered.is_set(), "the still's encode never started"
         stopping = asyncio.ensure_future(client.server.close())
         await wait_until(refused)                     # stopping: it waits for the request in flight
         assert not taking.done()

@@ -6,7 +6,6 @@ import pytest
 import simplejpeg
 
 from service.inputs import FLEET
-from actors.video import NO_SIGNAL_PERIOD
 from service.video import VIDEO
 from conftest import activate, assert_error, mean, stream_url, wait_until
 from timing import scaled
@@ -145,16 +144,16 @@ async def test_unplugging_shows_no_signal_then_live_frames_again(client, mxid):
     await client.post(f"/sim/cameras/{cam}/unplug")
     await wait_until(lambda: client.app[FLEET].get(cam).status == "disconnected")
     gray = lambda jpeg: simplejpeg.decode_jpeg_header(jpeg)[2] == "Gray"  # noqa: E731
-    started, got = time.monotonic(), []
+    got = []
     while len([j for _, j in got if gray(j)]) < 3 and (part := await frames(resp, 1, timeout=3.5)):
         got += part
-    took = time.monotonic() - started
     no_signal = [j for _, j in got if gray(j)]
     assert len(no_signal) == 3
     assert not [h for h, j in got if j in no_signal and "x-frame-sequence" in h]      # no frame of the camera's
     image = simplejpeg.decode_jpeg(no_signal[-1], colorspace="GRAY")[..., 0]
     assert image.shape == (360, 640) and image.std() > 5 and live.std() > image.std()   # the text shows
-    assert len(no_signal) <= took / NO_SIGNAL_PERIOD + 2          # once a second, not at the frame rate
+    # Once a period, not at the frame rate: each shows the clock's next second (a picture is drawn once a second).
+    assert len(set(no_signal)) == 3
     await client.post(f"/sim/cameras/{cam}/replug")
     await wait_until(lambda: client.app[FLEET].get(cam).status == "connected")
     back = await frames(resp, 10, timeout=6)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 
@@ -158,7 +159,8 @@ class Faults:
 
 
 class SimDevice(Device):
-    HANG_LIMIT = 60.0    # a hung operation gives up after this long, so threads do not pile up
+    # A hung operation gives up after this long, so threads do not pile up; a test may make it outlast itself.
+    HANG_LIMIT = float(os.environ.get("OAK_SIM_HANG_LIMIT", "60"))
 
     def __init__(self, model: str, index: int, seed: str = ""):
         self.model = model
