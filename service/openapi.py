@@ -7,7 +7,7 @@ import warnings
 
 from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
-from aiohttp_apigami import setup_aiohttp_apispec
+from aiohttp_apigami import AiohttpApiSpec
 from aiohttp_apigami.constants import API_SPEC_ATTR, SWAGGER_DICT
 
 from schemas.config import CONFIG_SCHEMAS
@@ -114,9 +114,12 @@ FRAME_HEADERS = {
 }
 
 
-# apispec resolves schemas inside the handlers' docs in place; keep the originals so every app (tests make
-# many) builds its spec from them.
+# apispec resolves schemas inside the handlers' docs in place; keep the originals so that a spec can be built
+# again from them.
 _PRISTINE: dict = {}
+# Specs built, by what they are built from (routes, version, tokens): building one takes about a second of CPU,
+# and the tests make an app per test. Apps share the one built, which nothing changes after.
+_BUILT: dict[tuple, dict] = {}
 
 
 OPEN = {"/healthz", "/readyz"}       # what a probe reaches without a token
@@ -183,18 +186,29 @@ def _operation_ids(app: web.Application, spec: dict) -> None:
             operation["operationId"] = names[(path.rstrip("/"), method)]
 
 
-def setup(app: web.Application, version: str, tokens: bool = False) -> None:
-    for route in app.router.routes():
-        if hasattr(route.handler, API_SPEC_ATTR):
-            original = _PRISTINE.setdefault(route.handler, copy.deepcopy(getattr(route.handler, API_SPEC_ATTR)))
-            setattr(route.handler, API_SPEC_ATTR, copy.deepcopy(original))
-    with warnings.catch_warnings():      # aiohttp-apigami keys the app by plain strings; our own keys are AppKeys
-        warnings.filterwarnings("ignore", category=NotAppKeyWarning, module="aiohttp_apigami")
-        setup_aiohttp_apispec(app, title="oak-camera-service", version=version, openapi_version="3.0.3",
-                              url="/api/docs/swagger.json", swagger_path="/api/docs", in_place=True,
-                              info={"description": "REST API for Luxonis OAK cameras: list cameras, switch "
-                                                   "streams, configure and control sensors, take stills."})
-    spec = app[SWAGGER_DICT]
+class _Spec(AiohttpApiSpec):
+    """aiohttp-apigami's spec and its routes (swagger.json, the UI), with the spec built once for the same routes,
+    version and tokens."""
+
+    def __init__(self, app: web.Application, tokens: bool, **options):
+        self._key = (options["version"], tokens,
+                     tuple((r.method, r.resource.canonical, r.handler) for r in app.router.routes()
+                           if r.resource and hasattr(r.handler, API_SPEC_ATTR)))
+        self._tokens = tokens
+        super().__init__(app=app, **options)
+
+    def _register(self, app: web.Application) -> None:
+        if self._key not in _BUILT:
+            for route in app.router.routes():
+                if hasattr(route.handler, API_SPEC_ATTR):
+                    original = _PRISTINE.setdefault(route.handler, copy.deepcopy(getattr(route.handler, API_SPEC_ATTR)))
+                    setattr(route.handler, API_SPEC_ATTR, copy.deepcopy(original))
+            super()._register(app)
+            _BUILT[self._key] = _finish(app, app[SWAGGER_DICT], self._tokens)
+        app[SWAGGER_DICT] = _BUILT[self._key]
+
+
+def _finish(app: web.Application, spec: dict, tokens: bool) -> dict:
     spec["paths"] = dict(sorted(spec["paths"].items()))     # the router's order is by traffic, not for reading
     # `produces` is Swagger 2.0; OpenAPI 3 says the media types under each response's content.
     for item in spec["paths"].values():
@@ -204,6 +218,16 @@ def setup(app: web.Application, version: str, tokens: bool = False) -> None:
     _conditional(spec)
     _operation_ids(app, spec)
     _partial_bodies(spec)
+    return spec
+
+
+def setup(app: web.Application, version: str, tokens: bool = False) -> None:
+    with warnings.catch_warnings():      # aiohttp-apigami keys the app by plain strings (SWAGGER_DICT too, set here)
+        warnings.filterwarnings("ignore", category=NotAppKeyWarning, module=r"aiohttp_apigami|service\.openapi")
+        _Spec(app, tokens, title="oak-camera-service", version=version, openapi_version="3.0.3",
+              url="/api/docs/swagger.json", swagger_path="/api/docs", in_place=True,
+              info={"description": "REST API for Luxonis OAK cameras: list cameras, switch "
+                                   "streams, configure and control sensors, take stills."})
     # The docs, as every other path, with and without the trailing slash (no redirect).
     for route in list(app.router.routes()):
         path = route.resource.canonical if route.resource is not None else ""
