@@ -44,8 +44,8 @@ class _Close:
     """The actor's own job: close the device of a camera that starts shut down."""
 
 
-class _WantRaw:
-    """The actor's own job: tell the device which streams' raw frames host consumers need now."""
+class _Want:
+    """The actor's own job: tell the device what of its streams host consumers need now (Device.want)."""
 
 
 class _Stale(Exception):
@@ -97,9 +97,9 @@ class CameraActor:
         self._recovery: asyncio.Task | None = None
         self._stopping = False
         self._in_hand: list = []              # the messages the loop has taken from the mailbox
-        self._raw_holders: dict[str, set] = {}    # stream -> the consumers that need its raw frames (want_raw)
-        self._raw_told: frozenset | None = None   # what the device was last told of them; None: nothing yet
-        self._raw_job: asyncio.Future | None = None
+        self._holders: dict[tuple[str, str], set] = {}    # (stream, RAW or JPEG) -> the consumers that need it
+        self._told: frozenset | None = None       # what the device was last told of them; None: nothing yet
+        self._want_job: asyncio.Future | None = None
         self._jobs = self._job_table()
         self._stills_in_hand = asyncio.Semaphore(STILLS_IN_HAND)
         self._encoding: set[asyncio.Task] = set()     # stills whose frame is taken, being encoded
@@ -125,7 +125,7 @@ class CameraActor:
             await asyncio.gather(*self._encoding, return_exceptions=True)
         waiting = self._in_hand + [self._mailbox.get_nowait() for _ in range(self._mailbox.qsize())]
         for message, future in waiting:         # answered ones are skipped by _settle
-            if isinstance(message, (_Reopen, _CheckHealth, _Close, _WantRaw)):
+            if isinstance(message, (_Reopen, _CheckHealth, _Close, _Want)):
                 future.cancel()                   # the actor's own jobs: nobody waits for an answer
             else:
                 _settle(future, error=CameraUnavailable("the service is shutting down"))
@@ -170,24 +170,24 @@ class CameraActor:
             return None
         return self._outputs.get(stream)
 
-    def want_raw(self, stream: str, holder: object, wanted: bool) -> None:
-        """On the loop: `holder` (a video feed encoding on the gateway) needs the stream's raw frames, or no
-        longer does. On a camera that sends raw frames only on demand, a job of the mailbox tells the device
-        (one job for any number of changes while it waits)."""
-        holders = self._raw_holders.setdefault(stream, set())
+    def want(self, stream: str, what: str, holder: object, wanted: bool) -> None:
+        """On the loop: `holder` (a video feed) needs the stream's raw frames (RAW: it encodes on the gateway)
+        or the camera's JPEGs (JPEG: it passes them on), or no longer does. On a camera that sends them only on
+        demand, a job of the mailbox tells the device (one job for any number of changes while it waits)."""
+        holders = self._holders.setdefault((stream, what), set())
         holders.add(holder) if wanted else holders.discard(holder)
-        if not self.device.raw_on_demand or self._stopping:
+        if not self.device.on_demand or self._stopping:
             return
-        if self._raw_job is None or self._raw_job.done():
-            self._raw_job = asyncio.get_running_loop().create_future()
-            job = (_WantRaw(), self._raw_job)
+        if self._want_job is None or self._want_job.done():
+            self._want_job = asyncio.get_running_loop().create_future()
+            job = (_Want(), self._want_job)
             try:
                 self._mailbox.put_nowait(job)
             except asyncio.QueueFull:
                 asyncio.ensure_future(self._mailbox.put(job))     # the actor's own job waits for room
 
-    def _raw_wanted(self) -> frozenset:
-        return frozenset(name for name, holders in self._raw_holders.items() if holders)
+    def _wanted(self) -> frozenset:
+        return frozenset(key for key, holders in self._holders.items() if holders)
 
     def frame_meta(self, stream: str) -> FrameMeta | None:
         """What the latest frame of an active stream was taken with."""
@@ -231,15 +231,15 @@ class CameraActor:
                 _CheckHealth: lambda _m, _f: self._check_health(), _Close: lambda _m, _f: self._close(),
                 ShutDown: partial(answer, self._shut_down), Boot: partial(answer, self._boot),
                 ReadStats: partial(answer, lambda _m: self._read_stats()),
-                ReadCalibration: partial(answer, lambda _m: self._read_calibration()), _WantRaw: self._tell_raw}
+                ReadCalibration: partial(answer, lambda _m: self._read_calibration()), _Want: self._tell}
 
-    async def _tell_raw(self, _message, future) -> None:
-        """The raw-frames job: tell the device which streams' raw frames host consumers need now."""
+    async def _tell(self, _message, future) -> None:
+        """The want job: tell the device what of its streams host consumers need now."""
         _settle(future)
-        wanted = self._raw_wanted()
-        if self.status == CONNECTED and self._raw_told != wanted:
-            await self._call(self.device.want_raw, wanted)
-            self._raw_told = wanted
+        wanted = self._wanted()
+        if self.status == CONNECTED and self._told != wanted:
+            await self._call(self.device.want, wanted)
+            self._told = wanted
 
     async def _capture(self, message: Capture, future: asyncio.Future) -> None:
         """Take the frame of a still within the device deadline, then leave it to be encoded: the still is
@@ -360,20 +360,20 @@ class CameraActor:
         """Make the device run `target` (a configure may rebuild: its longer deadline). What the device runs
         is unknown while this runs and after it fails; the loop records it, not the worker."""
         have, self._applied = self._applied, None
-        wanted = self._raw_wanted()
+        wanted = self._wanted()
         # A call that outlives its deadline raises here (the camera is lost then), and only the mailbox's jobs
         # lose a camera: a call that returns speaks for the device as it is now.
         outputs = await self._call(self._reconcile, have, target, triggers, wanted, deadline=self._configure_deadline)
-        self._applied, self._outputs, self._raw_told = target, outputs, wanted
+        self._applied, self._outputs, self._told = target, outputs, wanted
 
     def _reconcile(self, have: CameraState | None, target: CameraState, triggers: frozenset,
-                   raw: frozenset) -> dict[str, FrameSource]:
+                   wanted: frozenset) -> dict[str, FrameSource]:
         """Worker thread: make the device run `target` when it runs `have` (None: unknown): configure when the
         active streams or their configs change, else send the controls that changed. Streams in `triggers`
-        get their autofocus trigger; `raw` names the streams whose raw frames host consumers need. Returns the
-        running streams' outputs."""
-        if self.device.raw_on_demand:
-            self.device.want_raw(raw)          # before a configure, which opens the gates it names
+        get their autofocus trigger; `wanted` is what host consumers need (Device.want). Returns the running
+        streams' outputs."""
+        if self.device.on_demand:
+            self.device.want(wanted)           # before a configure, which opens the gates it names
         want = target.active_streams()
         running = have.active_streams() if have is not None else None
         configured = running is None or running.keys() != want.keys() or any(

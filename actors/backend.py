@@ -10,6 +10,7 @@ from .model import CameraInfo, StreamState
 
 
 PREVIEW_TIMEOUT = 3.0       # s: a preview must arrive within this
+RAW, JPEG = "raw", "jpeg"   # what of a stream crosses the link on demand (Device.want): raw frames, the camera's JPEGs
 
 
 class Device(ABC):
@@ -46,11 +47,12 @@ class Device(ABC):
             raise DeviceTimeout(f"{stream} delivered no preview within {PREVIEW_TIMEOUT:g} s")
         return frame
 
-    raw_on_demand = False       # whether raw frames reach the host only while `want_raw` names their stream
+    on_demand = False       # whether raw frames and the camera's JPEGs reach the host only while `want` names them
 
-    def want_raw(self, streams: frozenset) -> None:
-        """Blocking: the streams whose raw frames (`FrameSource.wait_after`) host consumers need now; the others'
-        need not leave the camera. Kept across reopens and rebuilds. Only where `raw_on_demand`."""
+    def want(self, wanted: frozenset[tuple[str, str]]) -> None:
+        """Blocking: what host consumers need now, as (stream, RAW) for its raw frames (`FrameSource.wait_after`)
+        and (stream, JPEG) for the camera's JPEGs (`FrameSource.jpeg_after`); the rest need not leave the camera.
+        Kept across reopens and rebuilds. Only where `on_demand`."""
 
     @abstractmethod
     def output(self, stream: str) -> FrameSource | None:

@@ -30,7 +30,7 @@ from typing import Callable, Mapping
 
 import depthai
 
-from .backend import Backend, Device, FrameSource
+from .backend import JPEG, RAW, Backend, Device, FrameSource
 from .depthai_convert import control_to_dai, frame_from_dai, frame_meta, nn_message, protocol_of, sensor_from_features, \
     stereo_pairs
 from .errors import ConfigRejected, DeviceError, DeviceTimeout
@@ -155,8 +155,10 @@ class _Stream(FrameSource):
     video_queue: object = None                    # the video_size window, cut on the camera, behind its own gate
     video_gate: object = None
     raw_gate: object = None                       # the gate in front of `queue`: open only for a host consumer
+    jpeg_gate: object = None                      # the gate in front of the camera's MJPEG: open only for a viewer
     is_open: bool = False
     wanted: bool = False                          # a host consumer (video encoded on the gateway) wants raw frames
+    jpeg_wanted: bool = False                     # a viewer of the camera's MJPEG wants its JPEGs
     latest: object = None                         # the latest frame or encoded frame, for what it was taken with
     tally: dict = field(default_factory=lambda: {"raw": _Tally(), "h264": _Tally()})    # frames that crossed, by way
     slot: FrameSlot = field(default_factory=FrameSlot)
@@ -198,7 +200,7 @@ class _Stream(FrameSource):
         return self.results.wait_after(sequence, timeout)
 
     def send_gates(self, message) -> None:
-        for gate in (*self.gates, self.raw_gate, self.preview_gate, self.video_gate):
+        for gate in (*self.gates, self.raw_gate, self.preview_gate, self.video_gate, self.jpeg_gate):
             if gate is not None:
                 gate.send(message)
 
@@ -316,7 +318,7 @@ def _read(dai, routes: dict[str, tuple[_Stream, object, Callable]], lost: thread
 
 class DepthAIDevice(Device):
     camera_h264 = True          # video (H.264, default MJPEG) from the camera's encoder where it fits (R13)
-    raw_on_demand = True        # raw frames cross the link only for a host consumer (R22)
+    on_demand = True            # raw frames and the camera's JPEGs cross the link only for a consumer (R22)
 
     def __init__(self, dai, device, device_info):
         """`device` is open: discovery opened it to read what the camera has."""
@@ -331,7 +333,7 @@ class DepthAIDevice(Device):
         self._streams: dict[str, _Stream] = {}
         self._controls: dict[str, object] = {}    # socket -> its Camera's inputControl queue
         self._streaming: dict[str, bool] = {}     # socket -> whether the sensor streams
-        self._wanted: set[str] = set()            # streams whose raw frames host consumers want (want_raw)
+        self._wanted: frozenset = frozenset()     # (stream, RAW or JPEG) that host consumers want (want)
         sensors = tuple(sensor_from_features(f) for f in device.getConnectedCameraFeatures())
         name = device.getProductName() or device.getDeviceName() or "OAK"
         self.info = CameraInfo(mxid=device_info.getDeviceId(), name=str(name), protocol=protocol_of(device_info),
@@ -502,7 +504,7 @@ class DepthAIDevice(Device):
                 video_source = self._window(pipeline, video_source, config, size)
                 video_gate = self._gate(pipeline, video_source)
                 video = video_gate.output.createOutputQueue(maxSize=1, blocking=False)
-            encoded = jpegs = None
+            encoded = jpegs = jpeg_gate = None
             rvc2 = self.info.platform == RVC2
             if self.camera_h264 and spec.kind != DEPTH:
                 if not rvc2 or encoder_fits("h264", video_size, fps, encoders):
@@ -510,13 +512,17 @@ class DepthAIDevice(Device):
                     encoded = self._encoder(pipeline, video_source, fps, "H264_BASELINE", ENCODED_QUEUE)
                 if not rvc2 or encoder_fits("mjpeg", video_size, fps, encoders):
                     encoders.append(("mjpeg", *video_size, fps))
-                    jpegs = self._encoder(pipeline, video_source, fps, "MJPEG", 1)
+                    # Its JPEGs cross the link only while a viewer passes them on (a few MB/s at 1080p30): the
+                    # encoder works behind a gate of its own.
+                    jpeg_gate = self._gate(pipeline, video_source)
+                    jpegs = self._encoder(pipeline, jpeg_gate.output, fps, "MJPEG", 1)
             running = _Stream(dict(config), tuple(s.socket for s in spec.sensors),
                               raw_gate.output.createOutputQueue(maxSize=1, blocking=False),
                               (), encoded, jpegs, preview,
                               preview_gate and preview_gate.inputControl.createInputQueue(), video_queue=video,
                               video_gate=video_gate and video_gate.inputControl.createInputQueue(),
-                              raw_gate=raw_gate.inputControl.createInputQueue())
+                              raw_gate=raw_gate.inputControl.createInputQueue(),
+                              jpeg_gate=jpeg_gate and jpeg_gate.inputControl.createInputQueue())
             if networks.get(name) is not None:
                 running.nn, running.frame = networks[name], size
                 running.nn_queue = self._network(pipeline, source, depth, running.nn, fps, work)
@@ -620,7 +626,7 @@ class DepthAIDevice(Device):
                 controls[socket].send(message)
         for name, stream in streams.items():
             if stream.is_open and name not in active:
-                stream.is_open = stream.wanted = False
+                stream.is_open = stream.wanted = stream.jpeg_wanted = False
                 stream.send_gates(dai.GateControl.closeGate())
         for socket, queue in controls.items():
             want = socket in feeding
@@ -633,12 +639,15 @@ class DepthAIDevice(Device):
         for name in turned_on:
             stream = streams[name]
             marks[name] = stream.slot.sequence
-            stream.is_open, stream.wanted = True, name in self._wanted
+            stream.is_open, stream.wanted = True, (name, RAW) in self._wanted
+            stream.jpeg_wanted = stream.jpeg_gate is not None and (name, JPEG) in self._wanted
             stream.restart_counts()
             for gate in stream.gates:
                 gate.send(dai.GateControl.openGate())
             if stream.wanted and stream.video_gate is not None:
                 stream.video_gate.send(dai.GateControl.openGate())
+            if stream.jpeg_wanted:
+                stream.jpeg_gate.send(dai.GateControl.openGate())
             # The first frame answers the activation: the raw gate lets one through unless video is encoded
             # on the gateway from these frames.
             keep_open = stream.wanted and stream.video_raw_gate is stream.raw_gate
@@ -647,16 +656,20 @@ class DepthAIDevice(Device):
             streams[name].wait(marks[name], FIRST_FRAME_TIMEOUT, name)
 
     @_device_errors
-    def want_raw(self, streams: frozenset) -> None:
-        """Raw frames of these streams are wanted by host consumers (video encoded on the gateway): their gates
-        open for as long as they are (R22); the wish outlives a rebuild."""
-        self._wanted = set(streams)
+    def want(self, wanted: frozenset) -> None:
+        """Raw frames wanted by host consumers (video encoded on the gateway) and the camera's JPEGs wanted by
+        viewers: their gates open for as long as they are (R22); the wish outlives a rebuild."""
+        self._wanted = frozenset(wanted)
+        gate = self._dai.GateControl
         for name, stream in self._streams.items():
-            want = stream.is_open and name in self._wanted
+            want = stream.is_open and (name, RAW) in wanted
             if want != stream.wanted:
                 stream.wanted = want
-                stream.video_raw_gate.send(self._dai.GateControl.openGate() if want
-                                           else self._dai.GateControl.closeGate())
+                stream.video_raw_gate.send(gate.openGate() if want else gate.closeGate())
+            want = stream.is_open and stream.jpeg_gate is not None and (name, JPEG) in wanted
+            if want != stream.jpeg_wanted:
+                stream.jpeg_wanted = want
+                stream.jpeg_gate.send(gate.openGate() if want else gate.closeGate())
 
     def _check(self, generation: int) -> None:
         if generation != self._generation:

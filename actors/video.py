@@ -21,7 +21,7 @@ import simplejpeg
 from PIL import Image, ImageDraw, ImageFont
 
 from .actor import CONNECTED, CameraActor
-from .backend import FrameSource
+from .backend import JPEG, RAW, FrameSource
 from .encode import check_planes, depth_to_gray
 from .fanout import WAITING, FanOut, Latest, Waiting
 from .fmp4 import Fmp4Stream, Fragment, H264Encoder
@@ -189,7 +189,7 @@ class VideoFeed:
         self._fmp4 = Fmp4Stream(fps) if params.codec == "h264" else None
         self._encoder: H264Encoder | None = None
         self._keyframe = threading.Event()     # a viewer joined: the next frame is a keyframe, so it starts at once
-        self._needs_raw = False                # it encodes raw frames, which the camera then sends (want_raw)
+        self._needs: str | None = None         # what the camera sends for it on demand (Device.want)
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"video-{actor.mxid}-{stream}", daemon=True)
         self.thread.start()
@@ -231,11 +231,15 @@ class VideoFeed:
                      for fragment in self._fmp4.add(unit, key, frame.timestamp, size)]
         return self._fmp4.init, fragments
 
-    def _need_raw(self, needed: bool) -> None:
-        """Raw frames cross the camera's link only while a feed encodes them on the gateway."""
-        if needed != self._needs_raw:
-            self._needs_raw = needed
-            self._hand(self.actor.want_raw, self.stream, self, needed)
+    def _need(self, what: str | None) -> None:
+        """Raw frames cross the camera's link only while a feed encodes them on the gateway, and the camera's
+        JPEGs while a feed passes them on."""
+        if what != self._needs:
+            if self._needs is not None:
+                self._hand(self.actor.want, self.stream, self._needs, self, False)
+            if what is not None:
+                self._hand(self.actor.want, self.stream, what, self, True)
+            self._needs = what
 
     def _show_no_signal(self) -> None:
         self._viewers.publish(self._encode(no_signal(*self._size, f"{self.actor.mxid} {self.stream}")))
@@ -250,7 +254,7 @@ class VideoFeed:
             reason = FAILED
         finally:
             # Released here, by the thread that used them, the moment the feed ends.
-            self._need_raw(False)
+            self._need(None)
             self._encoder = None
             if self._fmp4 is not None:
                 self._fmp4.close()
@@ -277,7 +281,7 @@ class VideoFeed:
                 after, output = -1, current
                 source = self._source_of(output) if output is not None else None
                 if source is not None:
-                    self._need_raw(source.raw)
+                    self._need(source.needs)
             got = source.take(after, FRAME_TIMEOUT) if source is not None else None
             if got is None:
                 # A stream that restarts (a config change, a rebuild) is not a lost camera: viewers keep the
@@ -298,7 +302,7 @@ class VideoFeed:
 class _Source:
     """Where a feed's video comes from. `take(after, timeout)`: (position, the next item for the viewers, or
     None for a frame skipped) after position `after`; None when nothing came within `timeout`."""
-    raw = True              # whether it reads the camera's raw frames (which then cross the link)
+    needs: str | None = RAW     # what of the camera's it reads that crosses the link only on demand (Device.want)
 
     def __init__(self, feed: VideoFeed, output: FrameSource):
         self.feed, self.output = feed, output
@@ -306,7 +310,7 @@ class _Source:
 
 class _CameraJpeg(_Source):
     """The camera's own MJPEG at the video's default quality: passed on, no encode on the gateway."""
-    raw = False
+    needs = JPEG
 
     def take(self, after: int, timeout: float):
         got = self.output.jpeg_after(after, timeout)
@@ -319,7 +323,7 @@ class _CameraJpeg(_Source):
 
 class _CameraH264(_Source):
     """The camera's own H.264: every packet in order, packed into fragmented MP4, no encode on the gateway."""
-    raw = False
+    needs = None                # it always crosses: frame counts come from it
 
     def take(self, after: int, timeout: float):
         packets = self.output.encoded_after(after, timeout)

@@ -101,7 +101,8 @@ async def changes(model: str) -> None:
 
 async def link(kind: str) -> None:
     """Link bytes a second of CAM_A (1080p, 30 fps, H.264 and MJPEG from the camera's encoder) of an OAK-D on
-    a `kind` link ("usb3" or "gige"), without and with a viewer that needs raw frames."""
+    a `kind` link ("usb3" or "gige"): without a viewer, with one of the camera's MJPEG, with one that needs raw
+    frames."""
     bus = Bus(["oak-d"])
     bus.boards[0].link = kind
     app = create_app(DepthAIBackend(bus.dai), device_timeout=10, discovery_interval=1)
@@ -117,7 +118,7 @@ async def link(kind: str) -> None:
         before, start = dict(board.link_bytes), time.perf_counter()
         await asyncio.sleep(window)
         took = time.perf_counter() - start
-        return {k: (board.link_bytes[("CAM_A", k)] - before.get(("CAM_A", k), 0)) / took for k in ("raw", "encoded")}
+        return {k: (board.link_bytes[("CAM_A", k)] - before.get(("CAM_A", k), 0)) / took for k in ("raw", "h264", "mjpeg")}
 
     async with ClientSession() as session:
         async with session.post(url) as resp:
@@ -125,17 +126,24 @@ async def link(kind: str) -> None:
         await asyncio.sleep(1)
         alone = await rate()
 
-        async def watch() -> None:
-            async with session.get(url + "video", params={"quality": 50}) as resp:
-                async for _ in resp.content.iter_any():
-                    pass
-        viewer = asyncio.create_task(watch())
-        await asyncio.sleep(1)
-        watched = await rate()
-        viewer.cancel()
-    mb = lambda r: f"{(r['raw'] + r['encoded']) / 1e6:.1f} MB/s (raw {r['raw'] / 1e6:.1f}, encoded {r['encoded'] / 1e6:.2f})"  # noqa: E731
+        async def watched(params: dict) -> dict[str, float]:
+            async def watch() -> None:
+                async with session.get(url + "video", params=params) as resp:
+                    async for _ in resp.content.iter_any():
+                        pass
+            viewer = asyncio.create_task(watch())
+            await asyncio.sleep(1)
+            got = await rate()
+            viewer.cancel()
+            await asyncio.sleep(0.5)
+            return got
+        camera_jpegs = await watched({})
+        raw = await watched({"quality": 50})
+    mb = lambda r: (f"{sum(r.values()) / 1e6:.1f} MB/s (raw {r['raw'] / 1e6:.1f}, H.264 {r['h264'] / 1e6:.2f}, "  # noqa: E731
+                    f"MJPEG {r['mjpeg'] / 1e6:.2f})")
     print(f"link of a camera-encoded 1080p30 stream on {kind} (the stand-in's link model): nobody watching "
-          f"{mb(alone)}; with a viewer of raw frames {mb(watched)}")
+          f"{mb(alone)}; with a viewer of the camera's MJPEG {mb(camera_jpegs)}; with a viewer of raw frames "
+          f"(another quality) {mb(raw)}")
     await server.close()
 
 

@@ -93,7 +93,7 @@ class Board:
         self.link = "gige" if self.info.protocol == "poe" else "usb3"     # a test may plug it into USB2
         self.platform = "RVC2"                        # a test may make it an OAK4 (RVC4) before it is found
         self.link_free_at = 0.0                       # when the link has sent what it was given
-        self.link_bytes: Counter = Counter()          # (stream, "raw" | "encoded" | "nn") -> bytes that crossed
+        self.link_bytes: Counter = Counter()          # (stream, "raw" | "h264" | "mjpeg" | "nn") -> bytes that crossed
         self.link_messages: Counter = Counter()       # the same, in messages
         self._link_lock = threading.Lock()
 
@@ -122,15 +122,15 @@ class Board:
                 found.setdefault(source.stream_name(), SimpleNamespace(config=source.config()))  # its main output
         return found
 
-    def raw_open(self, stream: str) -> bool:
-        """Whether raw frames of `stream` (ImgFrames) may cross the link now: a host queue of them whose gates
-        let the next frame through."""
+    def crossing(self, stream: str, kind: str = "raw") -> bool:
+        """Whether raw frames of `stream` (ImgFrames; or what `kind` names, as `Output.carries`) may cross the
+        link now: a host queue of them whose gates let the next frame through."""
         pipeline = self.device.pipeline if self.device is not None and not self.device.closed else None
         if pipeline is None or not pipeline.running:
             return False
         for queue in pipeline.queues:
             output = queue.output
-            if output.carries() == "raw" and output.stream_name() == stream and output.flowing():
+            if output.carries() == kind and output.stream_name() == stream and output.flowing():
                 lo, hi = output.window()
                 if hi >= max(lo, queue.sequence + 1):        # a frame it has not taken yet may pass
                     return True
@@ -155,8 +155,10 @@ class Board:
     def cross(self, stream: str, message) -> float:
         """A message crosses the link towards the host: when it has arrived, at the link's rate, after what
         was sent before it."""
-        kind = "raw" if isinstance(message, real.ImgFrame) else "encoded" if isinstance(message, real.EncodedFrame) \
-            else "nn"
+        if isinstance(message, real.EncodedFrame):
+            kind = "mjpeg" if message.getProfile() == real.EncodedFrame.Profile.JPEG else "h264"
+        else:
+            kind = "raw" if isinstance(message, real.ImgFrame) else "nn"
         size = len(message.getData()) if kind != "nn" else 512
         with self._link_lock:
             self.link_bytes[stream, kind] += size
@@ -568,7 +570,7 @@ class Output:
         return int((now - self.node.started) * self.fps)
 
     def carries(self) -> str:
-        """"raw" (ImgFrames), "encoded" (EncodedFrames) or "nn" (a network's results)."""
+        """"raw" (ImgFrames), "h264" or "mjpeg" (EncodedFrames) or "nn" (a network's results)."""
         return self.node.carries(self)
 
     def origin(self) -> "Output":
@@ -993,7 +995,7 @@ class VideoEncoderNode(Downstream):
         return self.profile == real.VideoEncoderProperties.Profile.MJPEG
 
     def carries(self, output) -> str:
-        return "encoded"
+        return "mjpeg" if self.mjpeg else "h264"
 
     def input_size(self) -> tuple[int, int]:
         source = self.input.source

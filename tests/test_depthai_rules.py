@@ -484,24 +484,41 @@ async def test_r22_raw_frames_cross_the_link_only_while_a_host_consumer_needs_th
     await ws_messages(client, OAK_D, "CAM_A", 6)                  # the camera's H.264
     resp = await client.get(stream_url(OAK_D, "CAM_A", "video"), params={"frames": 3})    # the camera's MJPEG
     assert (await resp.read()).count(b"--frame\r\n") == 3
-    assert not any(board.raw_open(s) for s in ("CAM_A", "CAM_B", "CAM_C", "DEPTH_B_C"))
+    assert not any(board.crossing(s) for s in ("CAM_A", "CAM_B", "CAM_C", "DEPTH_B_C"))
     raw = board.link_messages["CAM_A", "raw"]
     assert raw <= 1, raw                              # the activation's first frame at most
-    assert board.link_messages["CAM_A", "encoded"] >= 9
+    assert board.link_messages["CAM_A", "h264"] >= 6 and board.link_messages["CAM_A", "mjpeg"] >= 3
     assert not any(kind == "raw" and n for (stream, kind), n in board.link_messages.items() if stream != "CAM_A")
     # A still is the frame after the request: its gate opens for it (and the frame that waited) and closes.
     assert (await client.get(stream_url(OAK_D, "CAM_A", "still"))).status == 200
-    assert board.link_messages["CAM_A", "raw"] <= raw + 2 and not board.raw_open("CAM_A")
+    assert board.link_messages["CAM_A", "raw"] <= raw + 2 and not board.crossing("CAM_A")
     # So is a preview.
     assert (await client.get(stream_url(OAK_D, "CAM_A", "preview"))).status == 200
-    assert board.link_messages["CAM_A", "raw"] <= raw + 4 and not board.raw_open("CAM_A")
+    assert board.link_messages["CAM_A", "raw"] <= raw + 4 and not board.crossing("CAM_A")
     # A viewer at another quality is encoded on the gateway: raw frames cross while it watches, not after.
     before = board.link_messages["CAM_A", "raw"]
     resp = await client.get(stream_url(OAK_D, "CAM_A", "video"), params={"frames": 4, "quality": 50})
     assert (await resp.read()).count(b"--frame\r\n") == 4
     assert board.link_messages["CAM_A", "raw"] >= before + 3        # its first may be the still's, held
-    await wait_until(lambda: not board.raw_open("CAM_A"))
+    await wait_until(lambda: not board.crossing("CAM_A"))
     assert actor(client, OAK_D).status == "connected"
+
+
+async def test_r22_the_camera_s_jpegs_cross_the_link_only_while_a_viewer_passes_them_on(client, standin):
+    board = standin.device(OAK_D)
+    await activate(client, OAK_D, "CAM_A")                       # 1080p at 30 fps, encoded by the camera
+    h264 = board.link_messages["CAM_A", "h264"]
+    await wait_until(lambda: board.link_messages["CAM_A", "h264"] >= h264 + 10)     # a third of a second
+    assert board.link_messages["CAM_A", "mjpeg"] == 0 and not board.crossing("CAM_A", "mjpeg")    # nobody watches
+    for _ in range(2):                                          # a viewer opens its gate and the last one closes it
+        resp = await client.get(stream_url(OAK_D, "CAM_A", "video"), params={"frames": 3})
+        assert (await resp.read()).count(b"--frame\r\n") == 3
+        await wait_until(lambda: not client.app[VIDEO].feeds and not board.crossing("CAM_A", "mjpeg"))
+        gone, h264 = board.link_messages["CAM_A", "mjpeg"], board.link_messages["CAM_A", "h264"]
+        assert gone >= 3
+        await wait_until(lambda: board.link_messages["CAM_A", "h264"] >= h264 + 10)
+        assert board.link_messages["CAM_A", "mjpeg"] <= gone + 1          # one that was on its way at most
+    assert board.link_messages["CAM_A", "raw"] <= 1 and actor(client, OAK_D).status == "connected"
 
 
 async def test_r13_the_mjpeg_side_of_rvc2_encodes_361_mpixel_a_second_not_500(client, standin):

@@ -8,7 +8,7 @@ import pytest
 from conftest import activate, stream_url, wait_until
 from service.inputs import FLEET
 
-DEVICE_CALLS = ("open", "close", "configure", "set_control", "capture", "capture_preview", "want_raw", "healthy", "output",
+DEVICE_CALLS = ("open", "close", "configure", "set_control", "capture", "capture_preview", "want", "healthy", "output",
                 "set_ir", "stats")
 
 
