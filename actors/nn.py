@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import shutil
+import tempfile
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,12 +90,25 @@ def load_blob(path: Path, fmt: str, dai=None):
 class ModelFiles:
     """Model files in a folder, each named by its SHA-256: the same model uploaded twice is kept once."""
 
-    def __init__(self, directory: Path):
-        self.directory = Path(directory)
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for stale in self.directory.glob(".upload-*"):         # uploads a crash or a kill cut short
-            stale.unlink(missing_ok=True)
+    def __init__(self, directory: Path | None):
+        """In `directory`, or (None) in a temporary folder of its own made by `open` and removed by `close`."""
+        self.directory = Path(directory) if directory is not None else None
+        self.temporary = directory is None
         self._held: Counter = Counter()       # kept files whose deployment is on its way to a camera
+
+    def open(self) -> None:
+        """Blocking, at start: the folder, made if missing, without the uploads a crash or a kill cut short."""
+        if self.temporary:
+            self.directory = Path(tempfile.mkdtemp(prefix="oak-models-"))
+            return
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for stale in self.directory.glob(".upload-*"):
+            stale.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Blocking, at the end: a temporary folder goes, with what it holds."""
+        if self.temporary and self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     @contextmanager
     def held(self, sha256: str):

@@ -40,8 +40,14 @@ class StateReader(Protocol):
 class StateStore:
     def __init__(self, directory: Path, reader: StateReader):
         self.reader = reader
-        self.directory = self.make_directory(directory)
+        self.directory = Path(directory)
         self.models = ModelFiles(self.directory / "models")               # the streams' networks, by hash
+
+    def open(self) -> None:
+        """Blocking, at start: the folder and its models' folder, made if missing; models no state refers to
+        removed."""
+        self.make_directory(self.directory)
+        self.models.open()
         self._prune_models()
 
     @staticmethod

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -60,8 +58,9 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     quiet_bad_requests()
     if cors_origins:
         security.setup_cors(app, cors_origins)
+    # Made here, opened at start (`files`): making the app touches no file.
     store = StateStore(state_dir, SavedStateReader()) if state_dir is not None else None
-    app[gateway.IDENTITY] = identity = gateway.Identity.make(store.gateway_id() if store is not None else None)
+    app[gateway.IDENTITY] = identity = gateway.Identity.make(None)      # the saved id replaces it at start
     fleet = Fleet(backend, store=store, interval=discovery_interval, initial_streams=initial_streams,
                   mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
     app[FLEET] = fleet
@@ -73,15 +72,23 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     video.setup(app, max_feeds)
     # Models live beside the state they belong to; without a state folder, for this run only, in a folder
     # removed at cleanup.
-    models = store.models if store is not None else ModelFiles(Path(tempfile.mkdtemp(prefix="oak-models-")))
-    if store is None:
-        async def remove_models(_app):
-            await asyncio.to_thread(shutil.rmtree, models.directory, True)
-        app.on_cleanup.append(remove_models)
+    models = store.models if store is not None else ModelFiles(None)
+
+    async def files(_app):
+        """The state folder (and the gateway's id in it), or the run's models folder; the latter goes at the
+        end. First of the app's resources to start, last to end."""
+        if store is not None:
+            await asyncio.to_thread(store.open)
+            identity.id = await asyncio.to_thread(store.gateway_id)
+        else:
+            await asyncio.to_thread(models.open)
+        yield
+        await asyncio.to_thread(models.close)
+    app.cleanup_ctx.append(files)
     nn.setup(app, models, model_checker)
     publisher = None
     if mqtt_target is not None:
-        publisher = mqtt.setup(app, mqtt_target, identity.id, fleet, lambda: gateway.gateway_body(app), mqtt_results)
+        publisher = mqtt.setup(app, mqtt_target, identity, fleet, lambda: gateway.gateway_body(app), mqtt_results)
     if with_metrics:
         app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO], identity, app[events.EVENTS], publisher)
     openapi.setup(app, version=metadata.version("oak-camera-service"), tokens=bool(tokens))

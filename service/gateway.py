@@ -17,9 +17,9 @@ from . import openapi
 from .inputs import FLEET
 
 
-@dataclass(frozen=True)
+@dataclass
 class Identity:
-    id: str               # kept in the state directory (actors/store.py); without one, this run's
+    id: str               # kept in the state directory (actors/store.py; read at start); without one, this run's
     hostname: str
     version: str
     depthai_version: str | None

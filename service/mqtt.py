@@ -67,12 +67,11 @@ class MqttTarget:
 
 
 class Publisher:
-    def __init__(self, target: MqttTarget, gateway_id: str, events: Events, fleet: Fleet, gateway_body,
+    def __init__(self, target: MqttTarget, events: Events, fleet: Fleet, gateway_body,
                  results: Results | None = None):
         self.target, self.events, self.fleet, self.gateway_body = target, events, fleet, gateway_body
         self.results = results          # the networks' results, to publish too; None: not published
-        self.base = f"{target.prefix}/{gateway_id}"
-        self.identifier = f"oak-camera-service-{gateway_id}"
+        self.base = self.identifier = ""        # by the gateway's id, known at start
         self.connected = False
         self.published = self.dropped = self.connects = 0
         self._subscription = events.subscribe(None)
@@ -82,7 +81,8 @@ class Publisher:
     def _count_drops(self, count: int) -> None:
         self.dropped += count
 
-    def start(self) -> None:
+    def start(self, gateway_id: str) -> None:
+        self.base, self.identifier = f"{self.target.prefix}/{gateway_id}", f"oak-camera-service-{gateway_id}"
         self._task = asyncio.create_task(self._run(), name="mqtt")
 
     async def stop(self) -> None:
@@ -236,14 +236,13 @@ async def _first(*coroutines) -> None:
 MQTT = web.AppKey("mqtt", Publisher)
 
 
-def setup(app: web.Application, target: MqttTarget, gateway_id: str, fleet: Fleet, gateway_body,
+def setup(app: web.Application, target: MqttTarget, identity, fleet: Fleet, gateway_body,
           results: bool = False) -> Publisher:
     """The publisher, started and stopped with the app; `results`: the networks' results too (nn.setup first)."""
-    publisher = app[MQTT] = Publisher(target, gateway_id, app[EVENTS], fleet, gateway_body,
-                                      app[RESULTS] if results else None)
+    publisher = app[MQTT] = Publisher(target, app[EVENTS], fleet, gateway_body, app[RESULTS] if results else None)
 
     async def start(_app):
-        publisher.start()
+        publisher.start(identity.id)      # read from the state folder by then
 
     async def stop(_app):
         await publisher.stop()

@@ -7,6 +7,7 @@ import json
 import lzma
 import sys
 import tarfile
+import tempfile
 
 import pytest
 
@@ -196,10 +197,28 @@ async def test_a_third_upload_while_two_are_under_way_is_a_503(client, mxid, sta
     await deploy(client, cam, "CAM_A")                  # room again
 
 
-async def test_a_service_without_a_state_folder_removes_its_models_folder_when_it_stops(aiohttp_client, backend):
+async def test_a_service_without_a_state_folder_removes_its_models_folder_when_it_stops(aiohttp_client, backend,
+                                                                                         tmp_path, monkeypatch):
     from service.nn import MODELS
-    client = await aiohttp_client(create_app(backend, device_timeout=device_timeout(backend)))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    app = create_app(backend, device_timeout=device_timeout(backend))
+    assert not list(tmp_path.iterdir())                 # made, not started: no folder yet
+    client = await aiohttp_client(app)
     folder = client.app[MODELS].directory
-    assert folder.is_dir()
+    assert folder.is_dir() and folder.parent == tmp_path
     await client.close()
     assert not folder.exists()
+
+
+async def test_making_the_app_touches_no_file_its_start_makes_the_state_folder(aiohttp_client, backend, tmp_path):
+    from service.gateway import IDENTITY
+    state = tmp_path / "state"
+    app = create_app(backend, state_dir=state, device_timeout=device_timeout(backend))
+    assert not state.exists()
+    client = await aiohttp_client(app)
+    gateway = await (await client.get("/gateway")).json()
+    assert (state / "models").is_dir() and (state / "gateway-id").read_text().strip() == gateway["id"]
+    assert app[IDENTITY].id == gateway["id"]
+    await client.close()
+    again = await aiohttp_client(create_app(backend, state_dir=state, device_timeout=device_timeout(backend)))
+    assert (await (await again.get("/gateway")).json())["id"] == gateway["id"]        # kept across restarts
