@@ -113,11 +113,12 @@ async def client(aiohttp_client, backend, state_dir, request):
     return client
 
 
-async def serve(app) -> TestServer:
+async def serve(app, **options) -> TestServer:
     """The app served as the command serves it: request metrics on, and a handler whose client hangs up is
-    not cancelled (TestServer's own default) but sees the connection's loss where it reads."""
+    not cancelled (TestServer's own default) but sees the connection's loss where it reads. `options`: more of
+    aiohttp's server options."""
     server = TestServer(app)
-    await server.start_server(**runner_options(app))
+    await server.start_server(**runner_options(app), **options)
     server.runner.server.handler_cancellation = False
     return server
 

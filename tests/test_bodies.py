@@ -19,7 +19,9 @@ BODY_TIMEOUT = 0.5
 async def served(aiohttp_client, backend, state_dir):
     app = create_app(backend, state_dir=state_dir, device_timeout=device_timeout(backend), max_backoff=0.1,
                      discovery_interval=0.05, body_timeout=BODY_TIMEOUT)
-    client = await aiohttp_client(await serve(app))
+    # aiohttp keeps reading a connection whose body was not read for its lingering time (10 s) before it closes
+    # it: an hour here, so that a connection the service does not end itself stays open past any test's wait.
+    client = await aiohttp_client(await serve(app, lingering_time=3600))
     await wait_until(lambda: all(a.status == "connected" for a in app[FLEET].actors.values()))
     return client
 
@@ -40,9 +42,10 @@ async def test_a_body_that_stops_arriving_is_a_408_and_changes_nothing(served, m
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), scaled(BODY_TIMEOUT * 10))
     length = int(re.search(rb"\r\nContent-Length: (\d+)", head)[1])
     answer = head + await asyncio.wait_for(reader.readexactly(length), scaled(5))
-    writer.close()
     assert answer.startswith(b"HTTP/1.1 408") and b'"request_timeout"' in answer, answer
-    assert b"\r\nConnection: close\r\n" in head                  # the connection ends with it
+    assert b"\r\nConnection: close\r\n" in head                  # the connection ends with it, at once
+    assert await asyncio.wait_for(reader.read(), scaled(5)) == b""
+    writer.close()
     assert await (await served.get(stream_url(cam, "CAM_A", "control"))).json() == before
 
 

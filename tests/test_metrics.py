@@ -87,8 +87,10 @@ async def test_stream_fps_is_the_streams_however_many_feeds_read_it(client, mxid
     responses = [await watch(client, cam, "CAM_A", quality=str(q), width="160") for q in (50, 60, 70, 80)]
     for resp in responses:
         await frames(resp, 12)
+    # Each frame counts once, not once per feed (which would be some 40 a second): a bound the camera's clock
+    # sets. How many of the 10 reach the gateway is the machine's to say (3.5 on a loaded one), so only > 0.
     fps = await measured_fps(client, cam, "CAM_A")
-    assert 5 < fps < 15, fps
+    assert 0 < fps < 15, fps
     for resp in responses:
         resp.close()
 
