@@ -63,6 +63,19 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     app[gateway.IDENTITY] = identity = gateway.Identity.make(None)      # the saved id replaces it at start
     fleet = Fleet(backend, store=store, interval=discovery_interval, initial_streams=initial_streams,
                   mailbox_size=mailbox_size, timeout=device_timeout, max_backoff=max_backoff)
+    # Models live beside the state they belong to; without a state folder, for this run only, in a folder
+    # removed at the end.
+    models = store.models if store is not None else ModelFiles(None)
+
+    async def open_files(_app):
+        """First at start: the state folder (and the gateway's id in it, which the start event tells), or the
+        run's models folder."""
+        if store is not None:
+            await asyncio.to_thread(store.open)
+            identity.id = await asyncio.to_thread(store.gateway_id)
+        else:
+            await asyncio.to_thread(models.open)
+    app.on_startup.append(open_files)
     app[FLEET] = fleet
     events.setup(app, fleet, identity.boot_id, lambda: gateway.gateway_body(app))
     app[BODY_TIMEOUT] = body_timeout
@@ -70,21 +83,6 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     modules = (streams, cameras, video, nn, gateway, sse, health) + ((sim,) if sim.enabled(backend) else ())
     _routes(app, modules + ((metrics,) if with_metrics else ()))
     video.setup(app, max_feeds)
-    # Models live beside the state they belong to; without a state folder, for this run only, in a folder
-    # removed at cleanup.
-    models = store.models if store is not None else ModelFiles(None)
-
-    async def files(_app):
-        """The state folder (and the gateway's id in it), or the run's models folder; the latter goes at the
-        end. First of the app's resources to start, last to end."""
-        if store is not None:
-            await asyncio.to_thread(store.open)
-            identity.id = await asyncio.to_thread(store.gateway_id)
-        else:
-            await asyncio.to_thread(models.open)
-        yield
-        await asyncio.to_thread(models.close)
-    app.cleanup_ctx.append(files)
     nn.setup(app, models, model_checker)
     publisher = None
     if mqtt_target is not None:
@@ -98,7 +96,9 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
         app[health.READY] = True
 
     async def stop(_app):
+        """The cameras, then the files they use."""
         await fleet.stop()
+        await asyncio.to_thread(models.close)
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)

@@ -236,6 +236,6 @@ def setup(app: web.Application, fleet: Fleet, boot_id: str, gateway_body: Callab
     async def stopping(_app):
         events.publish("gateway_stopped", {})
         events.close()
-    app.on_startup.insert(0, started)
+    app.on_startup.append(started)         # after the files (the gateway's id), before the cameras
     app.on_shutdown.append(stopping)
     return events

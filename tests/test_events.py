@@ -104,6 +104,7 @@ async def test_from_the_start_a_client_sees_the_gateway_start_and_its_cameras_ap
     started = await events.next()
     assert started["type"] == "gateway_started" and started["seq"] == 1 and started["mxid"] is None
     assert started["data"]["boot_id"] == started["boot_id"]
+    assert started["data"]["id"] == (await (await client.get("/gateway")).json())["id"]     # the saved one
     cameras, names = {d.info.mxid for d in backend.devices}, set()
 
     def all_added(event) -> bool:

@@ -206,7 +206,15 @@ async def test_a_service_without_a_state_folder_removes_its_models_folder_when_i
     client = await aiohttp_client(app)
     folder = client.app[MODELS].directory
     assert folder.is_dir() and folder.parent == tmp_path
+    fleet, there_when_cameras_stopped = client.app[FLEET], []
+    stop = fleet.stop
+
+    async def stopped():
+        await stop()
+        there_when_cameras_stopped.append(folder.exists())
+    monkeypatch.setattr(fleet, "stop", stopped)
     await client.close()
+    assert there_when_cameras_stopped == [True]         # the cameras' models stay until the cameras are gone
     assert not folder.exists()
 
 
