@@ -307,13 +307,25 @@ class _Source:
     def __init__(self, feed: VideoFeed, output: FrameSource):
         self.feed, self.output = feed, output
 
+    @staticmethod
+    def fresh(wait, after: int, timeout: float):
+        """`wait(after, timeout)`'s (number, item with its timestamp); a new reader (`after` -1) skips what was
+        taken before it asked: the frame a slot held since the viewer before left, or that waited at a gate."""
+        if after >= 0:
+            return wait(after, timeout)
+        asked = time.monotonic()
+        deadline = asked + timeout
+        while (got := wait(after, max(0.0, deadline - time.monotonic()))) is not None and got[1].timestamp < asked:
+            after = got[0]
+        return got
+
 
 class _CameraJpeg(_Source):
     """The camera's own MJPEG at the video's default quality: passed on, no encode on the gateway."""
     needs = JPEG
 
     def take(self, after: int, timeout: float):
-        got = self.output.jpeg_after(after, timeout)
+        got = self.fresh(self.output.jpeg_after, after, timeout)
         if got is None:
             return None
         after, jpeg = got
@@ -347,10 +359,15 @@ class _RawFrames(_Source):
         super().__init__(feed, output)
         self._due = 0.0
 
-    def take(self, after: int, timeout: float):
+    def _wait(self, after: int, timeout: float):
         frame = self.output.wait_after(after, timeout)
-        if frame is None:
+        return (frame.sequence, frame) if frame is not None else None
+
+    def take(self, after: int, timeout: float):
+        got = self.fresh(self._wait, after, timeout)
+        if got is None:
             return None
+        frame = got[1]
         feed = self.feed
         feed.stats.took_frame(frame.sequence)
         if feed.params.fps:          # a lower rate: skip frames until the next one is due, by the camera's clock

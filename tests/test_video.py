@@ -249,6 +249,20 @@ async def test_a_viewer_can_ask_for_a_number_of_frames(client, mxid):
     assert body.count(b"Content-Type: image/jpeg") == 3 and body.endswith(b"--frame--\r\n")
 
 
+async def test_a_new_viewer_s_first_frame_is_taken_after_it_asked(client, mxid):
+    # Not one held since the viewer before left (a gate keeps the last frame that crossed it, and the frame
+    # that waited at it while closed): the camera's MJPEG, and raw frames encoded on the gateway.
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_A")
+    for query in ({}, {"quality": "50"}, {}, {"quality": "50"}):
+        asked = time.monotonic()
+        resp = await watch(client, cam, "CAM_A", frames="1", **query)
+        [(headers, _)] = await frames(resp, 1)
+        assert float(headers["x-frame-timestamp"]) >= asked, (query, asked - float(headers["x-frame-timestamp"]))
+        resp.close()
+        await wait_until(lambda: not client.app[VIDEO].feeds)
+
+
 async def test_a_stream_restart_keeps_its_viewers_without_no_signal(client, mxid):
     cam = mxid("oak-d")
     await activate(client, cam, "CAM_A")
