@@ -512,10 +512,13 @@ class DepthAIDevice(Device):
                     encoded = self._encoder(pipeline, video_source, fps, "H264_BASELINE", ENCODED_QUEUE)
                 if not rvc2 or encoder_fits("mjpeg", video_size, fps, encoders):
                     encoders.append(("mjpeg", *video_size, fps))
-                    # Its JPEGs cross the link only while a viewer passes them on (a few MB/s at 1080p30): the
-                    # encoder works behind a gate of its own.
-                    jpeg_gate = self._gate(pipeline, video_source)
-                    jpegs = self._encoder(pipeline, jpeg_gate.output, fps, "MJPEG", 1)
+                    # Beside the H.264 (which counts the frames and tells their exposure), its JPEGs cross the
+                    # link only while a viewer passes them on (a few MB/s at 1080p30): the encoder works behind
+                    # a gate of its own. Without, they are what tells the exposure, and always cross.
+                    if encoded is not None:
+                        jpeg_gate = self._gate(pipeline, video_source)
+                    jpegs = self._encoder(pipeline, jpeg_gate.output if jpeg_gate is not None else video_source,
+                                          fps, "MJPEG", 1)
             running = _Stream(dict(config), tuple(s.socket for s in spec.sensors),
                               raw_gate.output.createOutputQueue(maxSize=1, blocking=False),
                               (), encoded, jpegs, preview,

@@ -521,6 +521,21 @@ async def test_r22_the_camera_s_jpegs_cross_the_link_only_while_a_viewer_passes_
     assert board.link_messages["CAM_A", "raw"] <= 1 and actor(client, OAK_D).status == "connected"
 
 
+async def test_r22_a_stream_the_camera_encodes_in_mjpeg_only_still_tells_its_exposure(client, standin):
+    # A 1000-wide window is not H.264 on RVC2 (R13: widths in steps of 32): its MJPEG is all that crosses while
+    # nobody watches, and what GET control reads the automatic exposure from.
+    await client.post(stream_url(OAK_D, "CAM_A", "config"), json={"video_size": [1000, 562]})
+    await activate(client, OAK_D, "CAM_A")
+    control = stream_url(OAK_D, "CAM_A", "control")
+    before = (await (await client.get(control)).json())["exposure_time"]
+    assert (await client.post(control, json={"auto_exposure_compensation": 6})).status < 300
+    deadline = asyncio.get_running_loop().time() + scaled(5)
+    while (await (await client.get(control)).json())["exposure_time"] == before:
+        assert asyncio.get_running_loop().time() < deadline, "GET control still tells the exposure from before"
+        await asyncio.sleep(0.02)
+    assert standin.device(OAK_D).link_messages["CAM_A", "raw"] <= 1      # the activation's frame: no raw frames
+
+
 async def test_r13_the_mjpeg_side_of_rvc2_encodes_361_mpixel_a_second_not_500(client, standin):
     # 4K at 30 fps (249 Mpixel/s) is MJPEG only on the camera; a 1280x800 stream at 60 fps beside it (61
     # Mpixel/s) fits its H.264 but not its MJPEG too: at the 500 of the datasheet it would, at the 361 Luxonis
