@@ -31,17 +31,22 @@ def front_door(tokens: list[str]):
             except Exception as exc:  # noqa: BLE001 (every error becomes JSON; the unknown ones are logged as bugs)
                 response = answer_error(request, exc)
                 if response.headers.get("Connection") == "close":
-                    await _send_and_close(request, response)
+                    response = await _send_and_close(request, response)
         if not response.prepared:            # a streaming response was given its id when it was made
             response.headers["X-Request-ID"] = REQUEST_ID.get()
         return response
     return front
 
 
-async def _send_and_close(request: web.Request, response: web.StreamResponse) -> None:
+async def _send_and_close(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
     """An answer to a body abandoned part-way (stalled, undecodable): sent, then its connection closed at once.
-    Left to aiohttp, the connection would go on reading the rest of the body for its lingering time (10 s)."""
+    Left to aiohttp, the connection would go on reading the rest of the body for its lingering time (10 s).
+    A client that hung up first is one that closed its connection (a 499)."""
     response.headers["X-Request-ID"] = REQUEST_ID.get()
-    await response.prepare(request)
-    await response.write_eof()
+    try:
+        await response.prepare(request)
+        await response.write_eof()
+    except ConnectionResetError as exc:
+        return answer_error(request, exc)
     request.protocol.force_close()           # the transport sends what it holds, then closes
+    return response

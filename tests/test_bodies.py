@@ -79,3 +79,27 @@ async def test_a_client_that_hangs_up_mid_body_is_one_info_line_counted_as_499(s
     for tail in ("control", "nn"):
         assert any(f'/{tail}"' in line and 'status="499"' in line for line in metrics), tail
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.records
+
+
+async def test_a_client_gone_before_its_undecodable_body_is_answered_leaves_no_error(served, mxid, caplog):
+    # The whole request, a gzip body that does not decode, and the client hangs up at once: the 400 finds the
+    # connection closed, which is the client's doing, not a fault of the service.
+    cam = mxid("oak-d")
+    caplog.set_level(logging.INFO)
+    path, body = stream_url(cam, "CAM_A", "control"), b"not gzip at all"
+    for _ in range(5):
+        reader, writer = await asyncio.open_connection(served.server.host, served.server.port)
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        writer.close()
+
+    async def answered() -> dict[str, float]:           # POST control's answers by status, from /metrics
+        lines = (await (await served.get("/metrics")).text()).splitlines()
+        return {re.search(r'status="(\d+)"', line)[1]: float(line.rsplit(" ", 1)[1]) for line in lines
+                if line.startswith("http_requests_total{") and '/control"' in line and 'method="POST"' in line}
+    deadline = asyncio.get_running_loop().time() + scaled(5)
+    while sum((got := await answered()).values()) < 5:
+        assert asyncio.get_running_loop().time() < deadline, got
+        await asyncio.sleep(0.02)
+    assert set(got) <= {"400", "499"}, got              # answered, or counted as the client's hang-up
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.records
