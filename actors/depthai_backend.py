@@ -744,11 +744,13 @@ class DepthAIDevice(Device):
 
 
 def manip_frame_bytes(width: int, height: int) -> int:
-    """The pool size an ImageManip needs for NV12 frames of this size: it pads rows to 128 bytes and the
-    height to 32 lines (src/pipeline/utilities/ImageManip/ImageManipImpl.cpp), and skips a frame its pool
-    cannot hold (R17)."""
-    stride, lines = -(-width // 128) * 128, -(-height // 32) * 32
-    return stride * lines * 3 // 2
+    """The pool size an ImageManip needs for NV12 frames of this size, and skips a frame its pool cannot hold
+    (R17): rows padded to 128 bytes, the Y plane to 32 lines and the UV plane to 16, each plane to 4 KiB
+    (src/pipeline/utilities/ImageManip/ImageManipImpl.cpp `getAlignedOutputFrameSize`)."""
+    def up(value: int, step: int) -> int:
+        return -(-value // step) * step
+    stride = up(width, 128)
+    return up(stride * up(height, 32), 4096) + up(stride * up(height // 2, 16), 4096)
 
 
 def platform_of(device) -> str:

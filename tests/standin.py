@@ -4,7 +4,8 @@ keeping the stand-in column of docs/depthai-rules.md, so the backend can be test
 Only what needs a device is imitated (Device, Pipeline, the Camera, StereoDepth and Gate nodes, their
 outputs and queues); every message and description is depthai's own object (CameraControl, GateControl,
 ImgFrame, CameraFeatures, CameraSensorConfig, StereoPair, DeviceInfo, MessageQueue.QueueException), reached
-through this module's fall-through to depthai. The cameras are the simulator's models (actors/sensors.py),
+through this module's fall-through to depthai, and the video window is cut by depthai's own ImageManip, run
+on the host. The cameras are the simulator's models (actors/sensors.py),
 and their pictures the simulator's scene, rendered as the sensor's controls say, so a test can read the
 same picture on both backends.
 
@@ -18,6 +19,7 @@ import math
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from types import SimpleNamespace
 
 import depthai as real
@@ -545,6 +547,9 @@ class Pipeline:
             for queue in self.queues:
                 queue.closed = True
             board.changed.notify_all()
+        for node in self.nodes:
+            if isinstance(node, ImageManipNode):
+                node.stop()
 
 
 class Output:
@@ -1041,39 +1046,55 @@ class VideoEncoderNode(Downstream):
 
 
 class ManipConfig:
-    """ImageManipConfig, as far as the backend uses it: one crop."""
+    """The wheel's own ImageManipConfig of a node's host ImageManip (every call reaches it), with its crop kept:
+    the stand-in needs the window's size before the first frame."""
 
-    def __init__(self):
-        self.crop: tuple[int, int, int, int] | None = None
+    def __init__(self, config):
+        self._config, self.crop = config, None
 
     def addCrop(self, x: int, y: int, w: int, h: int) -> "ManipConfig":
+        self._config.addCrop(x, y, w, h)
         self.crop = (x, y, w, h)
         return self
 
+    def __getattr__(self, name: str):
+        return getattr(self._config, name)
+
 
 def manip_nv12_bytes(width: int, height: int) -> int:
-    """What ImageManip allocates for an NV12 frame of this size: rows padded to 128 bytes, height to 32 lines,
-    the UV plane after the Y plane (src/pipeline/utilities/ImageManip/ImageManipImpl.cpp; the wheel's own host
-    ImageManip is held to it in test_depthai_rules.py)."""
-    stride, lines = -(-width // 128) * 128, -(-height // 32) * 32
-    return stride * lines * 3 // 2
+    """What ImageManip allocates for an NV12 frame of this size (src/pipeline/utilities/ImageManip/
+    ImageManipImpl.cpp `getAlignedOutputFrameSize`: DEPTHAI_STRIDE_ALIGNMENT 128, DEPTHAI_HEIGHT_ALIGNMENT 32,
+    halved for the UV plane, DEPTHAI_PLANE_ALIGNMENT 4096; the wheel's own host ImageManip is held to it in
+    test_depthai_rules.py)."""
+    stride = math.ceil(width / 128) * 128
+    luma, chroma = stride * math.ceil(height / 32) * 32, stride * math.ceil(height // 2 / 16) * 16
+    return math.ceil(luma / 4096) * 4096 + math.ceil(chroma / 4096) * 4096
 
 
 class ImageManipNode(Downstream):
-    """ImageManip cutting a window out of NV12 frames. Its output frames live in a pool of outputFrameSize
-    bytes (1 MiB unless setMaxOutputFrameSize says more), each the aligned size of manip_nv12_bytes: a larger
-    one is skipped, as depthai logs "skipping frame" (R17)."""
+    """The wheel's own ImageManip, run on the host (`setRunOnHost`) in a pipeline of its own that starts and
+    stops with the stand-in's: the backend's crop and pool size go to it, and each frame of the window is
+    its output. Its output frames live in a pool of outputFrameSize bytes (1 MiB unless
+    setMaxOutputFrameSize says more), each the aligned size of manip_nv12_bytes: a larger one is skipped, as
+    depthai logs "skipping frame" (R17). Frames are made when taken (as every stand-in node makes them), so
+    the stand-in knows ahead which fit, by that rule."""
     feed = "inputImage"
 
     def __init__(self, pipeline: Pipeline):
         self.pipeline = pipeline
-        self.initialConfig = ManipConfig()
+        self._host = real.Pipeline(False)          # no device: host nodes only
+        self._manip = self._host.create(real.node.ImageManip)
+        self._manip.setRunOnHost(True)
+        self.initialConfig = ManipConfig(self._manip.initialConfig)
         self.inputImage = Input()
         self.out = Output(self)
         self.max_frame = 1024 * 1024
         self.started = 0.0
+        self._lock = threading.Lock()            # one frame through it at a time
+        self._queues = None
 
     def setMaxOutputFrameSize(self, size: int) -> None:
+        self._manip.setMaxOutputFrameSize(size)
         self.max_frame = size
 
     def start(self, now: float) -> None:
@@ -1084,6 +1105,17 @@ class ImageManipNode(Downstream):
         self.fits = manip_nv12_bytes(w, h) <= self.max_frame
         if not self.fits:
             self.pipeline.device.board.counts["manip_frame_too_large"] += 1
+        self._queues = (self._manip.inputImage.createInputQueue(),
+                        self._manip.out.createOutputQueue(maxSize=1, blocking=False))
+        self._host.start()
+
+    def stop(self) -> None:
+        """With the stand-in's pipeline (its stop, or its device's close): the host pipeline's threads end."""
+        with self._lock:
+            if self._queues is not None:
+                self._queues = None
+                self._host.stop()
+                self._host.wait()
 
     def flowing(self, output=None) -> bool:
         return self.fits and self.inputImage.source.flowing()
@@ -1091,17 +1123,14 @@ class ImageManipNode(Downstream):
     def render(self, output: Output, sequence: int) -> real.ImgFrame:
         source = self.inputImage.source
         original = source.node.render(source, sequence)
-        frame = frame_from_dai(original)
-        x, y, w, h = self.initialConfig.crop
-        luma, u, v = frame.planes
-        planes = (luma[y:y + h, x:x + w], u[y // 2:(y + h) // 2, x // 2:(x + w) // 2],
-                  v[y // 2:(y + h) // 2, x // 2:(x + w) // 2])
-        data, stride, plane = _nv12(*planes)
-        img = _frame(source.kind, w, h, stride, data, sequence)
-        img.setTimestamp(original.getTimestamp())
-        img.setTimestampDevice(original.getTimestampDevice())
-        img.fb.p1Offset, img.fb.p2Offset = 0, plane
-        img.cam = original.cam
+        with self._lock:
+            if self._queues is None:
+                raise QueueException("the pipeline stopped")
+            into, out = self._queues
+            into.send(original)
+            img = out.get(timedelta(seconds=10))
+        if img is None:
+            raise AssertionError(f"the wheel's ImageManip skipped a {output.size} frame the stand-in took to fit")
         return img
 
 

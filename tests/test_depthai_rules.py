@@ -378,7 +378,7 @@ os._exit(0)     # the host pipeline's threads are not joined: leave without tear
 """
 
 
-@pytest.mark.parametrize("size", [(1280, 720), (300, 300)])
+@pytest.mark.parametrize("size", [(1280, 720), (640, 480), (300, 300)])
 def test_r17_the_standin_pools_image_manip_frames_as_the_wheel_s_own_image_manip(size):
     import subprocess
     import sys

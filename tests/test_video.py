@@ -276,7 +276,8 @@ async def test_a_stream_restart_keeps_its_viewers_without_no_signal(client, mxid
     resp.close()
 
 
-@pytest.mark.parametrize("width, height, crop", [(640, 360, [0.25, 0.5]), (1280, 720, [0.25, 0.25])])
+@pytest.mark.parametrize("width, height, crop", [(640, 360, [0.25, 0.5]), (640, 480, [0.5, 0.25]),
+                                                 (1280, 720, [0.25, 0.25])])
 async def test_video_is_the_video_size_window_of_the_frame_on_every_backend(client, mxid, width, height, crop):
     """video_size cuts the video out of the frame at sensor_crop, as still_size does the still: both show the
     same pixels of the card. (On a camera the window is cut there; 1280x720 needs more than an ImageManip's
