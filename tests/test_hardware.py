@@ -206,8 +206,8 @@ async def test_calibration_and_frame_headers_on_a_real_camera(camera):
 
 async def test_a_rebuild_keeps_the_camera_its_ir_and_its_video_window(camera):
     """A resolution change (a rebuild, a reboot of the camera) answers 200, the camera never leaves
-    `connected` (on USB and PoE alike) and counts no reconnect, the IR stays as it was set, and a 1280x720
-    video_size window of a colour stream gives video."""
+    `connected` (on USB and PoE alike) and counts no reconnect, the IR stays as it was set, and 1280x720 and
+    640x480 video_size windows of a colour stream give video."""
     import asyncio
     client, cam = camera
     mxid = cam["mxid"]
@@ -236,6 +236,10 @@ async def test_a_rebuild_keeps_the_camera_its_ir_and_its_video_window(camera):
     assert after["state"] == "connected"
     if cam.get("ir"):
         assert (await (await client.get(f"/cameras/{mxid}/ir")).json())["flood_light"] == 0.3
+    resp = await client.get(stream_url(mxid, color, "video"), params={"frames": "2"})
+    assert resp.status == 200 and (await resp.read()).count(b"Content-Type: image/jpeg") == 2
+    # A window whose planes are not whole 4 KiB pages (R17): its pool is rounded up.
+    assert (await client.post(stream_url(mxid, color, "config"), json={"video_size": [640, 480]})).status == 200
     resp = await client.get(stream_url(mxid, color, "video"), params={"frames": "2"})
     assert resp.status == 200 and (await resp.read()).count(b"Content-Type: image/jpeg") == 2
 
