@@ -359,7 +359,7 @@ class CameraActor:
     async def _apply(self, target: CameraState, triggers: frozenset = frozenset()) -> None:
         """Make the device run `target` (a configure may rebuild: its longer deadline). What the device runs
         is unknown while this runs and after it fails; the loop records it, not the worker."""
-        have, self._applied = self._applied, None
+        have, self._applied, self._told = self._applied, None, None       # unknown too: want() may have gone
         wanted = self._wanted()
         # A call that outlives its deadline raises here (the camera is lost then), and only the mailbox's jobs
         # lose a camera: a call that returns speaks for the device as it is now.
