@@ -96,6 +96,7 @@ class CameraActor:
         self._task: asyncio.Task | None = None
         self._recovery: asyncio.Task | None = None
         self._stopping = False
+        self._stopped: asyncio.Future | None = None
         self._in_hand: list = []              # the messages the loop has taken from the mailbox
         self._holders: dict[tuple[str, str], set] = {}    # (stream, RAW or JPEG) -> the consumers that need it
         self._told: frozenset | None = None       # what the device was last told of them; None: nothing yet
@@ -114,6 +115,12 @@ class CameraActor:
         self._recover_soon()
 
     async def stop(self) -> None:
+        """Idempotent: a second stop (the fleet's, after a test's or a removal's) waits for the first."""
+        if self._stopped is None:
+            self._stopped = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopped)
+
+    async def _stop(self) -> None:
         self._stopping = True
         for task in (self._task, self._recovery):
             if task is not None:
@@ -151,6 +158,8 @@ class CameraActor:
     # Asking --------------------------------------------------------------------------------------
     def post(self, message) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
+        if self._stopping:          # its loop has ended: nothing would ever take this from the mailbox
+            raise CameraUnavailable("the service is shutting down")
         try:
             self._mailbox.put_nowait((message, future))
         except asyncio.QueueFull:

@@ -148,18 +148,29 @@ async def test_stopping_a_camera_does_not_block_the_loop_on_a_slow_save(client, 
     import threading
     from actors.store import StateStore
     cam = mxid("oak-1")
-    held, expired = threading.Event(), []
+    entered, held, expired = threading.Event(), threading.Event(), []
     write = StateStore.write
-    monkeypatch.setattr(StateStore, "write", lambda self, *a: (held.wait(5) or expired.append(1), write(self, *a)))
+    monkeypatch.setattr(StateStore, "write", lambda self, *a: (entered.set(), held.wait(scaled(5)) or expired.append(1),
+                                                               write(self, *a)))
     pending = asyncio.create_task(client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 2}))
-    await asyncio.sleep(0.1)
+    await wait_until(entered.is_set)                        # the save is under way, held up
     stopping = asyncio.create_task(client.app[FLEET].get(cam).stop())
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0)                                  # the stop has begun
     assert (await asyncio.wait_for(client.get("/healthz"), scaled(2))).status == 200      # the loop still answers
     assert not expired                                      # and did so while the save was still held up
     held.set()
     await stopping
     await pending
+
+
+async def test_a_request_that_reaches_a_stopped_camera_is_answered_not_left_waiting(client, mxid, caplog):
+    cam = mxid("oak-1")
+    await client.app[FLEET].get(cam).stop()            # as at the service's stop, with this request behind it
+    resp = await asyncio.wait_for(client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 2}),
+                                  scaled(5))
+    assert resp.status == 503 and (await resp.json())["error"]["code"] == "camera_unavailable"
+    await client.close()                                # the service's stop stops that camera again: no harm
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
 async def test_a_write_that_cannot_be_saved_leaves_the_device_as_the_api_says(client, backend, state_dir, mxid):
