@@ -3,6 +3,7 @@ import asyncio
 import numpy as np
 import pytest
 import simplejpeg
+from aiohttp import web_app
 from aiohttp.test_utils import TestServer
 
 from actors.backend import FaultInjection
@@ -33,6 +34,15 @@ def scenes():
             scene.color_scene(mode.width, mode.height)
             scene.noise_pattern(mode.width, mode.height)
             scene.noise_pattern(mode.width // 2 + 1, mode.height // 2 + 1)
+
+
+@pytest.fixture(autouse=True)
+def free_apps():
+    """aiohttp keeps the handler chains it built (an lru_cache of 1,024 in web_app), each naming its app: cleared
+    after each test, so that the apps of finished tests, their cameras, frames and encoders, are freed (a worker
+    held every app it had run, 5 GB and hundreds of encoder threads by the end of a run)."""
+    yield
+    web_app._cached_build_middleware.cache_clear()
 
 
 class StandinBackend(DepthAIBackend, FaultInjection):

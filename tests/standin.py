@@ -548,7 +548,7 @@ class Pipeline:
                 queue.closed = True
             board.changed.notify_all()
         for node in self.nodes:
-            if isinstance(node, ImageManipNode):
+            if isinstance(node, (ImageManipNode, VideoEncoderNode)):
                 node.stop()
 
 
@@ -979,7 +979,7 @@ class VideoEncoderNode(Downstream):
         self.out = Output(self)
         self.fps, self.profile, self.keyframes, self.quality = 30.0, None, 30, 80
         self.started = 0.0
-        self._encoder = None
+        self._encoder, self._stopped = None, False
         self._lock = threading.Lock()
 
     def build(self, source: Output):
@@ -1015,6 +1015,12 @@ class VideoEncoderNode(Downstream):
     def flowing(self, output=None) -> bool:
         return self.input.source.flowing()
 
+    def stop(self) -> None:
+        """With the stand-in's pipeline: the encoder (libx264's threads and buffers) is released, as a closed
+        device's is, not when the collector finds the pipeline."""
+        with self._lock:
+            self._encoder, self._stopped = None, True
+
     def render(self, output: Output, sequence: int) -> real.EncodedFrame:
         img = self.input.source.node.render(self.input.source, sequence)
         frame = frame_from_dai(img)
@@ -1030,6 +1036,8 @@ class VideoEncoderNode(Downstream):
             encoded.cam = img.cam              # the encoder keeps its frame's metadata (EncodedFrame.cam)
             return encoded
         with self._lock:
+            if self._stopped:
+                raise RuntimeError("the pipeline has stopped")      # a frame taken as it closed
             if self._encoder is None:
                 # Its keyframe interval is the encoder's setting: given as the rate, which sets libx264's GOP.
                 self._encoder = H264Encoder(frame.width, frame.height, self.keyframes)

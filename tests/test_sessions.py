@@ -1,10 +1,16 @@
 """Video sessions cost nothing once they end: viewers that come, take a little and go, again and again, leave
 the process's thread count (native encoder threads included) where it was."""
+import gc
 import os
+import threading
+import weakref
 
-from aiohttp import WSMsgType
+from aiohttp import WSMsgType, web_app
+from aiohttp.test_utils import TestClient
 
-from conftest import activate, stream_url, wait_until
+from conftest import MODELS, activate, device_timeout, serve, stream_url, wait_until
+from service.app import create_app
+from service.inputs import FLEET
 from service.video import VIDEO
 from timing import scaled
 
@@ -42,3 +48,36 @@ async def test_video_sessions_one_after_another_leave_no_thread_behind(client, m
         await mjpeg_session(client, cam)
     # Each ended feed's thread finishes the read it was in (a frame interval at most) and releases its encoder.
     await wait_until(lambda: not hub.feeds and threads() <= before, timeout=10 + SESSIONS * 0.5)
+
+
+async def test_a_closed_app_is_freed_and_leaves_no_thread_behind(make_backend, state_dir, mxid):
+    """What the service made for an app (its cameras' devices and their encoders, its feeds) ends and is freed
+    with it: tests make hundreds of apps in one process, and a gateway may restart its app."""
+    cam = mxid("oak-1")
+
+    async def session() -> weakref.ref:
+        backend = make_backend(MODELS)
+        app = create_app(backend, state_dir=state_dir, device_timeout=device_timeout(backend))
+        client = TestClient(await serve(app))
+        await client.start_server()
+        try:
+            await wait_until(lambda: all(a.status == "connected" for a in app[FLEET].actors.values()))
+            await activate(client, cam, "CAM_A")
+            await client.post(stream_url(cam, "CAM_A", "config"), json={"resolution": "1080p", "fps": 30})
+            await h264_session(client, cam)
+            await mjpeg_session(client, cam)
+            return weakref.ref(app[FLEET])
+        finally:
+            await client.close()
+
+    def own_threads() -> int:          # not the test loop's default executor, which grows as it is used
+        return threads() - sum(t.name.startswith("asyncio_") for t in threading.enumerate())
+
+    await session()                    # warm: whatever stays for the process's life is made now
+    before = own_threads()
+    fleet = await session()
+    await wait_until(lambda: own_threads() <= before, timeout=10)         # at the close, not at a collection
+    # aiohttp keeps the handler chains it built (an lru_cache in web_app), each naming its app: not the service's
+    web_app._cached_build_middleware.cache_clear()
+    gc.collect()
+    assert fleet() is None, gc.get_referrers(fleet())
