@@ -1037,7 +1037,7 @@ class VideoEncoderNode(Downstream):
             return encoded
         with self._lock:
             if self._stopped:
-                raise RuntimeError("the pipeline has stopped")      # a frame taken as it closed
+                raise QueueException("MessageQueue closed")      # taken as its pipeline stopped (R2)
             if self._encoder is None:
                 # Its keyframe interval is the encoder's setting: given as the rate, which sets libx264's GOP.
                 self._encoder = H264Encoder(frame.width, frame.height, self.keyframes)
