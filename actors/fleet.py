@@ -32,12 +32,14 @@ class Fleet:
         # Told of every camera found (actor, None, None) and of every change of one (CameraActor.on_change).
         self.on_change: Callable[[CameraActor, CameraState | None, str | None], None] | None = None
         self._task: asyncio.Task | None = None
+        self._stopped = False
 
     async def start(self) -> None:
         await self.discover()
         self._task = asyncio.create_task(self._watch(), name="discovery")
 
     async def stop(self) -> None:
+        self._stopped = True          # a discovery still running (a refresh's) opens nothing from now on
         if self._task is not None:
             self._task.cancel()
         await asyncio.gather(*(actor.stop() for actor in self.actors.values()))
@@ -66,6 +68,8 @@ class Fleet:
                                                     device.info.ir)
                 else:
                     state = initial_state(specs, self.initial_streams, device.info.ir)
+                if self._stopped:
+                    return
                 actor = CameraActor(device, state=state, store=self.store, **self.actor_options)
                 actor.on_change = self.on_change
                 self.actors[actor.mxid] = actor

@@ -238,3 +238,28 @@ async def test_a_write_the_camera_refuses_leaves_the_saved_state_as_it_was(aioht
     await client.close()
     client, _ = await start(aiohttp_client, make_backend, tmp_path, ["oak-d"])
     assert (await (await client.get(stream_url(cam, "CAM_A", "config"))).json())["fps"] == 30
+
+
+async def test_a_discovery_that_ends_after_the_stop_opens_no_camera(aiohttp_client, make_backend, state_dir):
+    """A refresh in flight when the service stops finds its cameras after the stop: it must not open one that
+    nothing will ever close (its frames would be read on, by a thread no one ends)."""
+    import threading
+    backend = make_backend(["oak-1"])
+    client, _ = await start(aiohttp_client, lambda models: backend, state_dir)
+    fleet = client.app[FLEET]
+    await fleet.get(mxid_for("oak-1", 0)).stop()
+    fleet.actors.clear()                                 # as if the camera had not been found before
+    searching, release = threading.Event(), threading.Event()
+    discover = backend.discover
+
+    def slow_discover():
+        searching.set()
+        release.wait(scaled(10))
+        return discover()
+    backend.discover = slow_discover
+    refresh = asyncio.create_task(fleet.discover())
+    await wait_until(searching.is_set)
+    await fleet.stop()                                   # the service stops while the search runs
+    release.set()
+    await refresh
+    assert fleet.actors == {}
