@@ -95,8 +95,7 @@ class CameraActor:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._recovery: asyncio.Task | None = None
-        self._stopping = False
-        self._stopped: asyncio.Future | None = None
+        self._stopped: asyncio.Future | None = None     # the stop, once asked for
         self._in_hand: list = []              # the messages the loop has taken from the mailbox
         self._holders: dict[tuple[str, str], set] = {}    # (stream, RAW or JPEG) -> the consumers that need it
         self._told: frozenset | None = None       # what the device was last told of them; None: nothing yet
@@ -120,8 +119,11 @@ class CameraActor:
             self._stopped = asyncio.ensure_future(self._stop())
         await asyncio.shield(self._stopped)
 
+    @property
+    def _stopping(self) -> bool:
+        return self._stopped is not None
+
     async def _stop(self) -> None:
-        self._stopping = True
         for task in (self._task, self._recovery):
             if task is not None:
                 task.cancel()

@@ -36,13 +36,23 @@ def scenes():
             scene.noise_pattern(mode.width // 2 + 1, mode.height // 2 + 1)
 
 
+def forget_handler_chains() -> None:
+    """aiohttp keeps the handler chains it built (an lru_cache of 1,024 in web_app), each naming its app: until
+    they are forgotten, no app that served a request is freed, nor its cameras, frames and encoders."""
+    web_app._cached_build_middleware.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def free_apps():
-    """aiohttp keeps the handler chains it built (an lru_cache of 1,024 in web_app), each naming its app: cleared
-    after each test, so that the apps of finished tests, their cameras, frames and encoders, are freed (a worker
-    held every app it had run, 5 GB and hundreds of encoder threads by the end of a run)."""
+    """The apps of finished tests are freed (a worker held every app it had run, 5 GB and hundreds of encoder
+    threads by the end of a run)."""
     yield
-    web_app._cached_build_middleware.cache_clear()
+    forget_handler_chains()
+
+
+def device_open(device) -> bool:
+    """Whether the simulated camera is open, or the stand-in's board booted by a host."""
+    return device.is_open if hasattr(device, "is_open") else bool(device.booted)
 
 
 class StandinBackend(DepthAIBackend, FaultInjection):

@@ -8,7 +8,7 @@ import pytest
 from actors.simulated.models import mxid_for
 from service.app import create_app
 from service.inputs import FLEET
-from conftest import MODELS, activate, device_timeout, stream_url, wait_until
+from conftest import MODELS, activate, device_open, device_timeout, stream_url, wait_until
 from timing import scaled
 
 
@@ -144,7 +144,7 @@ async def test_retry_after_says_when_the_next_reconnect_is_due(aiohttp_client, m
     assert resp.status == 503 and int(resp.headers["Retry-After"]) > 2
 
 
-async def test_stopping_a_camera_does_not_block_the_loop_on_a_slow_save(client, mxid, monkeypatch):
+async def test_stopping_a_camera_does_not_block_the_loop_on_a_slow_save(client, backend, mxid, monkeypatch):
     import threading
     from actors.store import StateStore
     cam = mxid("oak-1")
@@ -155,7 +155,7 @@ async def test_stopping_a_camera_does_not_block_the_loop_on_a_slow_save(client, 
     pending = asyncio.create_task(client.post(stream_url(cam, "CAM_A", "control"), json={"contrast": 2}))
     await wait_until(entered.is_set)                        # the save is under way, held up
     stopping = asyncio.create_task(client.app[FLEET].get(cam).stop())
-    await asyncio.sleep(0)                                  # the stop has begun
+    await wait_until(lambda: not device_open(backend.device(cam)))    # the stop is past the close, at the save
     assert (await asyncio.wait_for(client.get("/healthz"), scaled(2))).status == 200      # the loop still answers
     assert not expired                                      # and did so while the save was still held up
     held.set()

@@ -5,10 +5,10 @@ import os
 import threading
 import weakref
 
-from aiohttp import WSMsgType, web_app
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
-from conftest import MODELS, activate, device_timeout, serve, stream_url, wait_until
+from conftest import MODELS, activate, device_timeout, forget_handler_chains, serve, stream_url, wait_until
 from service.app import create_app
 from service.inputs import FLEET
 from service.video import VIDEO
@@ -52,7 +52,7 @@ async def test_video_sessions_one_after_another_leave_no_thread_behind(client, m
 
 async def test_a_closed_app_is_freed_and_leaves_no_thread_behind(make_backend, state_dir, mxid):
     """What the service made for an app (its cameras' devices and their encoders, its feeds) ends and is freed
-    with it: tests make hundreds of apps in one process, and a gateway may restart its app."""
+    with it: tests make hundreds of apps in one process."""
     cam = mxid("oak-1")
 
     async def session() -> weakref.ref:
@@ -77,7 +77,6 @@ async def test_a_closed_app_is_freed_and_leaves_no_thread_behind(make_backend, s
     before = own_threads()
     fleet = await session()
     await wait_until(lambda: own_threads() <= before, timeout=10)         # at the close, not at a collection
-    # aiohttp keeps the handler chains it built (an lru_cache in web_app), each naming its app: not the service's
-    web_app._cached_build_middleware.cache_clear()
+    forget_handler_chains()                                            # aiohttp's, not the service's
     gc.collect()
     assert fleet() is None, gc.get_referrers(fleet())

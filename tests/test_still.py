@@ -5,7 +5,7 @@ import pytest
 import simplejpeg
 from PIL import Image
 
-from conftest import activate, assert_error, stream_url, wait_until
+from conftest import activate, assert_error, device_open, stream_url, wait_until
 from timing import scaled
 
 
@@ -212,9 +212,4 @@ async def test_a_still_being_encoded_when_the_service_stops_is_answered_and_the_
     assert resp.status == 200 and resp.content_type == "image/png"
     assert Image.open(io.BytesIO(await resp.read())).size == (1920, 1080)
     await stopping
-    assert not _open(backend.device(cam))
-
-
-def _open(device) -> bool:
-    """Whether the simulated camera is open, or the stand-in's board booted by a host."""
-    return device.is_open if hasattr(device, "is_open") else bool(device.booted)
+    assert not device_open(backend.device(cam))
