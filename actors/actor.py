@@ -138,10 +138,8 @@ class CameraActor:
                 future.cancel()                   # the actor's own jobs: nobody waits for an answer
             else:
                 _settle(future, error=CameraUnavailable("the service is shutting down"))
-        try:
-            await self._call(self.device.close)
-        except Exception as exc:  # noqa: BLE001 (closing is best effort)
-            log.warning("camera %s: closing failed: %s", self.mxid, exc)
+        self._epoch += 1
+        await self._close_device()
         self._executor.shutdown()
         # A save in progress finishes (the file stays whole), off the loop.
         await asyncio.get_running_loop().run_in_executor(None, lambda: self._saver.shutdown(wait=True))
@@ -516,8 +514,13 @@ class CameraActor:
         self._applied, self._outputs, self.reconnect_due = None, {}, None
         if self._recovery is not None:
             self._recovery.cancel()
-        # Queued on the worker even behind a call stuck in the device, so that it closes the device when that
-        # call returns; the shut down does not wait longer than a deadline for it.
+        await self._close_device()
+        self._set_status(SHUT_DOWN, "shut down on request")
+
+    async def _close_device(self) -> None:
+        """Queued on the worker even behind a call stuck in the device, so that it closes the device when that
+        call returns (or the call would leave it running, read by nobody); not waited for longer than a
+        deadline."""
         job = self._executor.submit(self._enter, self._epoch, self.device.close)
         await asyncio.wait([asyncio.wrap_future(job)], timeout=self.timeout)
         if job.done():
@@ -525,7 +528,6 @@ class CameraActor:
                 log.warning("camera %s: closing failed: %s", self.mxid, job.exception())
         else:
             self._stuck = job
-        self._set_status(SHUT_DOWN, "shut down on request")
 
     async def _shut_down(self, message: ShutDown) -> CameraState:
         message.check_revision(self.mxid, self.state)

@@ -1,4 +1,6 @@
 import asyncio
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -48,6 +50,18 @@ def free_apps():
     threads by the end of a run)."""
     yield
     forget_handler_chains()
+
+
+@pytest.fixture(autouse=True)
+def no_reader_left():
+    """No camera's reader thread outlives the test that opened the camera: one left reads and encodes to the
+    end of its worker, and a worker's event loop then failed to close (a run that never ended)."""
+    before = {t for t in threading.enumerate() if t.name.startswith("frames-")}
+    yield
+    deadline = time.monotonic() + scaled(10.0)
+    while left := [t.name for t in threading.enumerate() if t.name.startswith("frames-") and t not in before]:
+        assert time.monotonic() < deadline, f"the test left camera readers running: {left}"
+        time.sleep(0.05)
 
 
 def device_open(device) -> bool:

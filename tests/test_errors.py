@@ -4,7 +4,7 @@ import pytest
 
 from service.app import create_app
 from service.inputs import FLEET
-from conftest import activate, assert_error, device_timeout, stream_url, wait_until
+from conftest import activate, assert_error, device_open, device_timeout, stream_url, wait_until
 from timing import scaled
 
 BAD_BODIES = [
@@ -141,6 +141,8 @@ async def test_a_command_in_hand_when_the_camera_stops_is_answered(aiohttp_clien
         await assert_error(await asyncio.wait_for(pending, scaled(5)), 503, "camera_unavailable")
     finally:
         device.release()
+    # The stop closes the camera once the stuck call leaves it (the device is not left running, read by nobody).
+    await wait_until(lambda: not device_open(device), timeout=10)
 
 
 async def test_hostile_bodies_are_4xx_in_the_error_shape(client, mxid, caplog):
