@@ -52,15 +52,18 @@ def free_apps():
     forget_handler_chains()
 
 
+CAMERA_THREADS = ("frames-", "camera-", "video-")       # a camera's reader, its device worker, its encoders
+
+
 @pytest.fixture(autouse=True)
-def no_reader_left():
-    """No camera's reader thread outlives the test that opened the camera: one left reads and encodes to the
-    end of its worker, and a worker's event loop then failed to close (a run that never ended)."""
-    before = {t for t in threading.enumerate() if t.name.startswith("frames-")}
+def no_camera_thread_left():
+    """No camera's thread outlives the test that opened the camera: a reader left reads and encodes to the end
+    of its worker, and a worker's event loop then failed to close (a run that never ended)."""
+    before = set(threading.enumerate())
     yield
     deadline = time.monotonic() + scaled(10.0)
-    while left := [t.name for t in threading.enumerate() if t.name.startswith("frames-") and t not in before]:
-        assert time.monotonic() < deadline, f"the test left camera readers running: {left}"
+    while left := [t.name for t in set(threading.enumerate()) - before if t.name.startswith(CAMERA_THREADS)]:
+        assert time.monotonic() < deadline, f"the test left camera threads running: {left}"
         time.sleep(0.05)
 
 
