@@ -12,16 +12,21 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import depthai as dai
-
 from .frames import centre_crop, window_origin
 from .model import COLOR, DEPTH, CameraInfo, CameraState, StreamSpec
 
-MM = dai.LengthUnit.MILLIMETER
+# depthai is loaded here by the first calibration read, not at import: the handler read is depthai's own, and a
+# simulated gateway that is never asked for one never loads depthai (68 MB, and a second of its start and stop).
 
 
 def _socket(name: str):
-    return dai.CameraBoardSocket.__members__[name]
+    import depthai
+    return depthai.CameraBoardSocket.__members__[name]
+
+
+def _mm():
+    import depthai
+    return depthai.LengthUnit.MILLIMETER
 
 
 def _matrix(rows) -> list[list[float]]:
@@ -75,12 +80,12 @@ def describe(handler, info: CameraInfo, specs: Mapping[str, StreamSpec], state: 
             if src == dst:
                 continue
             try:
-                m = handler.getCameraExtrinsics(_socket(src), _socket(dst), False, MM)
+                m = handler.getCameraExtrinsics(_socket(src), _socket(dst), False, _mm())
             except RuntimeError:         # no link between the two in the calibration
                 continue
             extrinsics.setdefault(src, {})[dst] = {"rotation": _matrix(row[:3] for row in m[:3]),
                                                    "translation": [round(float(row[3]), 4) for row in m[:3]]}
     pairs = [{"left": left, "right": right,
-              "baseline": round(float(handler.getBaselineDistance(_socket(right), _socket(left), False, MM)), 4)}
+              "baseline": round(float(handler.getBaselineDistance(_socket(right), _socket(left), False, _mm())), 4)}
              for left, right in info.stereo_pairs if left in sockets and right in sockets]
     return {"streams": streams, "extrinsics": extrinsics, "stereo_pairs": pairs}

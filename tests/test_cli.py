@@ -195,3 +195,22 @@ def test_a_simulate_seed_gives_a_gateway_mxids_of_its_own(tmp_path):
         assert len(set(mxids)) == 2 and all(m.isalnum() and m.isupper() for m in mxids)
         assert seen.setdefault(seed, mxids) == mxids             # the same seed: the same mxids on every start
     assert len({m for mxids in seen.values() for m in mxids}) == 6, seen     # each seed its own
+
+
+def test_a_simulated_gateway_loads_depthai_only_to_read_a_calibration(tmp_path):
+    """Simulated cameras need no depthai (68 MB and a second of start and stop), except for a calibration, which
+    is depthai's own CalibrationHandler."""
+    proc, base, _ = start("--simulate", "oak-d", state_dir=tmp_path)
+    try:
+        def depthai_loaded() -> bool:
+            return "depthai" in Path(f"/proc/{proc.pid}/maps").read_text()
+        cam = get(f"{base}/cameras/")[0]["mxid"]
+        request = urllib.request.Request(f"{base}/cameras/{cam}/streams/CAM_A", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert resp.status == 204
+        assert get(f"{base}/cameras/{cam}/streams/CAM_A/control")["exposure_time"] > 0
+        assert not depthai_loaded()
+        assert get(f"{base}/cameras/{cam}/calibration")["streams"]
+        assert depthai_loaded()
+    finally:
+        stop(proc)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-import depthai as dai
-
 from ..sensors import MODELS, SENSOR_X_MM
 from . import scene
 
@@ -20,6 +18,7 @@ DISTORTION_COEFFICIENTS = 14          # depthai's: k1 k2 p1 p2 k3 k4 k5 k6 s1 s2
 
 @lru_cache(maxsize=None)
 def _calibration_json(model: str) -> str:
+    import depthai as dai          # loaded by the first calibration read (actors/calibration.py says why)
     name, _, sensors, pairs = MODELS[model]
     positions = SENSOR_X_MM[model]
     handler = dai.CalibrationHandler()
@@ -47,6 +46,7 @@ def _calibration_json(model: str) -> str:
     return json.dumps(handler.eepromToJson())
 
 
-def calibration(model: str) -> dai.CalibrationHandler:
-    """A model's calibration, a handler of its own (as readCalibration() gives one)."""
+def calibration(model: str):
+    """A model's calibration, a depthai CalibrationHandler of its own (as readCalibration() gives one)."""
+    import depthai as dai
     return dai.CalibrationHandler.fromJson(json.loads(_calibration_json(model)))
