@@ -138,7 +138,6 @@ class CameraActor:
                 future.cancel()                   # the actor's own jobs: nobody waits for an answer
             else:
                 _settle(future, error=CameraUnavailable("the service is shutting down"))
-        self._epoch += 1
         await self._close_device()
         self._executor.shutdown()
         # A save in progress finishes (the file stays whole), off the loop.
@@ -510,7 +509,6 @@ class CameraActor:
 
     async def _close(self) -> None:
         """Close the device and keep it closed (shut down on request)."""
-        self._epoch += 1
         self._applied, self._outputs, self.reconnect_due = None, {}, None
         if self._recovery is not None:
             self._recovery.cancel()
@@ -520,7 +518,8 @@ class CameraActor:
     async def _close_device(self) -> None:
         """Queued on the worker even behind a call stuck in the device, so that it closes the device when that
         call returns (or the call would leave it running, read by nobody); not waited for longer than a
-        deadline."""
+        deadline. Calls queued before it are stale: they do not reach the device."""
+        self._epoch += 1
         job = self._executor.submit(self._enter, self._epoch, self.device.close)
         await asyncio.wait([asyncio.wrap_future(job)], timeout=self.timeout)
         if job.done():
