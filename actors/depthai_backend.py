@@ -60,8 +60,10 @@ ENCODED_QUEUE = 30            # encoded frames the device may hold for the host:
 # device refusing a request, not a lost device: an unsupported call, a pipeline it will not run.
 LOST_TEXTS = ("X_LINK", "closed or disconnected", "Communication exception")
 # How long a rebooted camera takes to be listed again after a rebuild closed it, at most: a USB device
-# re-enumerates within seconds, a PoE one boots over the network (R8). A rebuild waits for it.
+# re-enumerates within seconds, a PoE one boots over the network (R19). A rebuild waits for it.
 REBOOT_WAIT = {"usb": 5.0, "poe": 15.0}
+# The emitters fire on the left camera's strobe, aligned to the start of its exposure (R14).
+STROBE = "CAM_B"
 
 
 def means_lost(exc: Exception) -> bool:
@@ -333,6 +335,8 @@ class DepthAIDevice(Device):
         self._streams: dict[str, _Stream] = {}
         self._controls: dict[str, object] = {}    # socket -> its Camera's inputControl queue
         self._streaming: dict[str, bool] = {}     # socket -> whether the sensor streams
+        self._feeding: frozenset = frozenset()    # sockets whose sensor feeds an active stream
+        self._ir_lit = False                      # whether the emitters were told to shine since the open
         self._wanted: frozenset = frozenset()     # (stream, RAW or JPEG) that host consumers want (want)
         sensors = tuple(sensor_from_features(f) for f in device.getConnectedCameraFeatures())
         name = device.getProductName() or device.getDeviceName() or "OAK"
@@ -375,6 +379,7 @@ class DepthAIDevice(Device):
             raise DeviceError(f"X_LINK_DEVICE_NOT_FOUND: {self.info.mxid} is disconnected (not among the "
                               "available devices)")
         self._device = _connect(self._dai, found[0])
+        self._ir_lit = False                # the emitters boot off (R14)
         self._lost.clear()
         self._ran_pipeline = False
 
@@ -396,7 +401,7 @@ class DepthAIDevice(Device):
             stream.videos.close()
             stream.results.close()
         pipeline, self._pipeline = self._pipeline, None
-        self._streams, self._controls, self._streaming = {}, {}, {}
+        self._streams, self._controls, self._streaming, self._feeding = {}, {}, {}, frozenset()
         if pipeline is not None:
             try:
                 pipeline.stop()          # this closes the device too (R1)
@@ -620,7 +625,7 @@ class DepthAIDevice(Device):
         stream and stop the others (R11). A stream switched on answers once its first frame has arrived.
         Works on the pipeline it started with: a call released after its deadline only reaches the queues of
         the device a reopen closed, never those of the new one."""
-        dai, streams, controls, streaming = self._dai, self._streams, self._controls, self._streaming
+        dai, streams, controls = self._dai, self._streams, self._controls
         turned_on = [n for n in active if not streams[n].is_open]
         feeding = {s for n in active for s in streams[n].sockets}
         for name in turned_on:
@@ -631,13 +636,8 @@ class DepthAIDevice(Device):
             if stream.is_open and name not in active:
                 stream.is_open = stream.wanted = stream.jpeg_wanted = False
                 stream.send_gates(dai.GateControl.closeGate())
-        for socket, queue in controls.items():
-            want = socket in feeding
-            if streaming.get(socket) != want:
-                message = dai.CameraControl()
-                message.setStartStreaming() if want else message.setStopStreaming()
-                queue.send(message)
-                streaming[socket] = want
+        self._feeding = frozenset(feeding)
+        self._stream_sensors()
         marks = {}
         for name in turned_on:
             stream = streams[name]
@@ -657,6 +657,22 @@ class DepthAIDevice(Device):
             stream.raw_gate.send(dai.GateControl.openGate() if keep_open else dai.GateControl.openGate(1))
         for name in turned_on:
             streams[name].wait(marks[name], FIRST_FRAME_TIMEOUT, name)
+
+    def _stream_sensors(self) -> None:
+        """Start the sensors that feed an active stream and stop the others (R11). While the IR shines on a
+        mono sensor's stream, the left camera streams too, its frames going nowhere: its strobe is what fires
+        the emitters (R14)."""
+        kinds = {s.socket: s.kind for s in self.info.sensors}
+        wanted = set(self._feeding)
+        if self._ir_lit and any(kinds.get(s) == MONO for s in wanted):
+            wanted.add(STROBE)
+        for socket, queue in self._controls.items():
+            want = socket in wanted
+            if self._streaming.get(socket) != want:
+                message = self._dai.CameraControl()
+                message.setStartStreaming() if want else message.setStopStreaming()
+                queue.send(message)
+                self._streaming[socket] = want
 
     @_device_errors
     def want(self, wanted: frozenset) -> None:
@@ -706,6 +722,8 @@ class DepthAIDevice(Device):
         if not (device.setIrLaserDotProjectorIntensity(float(ir["dot_projector"]))
                 and device.setIrFloodLightIntensity(float(ir["flood_light"]))):
             raise ConfigRejected("the camera's IR driver refused the intensity")
+        self._ir_lit = ir["dot_projector"] > 0 or ir["flood_light"] > 0
+        self._stream_sensors()
 
     @_device_errors
     def stats(self) -> dict:

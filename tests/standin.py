@@ -52,6 +52,10 @@ CLOSE_HOLD = {"usb": 10.5, "poe": 13.0}
 # one comes back over the network later. Short here, so the suite stays quick; bench/activation.py sets the
 # lengths a camera takes (Bus.reboot).
 REBOOT = {"usb": 0.2, "poe": 0.5}
+# The emitters fire on the left camera's strobe, aligned to the start of its exposure: dark while it does not
+# stream (DeviceBase.hpp, setIrLaserDotProjectorIntensity and setIrFloodLightIntensity: "The duty cycle is
+# controlled by the `left` camera STROBE"), R14.
+STROBE = "CAM_B"
 LOST = "Device already closed or disconnected"      # every RPC of a closed device fails so (src/device/DeviceBase.cpp)
 # What the link carries towards the host, bytes a second. USB3: "USB3 downlink should be about 2.5 Gbps" (Luxonis'
 # USB deployment guide); GigE: 797 Mbps downlink measured by oak_bandwidth_test.py (Luxonis' "Low Latency"
@@ -107,6 +111,11 @@ class Board:
     @property
     def path(self) -> str:
         return f"192.168.1.{100 + self.port}" if self.info.protocol == "poe" else f"1.{self.port}"
+
+    def lit(self, emitter: str) -> float:
+        """How bright an emitter is now: as last told while the left camera's sensor streams and strobes it,
+        else dark."""
+        return self.ir[emitter] if self.streaming.get(STROBE, False) else 0.0
 
     @property
     def running(self) -> dict[str, SimpleNamespace]:
@@ -817,7 +826,7 @@ class CameraNode:
         exposure, iso = self.auto.exposure(control)
         temperature = self.auto.temperature(control)
         width, height = output.size
-        flood = board.ir["flood_light"] if board.specs[self.socket].kind != COLOR else 0.0
+        flood = board.lit("flood_light") if board.specs[self.socket].kind != COLOR else 0.0
         key = (output.size, output.resize, output.kind, repr(sorted(control.items())), exposure, iso, temperature, flood)
         if self._cache.get(output) is None or self._cache[output][0] != key:
             color = output.kind == real.ImgFrame.Type.NV12
@@ -885,7 +894,7 @@ class StereoNode:
 
     def render(self, output: Output, sequence: int) -> real.ImgFrame:
         width, height = output.size
-        depth = scene.depth_scene(width, height, self.pipeline.device.board.ir["dot_projector"] > 0)
+        depth = scene.depth_scene(width, height, self.pipeline.device.board.lit("dot_projector") > 0)
         stride = width * 2 + 64                  # padded rows
         rows = np.zeros((height, stride // 2), np.uint16)
         rows[:, :width] = depth

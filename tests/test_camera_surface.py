@@ -63,8 +63,8 @@ async def ir(client, cam, body=None, status=200):
     return await resp.json()
 
 
-async def mono_mean(client, cam) -> float:
-    resp = await client.get(stream_url(cam, "CAM_B", "still"), params={"format": "png"})
+async def mono_mean(client, cam, stream="CAM_B") -> float:
+    resp = await client.get(stream_url(cam, stream, "still"), params={"format": "png"})
     assert resp.status == 200
     return float(np.asarray(Image.open(io.BytesIO(await resp.read())), dtype=np.float64).mean())
 
@@ -102,6 +102,21 @@ async def test_ir_is_set_shown_in_the_pictures_and_refused_on_a_model_without_it
     for body in ({"dot_projector": 1.5}, {"flood_light": "bright"}, {"laser": 1}, {"dot_projector": True}):
         await assert_error(await client.post(f"/cameras/{pro}/ir", json=body), 422, "validation_error")
     assert await ir(client, pro) == {"dot_projector": 0.8, "flood_light": 1.0}
+
+
+async def test_the_ir_lights_the_right_camera_alone_though_the_left_one_strobes_it(client, backend, mxid):
+    """The emitters fire on the left camera's strobe (R14): with the right camera's stream the only one active,
+    the flood light still lights its picture, and once the IR is off the left camera rests again."""
+    pro = mxid("oak-d-pro")
+    await activate(client, pro, "CAM_C")
+    dark = await mono_mean(client, pro, "CAM_C")
+    await ir(client, pro, {"flood_light": 1.0})
+    assert await mono_mean(client, pro, "CAM_C") > dark + 20
+    await ir(client, pro, {"flood_light": 0.0})
+    assert await mono_mean(client, pro, "CAM_C") < dark + 5
+    streaming = getattr(backend.device(pro), "streaming", None)      # the stand-in's sensors
+    if streaming is not None:
+        assert not streaming.get("CAM_B") and streaming.get("CAM_C")
 
 
 async def serve(aiohttp_client, backend, state_dir):
