@@ -393,7 +393,7 @@ def test_r17_the_standin_pools_image_manip_frames_as_the_wheel_s_own_image_manip
 
 @pytest.mark.parametrize("model, changes", [("oak-d", [{"resolution": "THE_400_P"}, {"resolution": "THE_800_P"}]),
                                             ("oak-d-lr", [{"fps": 20}, {"fps": 30}])])       # USB and PoE
-async def test_r8_a_rebuild_waits_for_the_rebooted_camera_and_counts_no_reconnect(aiohttp_client, model, changes):
+async def test_r19_a_rebuild_waits_for_the_rebooted_camera_and_counts_no_reconnect(aiohttp_client, model, changes):
     standin = StandinBackend([model])
     standin.bus.reboot = {"usb": 0.4, "poe": 0.8}        # listed again only this long after the close
     client = await serve(aiohttp_client, standin)
