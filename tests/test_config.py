@@ -97,6 +97,23 @@ async def test_config_of_an_active_stream_restarts_it_with_the_new_config(client
     assert backend.device(cam).running["CAM_B"].config["resolution"] == "THE_400_P"
 
 
+async def test_the_controls_outlive_a_config_change_that_reboots_the_camera(client, backend, mxid):
+    """A resolution change rebuilds the pipeline, which on a camera reopens (reboots) it: its sensors start
+    from their defaults, and the stream's controls must reach them again (R14's "IR and controls alike")."""
+    cam = mxid("oak-d")
+    await activate(client, cam, "CAM_B")
+    manual = {"auto_exposure_enable": False, "exposure_time": 4000, "sensitivity_iso": 800}
+    assert (await client.post(stream_url(cam, "CAM_B", "control"), json=manual)).status == 200
+    counts = getattr(backend.device(cam), "counts", None)             # the stand-in's board counts opens
+    opens = counts["opens"] if counts is not None else None
+    assert (await client.post(stream_url(cam, "CAM_B", "config"), json={"resolution": "THE_400_P"})).status == 200
+    if opens is not None:
+        assert counts["opens"] > opens                                   # a rebuild: the camera was reopened
+    resp = await client.get(stream_url(cam, "CAM_B", "still"))
+    assert resp.status == 200
+    assert (resp.headers["X-Exposure-Time"], resp.headers["X-Sensitivity-ISO"]) == ("4000", "800")
+
+
 async def test_depth_config_applies_to_both_sensors_of_the_pair(client, backend, mxid):
     cam = mxid("oak-d")
     await client.post(stream_url(cam, "DEPTH_B_C", "config"), json={"resolution": "THE_800_P", "fps": 60})
