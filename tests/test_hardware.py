@@ -3,17 +3,37 @@ import simplejpeg
 import pytest
 
 from actors.depthai_backend import DepthAIBackend
+from schemas.facts import COLOR, MONO
 from service.app import create_app
 from conftest import assert_error, mean, stream_url
 
 pytestmark = pytest.mark.hardware
 
 
+async def found(client, timeout: float = 30.0) -> list[dict]:
+    """The cameras the service found at its start, once each is connected (a camera boots for a few seconds
+    after it is found). [] at once if it found none."""
+    import asyncio
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        cameras = await (await client.get("/cameras/")).json()
+        if all(c["state"] == "connected" for c in cameras) or asyncio.get_running_loop().time() > deadline:
+            return cameras
+        await asyncio.sleep(0.2)
+
+
 @pytest.fixture
-async def camera(aiohttp_client):
-    backend = DepthAIBackend()
+def oak():
+    """The depthai the DepthAI backend drives: the real one (test_hardware_standin.py gives it the stand-in)."""
+    import depthai
+    return depthai
+
+
+@pytest.fixture
+async def camera(aiohttp_client, oak):
+    backend = DepthAIBackend(oak)
     client = await aiohttp_client(create_app(backend, device_timeout=20))
-    cameras = await (await client.get("/cameras/")).json()
+    cameras = await found(client)
     if not cameras:
         pytest.skip("no OAK device found (dai.Device.getAllAvailableDevices() is empty)")
     return client, cameras[0]
@@ -44,29 +64,27 @@ async def test_scenario_on_a_real_camera(camera):
 
 
 class Counting:
-    """depthai itself, counting the devices opened (the backend takes the module it drives)."""
+    """depthai, counting the devices opened (the backend takes the module it drives)."""
 
-    def __init__(self):
-        import depthai
-        self.opens = 0
+    def __init__(self, dai):
+        self.opens, self._dai = 0, dai
         counter = self
 
-        class Device(depthai.Device):
+        class Device(dai.Device):
             def __init__(self, *args, **kwargs):
                 counter.opens += 1
                 super().__init__(*args, **kwargs)
         self.Device = Device
 
     def __getattr__(self, name):
-        import depthai
-        return getattr(depthai, name)
+        return getattr(self._dai, name)
 
 
 @pytest.fixture
-async def counted(aiohttp_client):
-    dai = Counting()
+async def counted(aiohttp_client, oak):
+    dai = Counting(oak)
     client = await aiohttp_client(create_app(DepthAIBackend(dai), device_timeout=20))
-    cameras = await (await client.get("/cameras/")).json()
+    cameras = await found(client)
     if not cameras:
         pytest.skip("no OAK device found (dai.Device.getAllAvailableDevices() is empty)")
     return client, cameras[0], dai
@@ -154,7 +172,7 @@ async def test_preview_and_a_detection_network_on_a_real_camera(camera):
     import aiohttp
     client, cam = camera
     mxid = cam["mxid"]
-    color = next((s["socket"] for s in cam["sensors"] if s["type"] == "COLOR"), None)
+    color = next((s["socket"] for s in cam["sensors"] if s["type"] == COLOR), None)
     if color is None:
         pytest.skip("the camera has no colour sensor")
     assert (await client.post(stream_url(mxid, color, "config"), json={"preview_size": [320, 240]})).status == 200
@@ -204,20 +222,10 @@ async def test_calibration_and_frame_headers_on_a_real_camera(camera):
     assert float(second.headers["X-Frame-Timestamp"]) > float(first.headers["X-Frame-Timestamp"])
 
 
-async def test_a_rebuild_keeps_the_camera_its_ir_and_its_video_window(camera):
-    """A resolution change (a rebuild, a reboot of the camera) answers 200, the camera never leaves
-    `connected` (on USB and PoE alike) and counts no reconnect, the IR stays as it was set, and 1280x720 and
-    640x480 video_size windows of a colour stream give video."""
+async def stays_connected(client, mxid: str, stream: str, changes: list[dict]) -> None:
+    """Each config change (a rebuild: the camera reboots) answers 200, the camera never leaves `connected`
+    while they run, and no reconnect is counted."""
     import asyncio
-    client, cam = camera
-    mxid = cam["mxid"]
-    streams = {s["socket"]: s for s in cam["sensors"]}
-    color = next((s for s, v in streams.items() if v["type"] == "COLOR"), None)
-    if color is None:
-        pytest.skip("the camera has no colour sensor")
-    if cam.get("ir"):
-        assert (await client.post(f"/cameras/{mxid}/ir", json={"flood_light": 0.3})).status == 200
-    assert (await client.post(stream_url(mxid, color))).status == 204
     left = []
 
     async def watch():
@@ -226,22 +234,92 @@ async def test_a_rebuild_keeps_the_camera_its_ir_and_its_video_window(camera):
             if state != "connected":
                 left.append(state)
             await asyncio.sleep(0.1)
+    before = next(c for c in await (await client.get("/cameras/")).json() if c["mxid"] == mxid)["reconnects"]
     watching = asyncio.create_task(watch())
-    for fps in (20, 25):
-        resp = await client.post(stream_url(mxid, color, "config"), json={"fps": fps, "video_size": [1280, 720]})
-        assert resp.status == 200, await resp.text()
-    watching.cancel()
+    try:
+        for body in changes:
+            resp = await client.post(stream_url(mxid, stream, "config"), json=body)
+            assert resp.status == 200, await resp.text()
+    finally:
+        watching.cancel()
     assert not left, left
     after = next(c for c in await (await client.get("/cameras/")).json() if c["mxid"] == mxid)
-    assert after["state"] == "connected"
-    if cam.get("ir"):
-        assert (await (await client.get(f"/cameras/{mxid}/ir")).json())["flood_light"] == 0.3
+    assert after["state"] == "connected" and after["reconnects"] == before, after
+
+
+async def test_a_rebuild_keeps_the_camera_and_its_video_window(camera):
+    """Config changes that rebuild keep the camera connected with no reconnect, and 1280x720 and 640x480
+    video_size windows of a colour stream give video."""
+    client, cam = camera
+    mxid = cam["mxid"]
+    color = next((s["socket"] for s in cam["sensors"] if s["type"] == COLOR), None)
+    if color is None:
+        pytest.skip("the camera has no colour sensor")
+    assert (await client.post(stream_url(mxid, color))).status == 204
+    await stays_connected(client, mxid, color, [{"fps": 20, "video_size": [1280, 720]}, {"fps": 25}])
     resp = await client.get(stream_url(mxid, color, "video"), params={"frames": "2"})
     assert resp.status == 200 and (await resp.read()).count(b"Content-Type: image/jpeg") == 2
     # A window whose planes are not whole 4 KiB pages (R17): its pool is rounded up.
     assert (await client.post(stream_url(mxid, color, "config"), json={"video_size": [640, 480]})).status == 200
     resp = await client.get(stream_url(mxid, color, "video"), params={"frames": "2"})
     assert resp.status == 200 and (await resp.read()).count(b"Content-Type: image/jpeg") == 2
+
+
+async def test_the_ir_lights_the_right_camera_before_and_after_a_resolution_change(camera):
+    """On a Pro camera: the flood light brightens the right mono camera's picture (at a fixed exposure) when
+    its stream is the only one active (the emitters fire on the left camera's strobe, R14), and still does
+    after a resolution change, which reboots the camera with its emitters off. Point the camera at something
+    within a metre or two."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    client, cam = camera
+    mxid = cam["mxid"]
+    if not cam.get("ir"):
+        pytest.skip("the camera has no IR emitters (not a Pro)")
+    right = "CAM_C"
+    if right not in cam["streams"]:
+        pytest.skip("the camera has no right mono camera on CAM_C")
+    for stream in cam["streams"]:
+        await client.delete(stream_url(mxid, stream))
+    assert (await client.post(stream_url(mxid, right))).status == 204
+    fixed = {"auto_exposure_enable": False, "exposure_time": 8000, "sensitivity_iso": 400}
+    assert (await client.post(stream_url(mxid, right, "control"), json=fixed)).status == 200
+
+    async def brightness(settle: int = 10) -> float:
+        for _ in range(settle):            # the sensor takes a few frames to apply a control or an emitter
+            resp = await client.get(stream_url(mxid, right, "still"), params={"format": "png"})
+            assert resp.status == 200
+        return float(np.asarray(Image.open(io.BytesIO(await resp.read())), dtype=np.float64).mean())
+
+    assert (await client.post(f"/cameras/{mxid}/ir", json={"flood_light": 0.0, "dot_projector": 0.0})).status == 200
+    dark = await brightness()
+    assert (await client.post(f"/cameras/{mxid}/ir", json={"flood_light": 1.0})).status == 200
+    lit = await brightness()
+    print(f"right camera's mean: {dark:.1f} dark, {lit:.1f} lit")
+    assert lit > dark + 5, "the flood light did not brighten the right camera's picture"
+    resolution = (await (await client.get(stream_url(mxid, right, "config"))).json())["resolution"]
+    other = "THE_400_P" if resolution != "THE_400_P" else "THE_800_P"
+    await stays_connected(client, mxid, right, [{"resolution": other}])
+    after = await brightness()
+    print(f"after the change to {other}: {after:.1f}")
+    assert abs(after - lit) < abs(after - dark), "the emitters were dark after the rebuild"
+    assert (await (await client.get(f"/cameras/{mxid}/ir")).json())["flood_light"] == 1.0
+
+
+async def test_a_config_change_on_poe_keeps_the_camera_connected(aiohttp_client, oak):
+    """On the first PoE camera found: a config change (a rebuild, the camera boots again over the network)
+    answers 200, never leaves `connected` and counts no reconnect (R19)."""
+    client = await aiohttp_client(create_app(DepthAIBackend(oak), device_timeout=20))
+    poe = [c for c in await found(client) if c["protocol"] == "poe"]
+    if not poe:
+        pytest.skip("no PoE OAK device found")
+    cam = poe[0]
+    stream = cam["sensors"][0]["socket"]
+    assert (await client.post(stream_url(cam["mxid"], stream))).status == 204
+    fps = (await (await client.get(stream_url(cam["mxid"], stream, "config"))).json())["fps"]
+    await stays_connected(client, cam["mxid"], stream, [{"fps": 15 if fps != 15 else 20}, {"fps": fps}])
 
 
 async def test_a_luxonis_zoo_archive_deploys(camera):
@@ -256,7 +334,7 @@ async def test_a_luxonis_zoo_archive_deploys(camera):
         pytest.skip("set OAK_TEST_ARCHIVE to an NN archive (.tar.xz) for the camera's chip from Luxonis' model zoo")
     client, cam = camera
     mxid = cam["mxid"]
-    color = next((s["socket"] for s in cam["sensors"] if s["type"] == "COLOR"), None)
+    color = next((s["socket"] for s in cam["sensors"] if s["type"] == COLOR), None)
     assert (await client.post(stream_url(mxid, color))).status == 204
     form = aiohttp.FormData()
     form.add_field("model", open(archive, "rb").read(), filename=os.path.basename(archive))
@@ -277,11 +355,11 @@ async def test_a_camera_encoded_stream_costs_the_link_only_its_encoded_video(aio
     import asyncio
     backend = DepthAIBackend()
     client = await aiohttp_client(create_app(backend, device_timeout=20))
-    cameras = await (await client.get("/cameras/")).json()
+    cameras = await found(client)
     if not cameras:
         pytest.skip("no OAK device found (dai.Device.getAllAvailableDevices() is empty)")
     mxid = cameras[0]["mxid"]
-    color = next((s["socket"] for s in cameras[0]["sensors"] if s["type"] == "COLOR"), None)
+    color = next((s["socket"] for s in cameras[0]["sensors"] if s["type"] == COLOR), None)
     if color is None:
         pytest.skip("the camera has no colour sensor")
     for stream in cameras[0]["streams"]:
@@ -320,7 +398,7 @@ async def test_the_mjpeg_budget_is_the_measured_one(camera):
     client, cam = camera
     mxid = cam["mxid"]
     names = {s["socket"]: s for s in cam["sensors"]}
-    if not (names.get("CAM_A", {}).get("type") == "COLOR" and names.get("CAM_B", {}).get("type") == "MONO"):
+    if not (names.get("CAM_A", {}).get("type") == COLOR and names.get("CAM_B", {}).get("type") == MONO):
         pytest.skip("needs an OAK-D-like camera: colour CAM_A, mono CAM_B")
     assert (await client.post(stream_url(mxid, "CAM_A", "config"), json={"resolution": "THE_4_K", "fps": 30})).status == 200
     resp = await client.post(stream_url(mxid, "CAM_B", "config"), json={"resolution": "THE_800_P", "fps": 60})
