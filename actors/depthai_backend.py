@@ -730,18 +730,18 @@ class DepthAIDevice(Device):
         device = self._device
         if device is None:
             raise DeviceError("device is not open")
-        try:
+        memory = lambda m: {"total": m.total, "used": m.used, "remaining": m.remaining}  # noqa: E731
+        try:        # each figure is an RPC of its own (src/device/DeviceBase.cpp): any one may be refused
             t = device.getChipTemperature()
+            return {"chip_temperature": {"average": t.average, "css": t.css, "mss": t.mss, "upa": t.upa, "dss": t.dss},
+                    "cmx_memory_usage": memory(device.getCmxMemoryUsage()),
+                    "ddr_memory_usage": memory(device.getDdrMemoryUsage()),
+                    "leon_cpu_usage": {"css": device.getLeonCssCpuUsage().average,
+                                       "mss": device.getLeonMssCpuUsage().average}}
         except RuntimeError as exc:
             if means_lost(exc):
                 raise
             raise ConfigRejected(f"the camera does not report its figures: {exc}") from exc
-        memory = lambda m: {"total": m.total, "used": m.used, "remaining": m.remaining}  # noqa: E731
-        return {"chip_temperature": {"average": t.average, "css": t.css, "mss": t.mss, "upa": t.upa, "dss": t.dss},
-                "cmx_memory_usage": memory(device.getCmxMemoryUsage()),
-                "ddr_memory_usage": memory(device.getDdrMemoryUsage()),
-                "leon_cpu_usage": {"css": device.getLeonCssCpuUsage().average,
-                                   "mss": device.getLeonMssCpuUsage().average}}
 
     @_device_errors
     def calibration(self):

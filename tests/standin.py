@@ -56,7 +56,11 @@ REBOOT = {"usb": 0.2, "poe": 0.5}
 # stream (DeviceBase.hpp, setIrLaserDotProjectorIntensity and setIrFloodLightIntensity: "The duty cycle is
 # controlled by the `left` camera STROBE"), R14.
 STROBE = "CAM_B"
-LOST = "Device already closed or disconnected"      # every RPC of a closed device fails so (src/device/DeviceBase.cpp)
+# Every RPC of a lost device fails so, a RuntimeError and never one of depthai's XLinkError classes: the RPC
+# client rethrows whatever its XLink stream raised as std::system_error(io_error, "Device already closed or
+# disconnected"), whose what() appends the errno's text (src/device/DeviceBase.cpp, the rpcClient in init2). The
+# XLinkReadError/XLinkWriteError of the host nodes' streams end in their threads and close the queues (R2).
+LOST = "Device already closed or disconnected: Input/output error"
 # What the link carries towards the host, bytes a second. USB3: "USB3 downlink should be about 2.5 Gbps" (Luxonis'
 # USB deployment guide); GigE: 797 Mbps downlink measured by oak_bandwidth_test.py (Luxonis' "Low Latency"
 # page); USB2: the 480 Mbit/s bus carries at most 13 bulk packets of 512 bytes a microframe (USB 2.0
@@ -377,7 +381,10 @@ class Device:
         return self.board.features()
 
     def getAvailableStereoPairs(self) -> list:
-        self._alive()
+        try:
+            self._alive()
+        except RuntimeError:      # it reads the calibration, and answers no pairs on any failure
+            return []             # (DeviceBase::getAvailableStereoPairs)
         return self.board.stereo_pairs()
 
     def readCalibration(self) -> real.CalibrationHandler:
@@ -386,12 +393,14 @@ class Device:
         return calibration(self.board.model)
 
     def getProductName(self) -> str:
+        self._alive()             # read from the EEPROM, an RPC (DeviceBase::getProductName)
         return self.board.info.name
 
     def getPlatform(self) -> real.Platform:
         return real.Platform.__members__[self.board.platform]
 
     def getIrDrivers(self) -> list:
+        self._alive()             # an RPC (DeviceBase::getIrDrivers)
         return [("LM3644", 2, 0x63)] if self.board.info.ir else []
 
     def setIrLaserDotProjectorIntensity(self, intensity: float, mask: int = -1) -> bool:
@@ -440,6 +449,7 @@ class Device:
         return usage
 
     def getDeviceName(self) -> str:
+        self._alive()             # read from the EEPROM, an RPC (DeviceBase::getDeviceName)
         return self.board.info.name
 
     def getDeviceId(self) -> str:

@@ -460,14 +460,49 @@ async def test_a_device_lost_during_a_build_is_a_lost_camera_not_a_refused_confi
     assert board.running["CAM_A"].config["resolution"] == "THE_4_K"
 
 
-async def test_a_figure_the_camera_cannot_report_is_a_422_not_a_lost_camera(client, standin, monkeypatch):
+@pytest.mark.parametrize("figure", ["getChipTemperature", "getCmxMemoryUsage", "getDdrMemoryUsage",
+                                    "getLeonCssCpuUsage", "getLeonMssCpuUsage"])
+async def test_a_figure_the_camera_cannot_report_is_a_422_not_a_lost_camera(client, standin, monkeypatch, figure):
+    """Each figure is an RPC of its own (src/device/DeviceBase.cpp): any one a camera does not answer is a
+    refusal, not a lost camera."""
     board = standin.device(OAK_D)
 
     def unsupported():
-        raise RuntimeError("getChipTemperature is not supported on this platform")
-    monkeypatch.setattr(board.device, "getChipTemperature", unsupported)
+        raise RuntimeError(f"{figure} is not supported on this platform")
+    monkeypatch.setattr(board.device, figure, unsupported)
     await assert_error(await client.get(f"/cameras/{OAK_D}/stats"), 422, "not_supported")
     assert actor(client, OAK_D).status == "connected" and actor(client, OAK_D).reconnects == 0
+
+
+def test_r20_a_lost_device_s_calls_fail_with_depthai_s_own_text_not_an_xlink_error():
+    """depthai v3 raises no XLinkError from the calls the backend makes: every RPC of a lost device fails as
+    the RPC client's std::system_error, a RuntimeError "Device already closed or disconnected: Input/output
+    error" (src/device/DeviceBase.cpp, the rpcClient's catch in init2), the product name and IR drivers
+    included; getAvailableStereoPairs answers no pairs instead (it catches every failure to read the
+    calibration); the host nodes' XLink errors close the queues instead (R2). The backend takes each for a lost
+    camera, as it would XLink's own errors, were one to reach it."""
+    import depthai as dai
+    from actors.depthai_backend import means_lost
+    from standin import Bus
+    bus = Bus(["oak-d-pro"])
+    board = bus.boards[0]
+    device = bus.dai.Device(board.device_info())
+    device.setMaxReconnectionAttempts(0)
+    board.unplug()
+    calls = {"getConnectedCameraFeatures": (), "getProductName": (), "getDeviceName": (), "getIrDrivers": (),
+             "readCalibration": (), "setIrLaserDotProjectorIntensity": (0.5,), "setIrFloodLightIntensity": (0.5,),
+             "getChipTemperature": (), "getCmxMemoryUsage": (), "getDdrMemoryUsage": (), "getLeonCssCpuUsage": (),
+             "getLeonMssCpuUsage": ()}
+    for name, args in calls.items():
+        with pytest.raises(RuntimeError) as raised:
+            getattr(device, name)(*args)
+        assert type(raised.value) is RuntimeError, name
+        assert str(raised.value) == "Device already closed or disconnected: Input/output error", name
+        assert means_lost(raised.value)
+    assert device.getAvailableStereoPairs() == []
+    assert means_lost(dai.XLinkReadError("Couldn't read data from stream: '__rpc_main' (X_LINK_ERROR)"))
+    assert means_lost(dai.XLinkWriteError("Couldn't write data to stream: '__rpc_main' (X_LINK_ERROR)"))
+    device.close()
 
 
 async def test_r18_depth_is_in_the_view_its_calibration_describes(client, standin):
