@@ -715,10 +715,20 @@ class DepthAIDevice(Device):
         _, img = running.frames_after(running.previews, running.preview_gate, CAPTURE_TIMEOUT, f"{stream}'s preview")
         return frame_from_dai(img)
 
+    def _rpc_device(self):
+        """The device, for a call that is an RPC: none once it is known lost. A running pipeline whose link
+        went is stopped by its own host nodes, which closes the device (R1), and an RPC of a closed device
+        dereferences the RPC client the close dropped: on a camera, a crash of the service (R20)."""
+        if self._device is None:
+            raise DeviceError("device is not open")
+        if self._lost.is_set():
+            raise DeviceError("the device was lost (its queues closed): it is not called again until reopened")
+        return self._device
+
     @_device_errors
     def set_ir(self, ir: Mapping) -> None:
         """The emitters boot off: the actor sends the IR with every (re)open (R14)."""
-        device = self._device
+        device = self._rpc_device()
         if not (device.setIrLaserDotProjectorIntensity(float(ir["dot_projector"]))
                 and device.setIrFloodLightIntensity(float(ir["flood_light"]))):
             raise ConfigRejected("the camera's IR driver refused the intensity")
@@ -727,9 +737,7 @@ class DepthAIDevice(Device):
 
     @_device_errors
     def stats(self) -> dict:
-        device = self._device
-        if device is None:
-            raise DeviceError("device is not open")
+        device = self._rpc_device()
         memory = lambda m: {"total": m.total, "used": m.used, "remaining": m.remaining}  # noqa: E731
         try:        # each figure is an RPC of its own (src/device/DeviceBase.cpp): any one may be refused
             t = device.getChipTemperature()
@@ -745,9 +753,7 @@ class DepthAIDevice(Device):
 
     @_device_errors
     def calibration(self):
-        device = self._device
-        if device is None:
-            raise DeviceError("device is not open")
+        device = self._rpc_device()
         return device.readCalibration()
 
     def output(self, stream: str) -> FrameSource | None:

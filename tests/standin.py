@@ -365,11 +365,16 @@ class Device:
         self.closed = False
         self.reconnecting = False
         self.max_reconnection_attempts = 1          # depthai's default (R3)
+        self.rpc_client = True                      # dropped by a close, depthai's own included
         self.pipeline: Pipeline | None = None
         self.ran_pipeline = False
         self.booted = time.monotonic()              # the device's clock starts at its boot
 
     def _alive(self) -> None:
+        if not self.rpc_client:
+            raise AssertionError(
+                "an RPC of a device depthai has closed: on a camera the process crashes, as closing drops the RPC "
+                "client and the call dereferences it (src/device/DeviceBase.cpp, closeImpl: rpcClient = nullptr)")
         if self.closed:
             raise RuntimeError(LOST)
 
@@ -465,6 +470,7 @@ class Device:
     def close(self) -> None:
         self.board.wait_for_close()
         self._shut()
+        self.rpc_client = False
 
     def _shut(self) -> None:
         if self.closed:
@@ -487,6 +493,11 @@ class Device:
             self.board.faults.hold_close = False
             self.board._closing.clear()
         self._shut()
+        # A running pipeline's host nodes fail on the lost link and stop it, which closes the device as close()
+        # does (src/pipeline/ThreadedNode.cpp start, PipelineImpl::stop). With none, depthai's monitor closes
+        # only the connection, and every RPC fails with LOST (src/device/DeviceBase.cpp monitorCallback).
+        if self.pipeline is not None and self.pipeline.running:
+            self.rpc_client = False
 
     def reconnected_by_itself(self) -> None:
         """depthai's own reconnect: the same pipeline runs again, on the controls the sensors boot with."""

@@ -809,3 +809,25 @@ async def test_one_reader_thread_per_device_reads_every_queue_of_its_pipeline(cl
     standin.device(OAK_D).unplug()
     await wait_until(lambda: actor(client, OAK_D).status == "disconnected")
     await wait_until(lambda: not [t for t in threading.enumerate() if t.name == f"frames-{OAK_D}"])
+
+
+@pytest.mark.parametrize("method, path, body, status", [
+    ("get", "stats", None, 503), ("get", "calibration", None, 503),
+    ("post", "ir", {"flood_light": 0.5}, 200)])        # the IR is kept for the camera's return
+async def test_r20_no_call_reaches_a_device_depthai_closed_when_its_link_went(aiohttp_client, method, path, body,
+                                                                            status):
+    """A running pipeline whose link goes is stopped by its own host nodes, and that closes its device (R1): an
+    RPC of it then dereferences the RPC client the close dropped, which crashes the whole service on a camera
+    (the stand-in fails the test instead). Once the device is known lost (its reader saw the queues close), no
+    stats, IR or calibration call reaches it, and the camera is found lost. No health check comes between:
+    discovery, which asks for them, waits an hour here."""
+    standin = StandinBackend(["oak-d-pro"])
+    pro = mxid_for("oak-d-pro", 0)
+    client = await serve(aiohttp_client, standin, discovery_interval=3600)
+    await activate(client, pro, "CAM_B")
+    device = actor(client, pro).device
+    standin.device(pro).unplug()
+    await wait_until(lambda: not device.healthy())
+    resp = await getattr(client, method)(f"/cameras/{pro}/{path}", json=body)
+    assert resp.status == status, await resp.text()
+    assert actor(client, pro).status == "disconnected"
