@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-from importlib import metadata
 from pathlib import Path
 
 from aiohttp import web
@@ -89,7 +88,7 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
         publisher = mqtt.setup(app, mqtt_target, identity, fleet, lambda: gateway.gateway_body(app), mqtt_results)
     if with_metrics:
         app[metrics.METRICS] = metrics.Metrics(fleet, app[video.VIDEO], identity, app[events.EVENTS], publisher)
-    openapi.setup(app, version=metadata.version("oak-camera-service"), tokens=bool(tokens))
+    openapi.setup(app, version=gateway.installed("oak-camera-service"), tokens=bool(tokens))
 
     async def start(_app):
         await fleet.start()

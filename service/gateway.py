@@ -5,6 +5,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from datetime import UTC, datetime
 from importlib import metadata
 
@@ -15,6 +16,15 @@ from schemas.gateway import GatewaySchema
 
 from . import openapi
 from .inputs import FLEET
+
+
+@cache
+def installed(package: str) -> str | None:
+    """The installed version of a package (None if it is not): read once, as it reads every package's metadata."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 @dataclass
@@ -28,12 +38,8 @@ class Identity:
 
     @classmethod
     def make(cls, gateway_id: str | None) -> Identity:
-        try:
-            depthai = metadata.version("depthai")
-        except metadata.PackageNotFoundError:
-            depthai = None
-        return cls(gateway_id or uuid.uuid4().hex, socket.gethostname(), metadata.version("oak-camera-service"),
-                   depthai, uuid.uuid4().hex, time.time())
+        return cls(gateway_id or uuid.uuid4().hex, socket.gethostname(), installed("oak-camera-service"),
+                   installed("depthai"), uuid.uuid4().hex, time.time())
 
 
 IDENTITY = web.AppKey("identity", Identity)
