@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import resource
 import signal
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .nn import MAX_MODEL_BYTES, MAX_OUTPUTS, ModelRefused, load_blob
+
+log = logging.getLogger(__name__)
 
 BLOB_HEADER = 52 + 80          # ELF header, then mv_blob_header (depthai src/openvino/BlobReader.cpp)
 BLOB_MAGIC = 9709
@@ -233,6 +236,10 @@ def _child(path: str, memory: int) -> None:
     os._exit(0)
 
 
+class _Crashed(ModelRefused):
+    """The child ended by a signal before it answered."""
+
+
 @dataclass
 class ModelChecker:
     """Runs the child, at most `concurrent` at once for the whole gateway. `command` is the child's command
@@ -250,7 +257,13 @@ class ModelChecker:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrent)
         async with self._slots:
-            return await self._run(path)
+            try:
+                return await self._run(path)
+            except _Crashed:
+                # Once more: under the memory cap one of depthai's own threads may fail an allocation and abort
+                # the child (seen rarely, under load), which is no fault of the model. A model that crashes the
+                # parser crashes it again.
+                return await self._run(path)
 
     async def _run(self, path: Path) -> dict:
         # One malloc arena: a thread's arena reserves 64 MiB of address space up front, which the cap would count
@@ -282,7 +295,8 @@ class ModelChecker:
                 raise ModelRefused(f"reading the model needs more than {self.memory >> 20} MiB of memory")
             if child.returncode < 0:
                 name = signal.Signals(-child.returncode).name
-                raise ModelRefused(f"the model crashed depthai's parser ({name}); it is not a model an OAK can run")
+                log.warning("the model check of %s ended by %s: %s", path.name, name, text.strip()[-500:] or "(no output)")
+                raise _Crashed(f"the model crashed depthai's parser ({name}); it is not a model an OAK can run")
             raise ModelRefused(f"reading the model failed (exit {child.returncode}); it is not a model an OAK "
                                "can run")
         if "refused" in answer:

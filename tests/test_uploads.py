@@ -79,6 +79,22 @@ async def test_a_parser_that_crashes_is_a_422_naming_the_crash_and_the_service_l
     await assert_nothing_changed(client, cam, state_dir)
 
 
+async def test_a_check_that_dies_by_a_signal_once_is_run_again_and_its_answer_stands(app_client, mxid, state_dir,
+                                                                                   tmp_path):
+    """Under the memory cap, one of depthai's own threads may fail an allocation and abort the child: no fault of
+    the model, so a check that dies by a signal runs once more (a model that crashes the parser crashes it
+    again: the test above)."""
+    marker = str(tmp_path / "aborted once")
+    script = (f"import json, os, signal\nif not os.path.exists({marker!r}):\n    open({marker!r}, 'w').close()\n"
+              "    os.kill(os.getpid(), signal.SIGABRT)\n"
+              "print(json.dumps({'refused': 'reading the model needs more than 1 MiB of memory'}))")
+    client = await app_client(model_checker=ModelChecker(command=[sys.executable, "-c", script]))
+    cam = mxid("oak-d")
+    error = await assert_error(await client.post(stream_url(cam, "CAM_A", "nn"), data=upload(b"", MOBILENET)), 422)
+    assert "more than 1 MiB of memory" in error["fields"]["model"][0], error
+    await assert_nothing_changed(client, cam, state_dir)
+
+
 async def test_a_child_that_crashes_after_its_answer_is_taken_at_its_word(app_client, mxid, state_dir):
     """depthai's own threads may crash the child after it has written its whole answer: the answer stands."""
     answer = '{"refused": "the model needs 9 shaves"}'
