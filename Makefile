@@ -19,8 +19,10 @@ $(VENV)/.test: $(VENV)/.run
 run: $(VENV)/.run                ## the service on simulated cameras
 	$(VENV)/bin/oak-camera-service --simulate $(SIM) --host $(HOST) --port $(PORT)
 
+# Bytecode caches are written (git ignores them) even where the environment says not to: each worker and each
+# service a test starts would otherwise compile the project and rewrite the tests' asserts again.
 test: $(VENV)/.test              ## the test suite, on every core (pytest-xdist)
-	$(PY) -m pytest -n auto
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n auto
 
 test-hardware: $(VENV)/.test     ## the API scenario against a real OAK camera (skips when none is attached)
 	$(PY) -m pytest -m hardware -rs
