@@ -81,19 +81,27 @@ def test_a_bad_option_is_refused_with_a_message(args, words):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_finishes_requests_in_flight_and_exits_0(tmp_path, sig):
+    """The signal comes while an activation is inside the camera (its call held there for 3 s): the activation
+    is answered, and the service then exits 0."""
+    import os
     import threading
-    proc, base, _ = start("--simulate", "oak-1", state_dir=tmp_path)
+    proc, base, _ = start("--simulate", "oak-1", "--device-timeout", str(scaled(10)), state_dir=tmp_path,
+                          env={**os.environ, "OAK_SIM_HANG_LIMIT": "3"})
     mxid = get(f"{base}/cameras/")[0]["mxid"]
-    post(f"{base}/sim/cameras/{mxid}/faults", {"latency_ms": 1500})
+    urllib.request.urlopen(urllib.request.Request(f"{base}/cameras/{mxid}/streams/CAM_A/", method="DELETE"),
+                           timeout=scaled(10))           # it streams from the start: activating it again is no work
+    post(f"{base}/sim/cameras/{mxid}/faults", {"hang_next": True})
     result = {}
     slow = threading.Thread(target=lambda: result.update(status=post(f"{base}/cameras/{mxid}/streams/CAM_A/").status))
     slow.start()
-    time.sleep(0.5)
-    started = time.monotonic()
+    deadline = time.monotonic() + scaled(10)
+    while get(f"{base}/sim/cameras/{mxid}/faults")["hang_next"]:      # taken: the call is in the camera
+        assert time.monotonic() < deadline, "the activation never reached the camera"
+        time.sleep(0.01)
     proc.send_signal(sig)
-    slow.join(10)
+    slow.join(scaled(10))
     assert result.get("status") == 204                       # the request in flight was answered
-    assert proc.wait(10) == 0 and time.monotonic() - started < 8
+    assert proc.wait(scaled(10)) == 0
     out = proc.stdout.read()
     assert "stopped" in out and "Traceback" not in out
 
