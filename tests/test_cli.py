@@ -51,6 +51,16 @@ def post(url, body=None):
         url, data=json.dumps(body).encode() if body is not None else b"", method="POST"), timeout=scaled(10))
 
 
+def connected_camera(base) -> str:
+    """The mxid of the service's one camera, once it is connected: the service is ready before its cameras,
+    and a fault injected while a camera still starts hits its start, not the call a test means."""
+    deadline = time.monotonic() + scaled(10)
+    while (cameras := get(f"{base}/cameras/"))[0]["state"] != "connected":
+        assert time.monotonic() < deadline, cameras
+        time.sleep(0.05)
+    return cameras[0]["mxid"]
+
+
 @pytest.mark.parametrize("args, cameras", [(["--simulate", "oak-d,oak-1,oak-d"], 3), ([], 0)])
 def test_starts_logs_ready_serves_and_exits_cleanly(args, cameras, tmp_path):
     proc, base, _ = start(*args, state_dir=tmp_path)
@@ -87,7 +97,7 @@ def test_a_signal_finishes_requests_in_flight_and_exits_0(tmp_path, sig):
     import threading
     proc, base, _ = start("--simulate", "oak-1", "--device-timeout", str(scaled(10)), state_dir=tmp_path,
                           env={**os.environ, "OAK_SIM_HANG_LIMIT": "3"})
-    mxid = get(f"{base}/cameras/")[0]["mxid"]
+    mxid = connected_camera(base)
     urllib.request.urlopen(urllib.request.Request(f"{base}/cameras/{mxid}/streams/CAM_A/", method="DELETE"),
                            timeout=scaled(10))           # it streams from the start: activating it again is no work
     post(f"{base}/sim/cameras/{mxid}/faults", {"hang_next": True})
@@ -115,7 +125,7 @@ def test_a_device_call_that_never_returns_does_not_hold_up_the_exit(tmp_path):
     # The hung call outlasts the test: the service can only be found stopped if it does not wait for it.
     proc, base, _ = start("--simulate", "oak-1", "--device-timeout", "1", state_dir=tmp_path,
                           env={**os.environ, "OAK_SIM_HANG_LIMIT": "3600"})
-    mxid = get(f"{base}/cameras/")[0]["mxid"]
+    mxid = connected_camera(base)
     request = lambda url, body=None, method="POST": urllib.request.urlopen(urllib.request.Request(  # noqa: E731
         url, data=json.dumps(body).encode() if body is not None else b"", method=method), timeout=30)
     caught = {}
