@@ -15,7 +15,7 @@ from service.app import create_app
 from service.config import parse
 from service.inputs import FLEET
 from conftest import activate, assert_error, stream_url, wait_until
-from test_cli import COMMAND, start, stop
+from test_cli import COMMAND, connected_camera, start, stop
 from timing import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +81,7 @@ def test_a_camera_wedged_too_long_stops_the_watchdog_so_systemd_restarts_the_ser
             return exc.code
     try:
         assert listener.recv(256).decode() == "READY=1"
+        assert connected_camera(base) == cam            # the hang is for the control write, not the boot
         assert post(f"/sim/cameras/{cam}/faults", {"hang_next": True}) == 200
         post(f"/cameras/{cam}/streams/CAM_A/control", {"contrast": 3})     # to the active sensor: never returns
         message, deadline = listener.recv(256).decode(), time.monotonic() + 60
