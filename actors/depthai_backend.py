@@ -336,6 +336,7 @@ class DepthAIDevice(Device):
         self._controls: dict[str, object] = {}    # socket -> its Camera's inputControl queue
         self._streaming: dict[str, bool] = {}     # socket -> whether the sensor streams
         self._feeding: frozenset = frozenset()    # sockets whose sensor feeds an active stream
+        self._queues: list = []                   # the running pipeline's host output queues
         self._ir_lit = False                      # whether the emitters were told to shine since the open
         self._wanted: frozenset = frozenset()     # (stream, RAW or JPEG) that host consumers want (want)
         sensors = tuple(sensor_from_features(f) for f in device.getConnectedCameraFeatures())
@@ -401,7 +402,7 @@ class DepthAIDevice(Device):
             stream.videos.close()
             stream.results.close()
         pipeline, self._pipeline = self._pipeline, None
-        self._streams, self._controls, self._streaming, self._feeding = {}, {}, {}, frozenset()
+        self._streams, self._controls, self._streaming, self._feeding, self._queues = {}, {}, {}, frozenset(), []
         if pipeline is not None:
             try:
                 pipeline.stop()          # this closes the device too (R1)
@@ -455,6 +456,7 @@ class DepthAIDevice(Device):
         self._streaming = {socket: True for socket in controls}        # sensors start streaming
         routes = {key: (stream, *route) for name, stream in streams.items()
                   for key, route in stream.routes(name).items()}
+        self._queues = [queue for _, queue, _ in routes.values()]
         if routes:
             threading.Thread(target=_read, args=(self._dai, routes, self._lost), name=f"frames-{self.info.mxid}",
                              daemon=True).start()
@@ -717,11 +719,14 @@ class DepthAIDevice(Device):
 
     def _rpc_device(self):
         """The device, for a call that is an RPC: none once it is known lost. A running pipeline whose link
-        went is stopped by its own host nodes, which closes the device (R1), and an RPC of a closed device
-        dereferences the RPC client the close dropped: on a camera, a crash of the service (R20)."""
+        went is stopped by its own host nodes, which close its queues and then the device (R1, R2), and an
+        RPC of a closed device dereferences the RPC client the close dropped: on a camera, a crash of the
+        service (R20). A closed queue is looked at here too, not only through the reader, which may not have
+        woken yet."""
         if self._device is None:
             raise DeviceError("device is not open")
-        if self._lost.is_set():
+        if self._lost.is_set() or any(queue.isClosed() for queue in self._queues):
+            self._lost.set()
             raise DeviceError("the device was lost (its queues closed): it is not called again until reopened")
         return self._device
 

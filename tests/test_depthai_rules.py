@@ -831,3 +831,19 @@ async def test_r20_no_call_reaches_a_device_depthai_closed_when_its_link_went(ai
     resp = await getattr(client, method)(f"/cameras/{pro}/{path}", json=body)
     assert resp.status == status, await resp.text()
     assert actor(client, pro).status == "disconnected"
+
+
+async def test_r20_a_call_looks_at_the_queues_itself_before_the_reader_wakes(aiohttp_client, monkeypatch):
+    """The queues close before depthai closes the device (PipelineImpl::stop): a stats read that comes after
+    the cable went but before the device's reader has told anyone finds them closed and calls nothing (here
+    the reader never tells)."""
+    import actors.depthai_backend as depthai_backend
+    read = depthai_backend._read
+    monkeypatch.setattr(depthai_backend, "_read", lambda dai, routes, lost: read(dai, routes, threading.Event()))
+    standin = StandinBackend(["oak-d-pro"])
+    pro = mxid_for("oak-d-pro", 0)
+    client = await serve(aiohttp_client, standin, discovery_interval=3600)
+    await activate(client, pro, "CAM_B")
+    standin.device(pro).unplug()
+    await assert_error(await client.get(f"/cameras/{pro}/stats"), 503, "camera_unavailable")
+    assert actor(client, pro).status == "disconnected"
