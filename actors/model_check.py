@@ -257,15 +257,16 @@ class ModelChecker:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrent)
         async with self._slots:
+            end = asyncio.get_running_loop().time() + self.deadline       # one deadline for both tries
             try:
-                return await self._run(path)
+                return await self._run(path, end)
             except _Crashed:
                 # Once more: under the memory cap one of depthai's own threads may fail an allocation and abort
                 # the child (seen rarely, under load), which is no fault of the model. A model that crashes the
                 # parser crashes it again.
-                return await self._run(path)
+                return await self._run(path, end)
 
-    async def _run(self, path: Path) -> dict:
+    async def _run(self, path: Path, end: float) -> dict:
         # One malloc arena: a thread's arena reserves 64 MiB of address space up front, which the cap would count
         # and a parse could then use unseen; with one, what the file makes it allocate is new address space.
         env = {**os.environ, "OAK_MODEL_CHECK_MEMORY": str(self.memory), "DEPTHAI_LEVEL": "error",
@@ -274,7 +275,7 @@ class ModelChecker:
             *self.command, str(path), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True)
         try:
-            out, err = await asyncio.wait_for(child.communicate(), self.deadline)
+            out, err = await asyncio.wait_for(child.communicate(), max(0.0, end - asyncio.get_running_loop().time()))
         except TimeoutError:
             child.kill()
             await child.wait()

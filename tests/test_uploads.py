@@ -95,6 +95,20 @@ async def test_a_check_that_dies_by_a_signal_once_is_run_again_and_its_answer_st
     await assert_nothing_changed(client, cam, state_dir)
 
 
+async def test_the_second_try_has_what_is_left_of_the_one_deadline(app_client, mxid, state_dir, tmp_path):
+    """A check that aborts near its deadline is tried again only within what is left of it: the second child,
+    which would answer after half the deadline, is stopped, and the answer is the deadline's."""
+    marker, deadline = str(tmp_path / "aborted once"), 3.0
+    script = (f"import json, os, signal, time\nif not os.path.exists({marker!r}):\n    open({marker!r}, 'w').close()\n"
+              f"    time.sleep({0.9 * deadline})\n    os.kill(os.getpid(), signal.SIGABRT)\n"
+              f"time.sleep({0.5 * deadline})\nprint(json.dumps({{'refused': 'the second try answered'}}))")
+    client = await app_client(model_checker=ModelChecker(deadline=deadline, command=[sys.executable, "-c", script]))
+    cam = mxid("oak-d")
+    error = await assert_error(await client.post(stream_url(cam, "CAM_A", "nn"), data=upload(b"", MOBILENET)), 422)
+    assert "took longer than 3 s" in error["fields"]["model"][0], error
+    await assert_nothing_changed(client, cam, state_dir)
+
+
 async def test_a_child_that_crashes_after_its_answer_is_taken_at_its_word(app_client, mxid, state_dir):
     """depthai's own threads may crash the child after it has written its whole answer: the answer stands."""
     answer = '{"refused": "the model needs 9 shaves"}'
