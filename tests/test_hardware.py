@@ -6,6 +6,7 @@ from actors.depthai_backend import DepthAIBackend
 from schemas.facts import COLOR, MONO
 from service.app import create_app
 from conftest import assert_error, mean, stream_url
+from timing import scaled
 
 pytestmark = pytest.mark.hardware
 
@@ -14,7 +15,7 @@ async def found(client, timeout: float = 30.0) -> list[dict]:
     """The cameras the service found at its start, once each is connected (a camera boots for a few seconds
     after it is found). [] at once if it found none."""
     import asyncio
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + scaled(timeout)
     while True:
         cameras = await (await client.get("/cameras/")).json()
         if all(c["state"] == "connected" for c in cameras) or asyncio.get_running_loop().time() > deadline:
