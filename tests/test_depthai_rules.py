@@ -351,7 +351,14 @@ async def test_r14_the_ir_survives_a_rebuild_which_boots_the_emitters_off(aiohtt
 
 
 MANIP_PROBE = """
-import os, sys, time
+import os, sys, threading, time
+said, out = [], os.dup(1)           # depthai logs to this process's stdout/stderr: read them to know it has spoken
+r, w = os.pipe()
+os.dup2(w, 1); os.dup2(w, 2)
+def echo():
+    while chunk := os.read(r, 4096):
+        said.append(chunk.decode(errors="replace")); os.write(out, chunk)
+threading.Thread(target=echo, daemon=True).start()
 import depthai as dai, numpy as np
 w, h, *pools = (int(a) for a in sys.argv[1:])
 pipeline = dai.Pipeline(False)
@@ -368,12 +375,16 @@ for source, _ in queues:          # a frame of its own for each
     frame.setData(np.zeros(1920 * 1080 * 3 // 2, np.uint8))
     frame.setWidth(1920); frame.setHeight(1080); frame.setStride(1920); frame.setType(dai.ImgFrame.Type.NV12)
     source.send(frame)
-for i, (_, out) in enumerate(queues):      # the first pool holds the frame; the others were sent with it
-    deadline, got = time.monotonic() + (60 if i == 0 else 5), None
-    while got is None and time.monotonic() < deadline:
-        got = out.tryGet()
+def wait(done, seconds):
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
         time.sleep(0.01)
-    print("made" if got is not None else "skipped", flush=True)
+    return done()
+got = []
+made = wait(lambda: got.append(queues[0][1].tryGet()) or any(f is not None for f in got), 60)
+warned = wait(lambda: "bigger (" in "".join(said), 60)       # the small pool's manip has run and said why it skipped
+os.write(out, ("made " if made else "skipped ").encode())
+os.write(out, ("made" if queues[1][1].tryGet() is not None else "skipped").encode() + b"\\n")
 os._exit(0)     # the host pipeline's threads are not joined: leave without tearing them down
 """
 
