@@ -21,8 +21,9 @@ run: $(VENV)/.run                ## the service on simulated cameras
 
 # Bytecode caches are written (git ignores them) even where the environment says not to: each worker and each
 # service a test starts would otherwise compile the project and rewrite the tests' asserts again.
+# Two workers a core: most tests spend much of their time waiting on a camera, a subprocess or a browser.
 test: $(VENV)/.test              ## the test suite, on every core (pytest-xdist)
-	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n auto
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n $$(( $$(nproc) * 2 ))
 
 test-hardware: $(VENV)/.test     ## the API scenario against a real OAK camera (skips when none is attached)
 	$(PY) -m pytest -m hardware -rs

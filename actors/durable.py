@@ -6,6 +6,14 @@ import os
 from pathlib import Path
 
 
+def make_directory(directory: Path) -> Path:
+    """A directory for the service's files, created 0700 if it is missing (the state is the operator's alone);
+    one that exists is left as it is (systemd's StateDirectory=, or one the operator made)."""
+    directory = Path(directory)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory
+
+
 def replace_durably(temporary: Path, target: Path) -> None:
     """Blocking: make `temporary` (written, in the target's folder) the `target`: fsync it, rename it, and fsync
     the folder, since the rename itself must reach the disk too."""

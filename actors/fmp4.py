@@ -153,14 +153,16 @@ class H264Encoder:
     """Frames (YUV 4:2:0, 8-bit grey or depth) to H.264 access units with libx264, for streams the camera does
     not encode itself. Not thread safe: one encoder thread at a time, in frame order."""
 
-    def __init__(self, width: int, height: int, fps: float, threads: int | None = None):
-        """`threads`: libx264's (it picks 1.5 per core unless told)."""
+    def __init__(self, width: int, height: int, fps: float, threads: int | None = None, qp: int | None = None):
+        """`threads`: libx264's (it picks 1.5 per core unless told); `qp`: a constant quantiser instead of its
+        constant quality (which spends more CPU refining a still picture frame after frame)."""
         self.size, self.fps = (width, height), fps
         self._codec = av.CodecContext.create("libx264", "w")
         self._codec.width, self._codec.height, self._codec.pix_fmt = width, height, "yuv420p"
         self._codec.time_base = TIME_BASE
         self._codec.framerate = Fraction(fps).limit_denominator(1000)
-        self._codec.options = {**X264, "g": str(max(1, round(fps))), **({"threads": str(threads)} if threads else {})}
+        self._codec.options = {**X264, "g": str(max(1, round(fps))), **({"threads": str(threads)} if threads else {}),
+                               **({"qp": str(qp)} if qp is not None else {})}
         self._grey_chroma = np.full((height // 2, width // 2), 128, np.uint8)
         self._start: float | None = None
         self._last_pts = -1

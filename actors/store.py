@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from .capabilities import CapabilityError, merge_config, merge_control
-from .durable import write_durably
+from .durable import make_directory, write_durably
 from .model import CameraState, StreamSpec, StreamState, initial_state
 from .nn import ModelFiles
 
@@ -46,17 +46,9 @@ class StateStore:
     def open(self) -> None:
         """Blocking, at start: the folder and its models' folder, made if missing; models no state refers to
         removed."""
-        self.make_directory(self.directory)
+        make_directory(self.directory)
         self.models.open()
         self._prune_models()
-
-    @staticmethod
-    def make_directory(directory: Path) -> Path:
-        """The state directory, created 0700 if it is missing (the state is the operator's alone); one that
-        exists is left as it is (systemd's StateDirectory=, or one the operator made)."""
-        directory = Path(directory)
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return directory
 
     def _prune_models(self) -> None:
         """Blocking, at start (before any upload): remove model files no saved state refers to any more (a

@@ -112,7 +112,7 @@ async def link(kind: str) -> None:
     while not app[FLEET].actors or app[FLEET].get(mxid).status != "connected":
         await asyncio.sleep(0.01)
     url = f"http://127.0.0.1:{server.port}/cameras/{mxid}/streams/CAM_A/"
-    window = max(0.5, 3 * SCALE)
+    window, settle = max(0.5, 3 * SCALE), min(1.0, max(0.3, 10 * SCALE))    # a measurement, a wait for a change to settle
 
     async def rate() -> dict[str, float]:
         before, start = dict(board.link_bytes), time.perf_counter()
@@ -123,7 +123,7 @@ async def link(kind: str) -> None:
     async with ClientSession() as session:
         async with session.post(url) as resp:
             assert resp.status == 204, await resp.text()
-        await asyncio.sleep(1)
+        await asyncio.sleep(settle)
         alone = await rate()
 
         async def watched(params: dict) -> dict[str, float]:
@@ -132,10 +132,10 @@ async def link(kind: str) -> None:
                     async for _ in resp.content.iter_any():
                         pass
             viewer = asyncio.create_task(watch())
-            await asyncio.sleep(1)
+            await asyncio.sleep(settle)
             got = await rate()
             viewer.cancel()
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(settle / 2)
             return got
         camera_jpegs = await watched({})
         raw = await watched({"quality": 50})

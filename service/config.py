@@ -10,10 +10,10 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from actors.durable import make_directory
 from actors.sensors import MODELS
-from actors.store import StateStore
 
-from .mqtt import MqttTarget
+from .mqtt_target import MqttTarget
 
 
 def _models(text: str) -> list[str]:
@@ -192,7 +192,7 @@ def parse(argv=None, environ=os.environ) -> argparse.Namespace:
         args.mqtt_url = _with_password(args.mqtt_url, args.mqtt_password_file, environ.get("OAK_MQTT_PASSWORD"))
     args.state_dir = args.state_dir or default_state_dir()
     try:
-        StateStore.make_directory(args.state_dir)
+        make_directory(args.state_dir)
         probe = args.state_dir / ".writable"
         probe.write_text("")
         probe.unlink()

@@ -17,9 +17,9 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
     ("api.py", {"API_ROUNDS": "1", "API_SECONDS": "1"}, "non-2xx: 0"),
     ("middleware.py", {"MIDDLEWARE_ROUNDS": "1", "MIDDLEWARE_SECONDS": "1"}, "(target < 10%)"),
     ("still.py", {"STILL_ROUNDS": "8"}, "(target <= 1.5)"),
-    ("video.py", {"VIDEO_SECONDS": "3", "VIDEO_CLIENTS": "2", "WS_CLIENTS": "2"}, "bytes per client: MJPEG / H.264"),
+    ("video.py", {"VIDEO_SECONDS": "1.5", "VIDEO_CLIENTS": "2", "WS_CLIENTS": "2"}, "bytes per client: MJPEG / H.264"),
     ("soak.py", {"SOAK_SECONDS": "6", "SOAK_CLIENTS": "10"}, "MB at the end"),
-    ("nn.py", {"NN_SECONDS": "3", "NN_CLIENTS": "2"}, "clients / 1 client:"),
+    ("nn.py", {"NN_SECONDS": "1.5", "NN_CLIENTS": "2"}, "clients / 1 client:"),
 ])
 def test_the_benchmark_runs(script, env, ends_with):
     run = subprocess.run([sys.executable, script], cwd=BENCH, env={**os.environ, **env}, capture_output=True,

@@ -11,7 +11,7 @@ from actors.simulated.models import mxid_for
 from test_cli import COMMAND, READY
 from timing import scaled
 
-KILLS = 20
+KILLS = 12
 
 
 async def start(state_dir):
