@@ -27,6 +27,12 @@ spec_check.install()          # every response of every test is checked against 
 MODELS = ["oak-d", "oak-1", "oak-d-lr", "oak-d-pro"]
 
 
+def pytest_collection_modifyitems(items):
+    """The long tests first (marked `long`): xdist hands tests out in this order, and one started last would
+    leave its worker running alone after the others are done."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def scenes():
     """The simulated scene is drawn once per size and kept: draw the large ones before the tests, so that a

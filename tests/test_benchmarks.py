@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.long
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 

@@ -11,6 +11,7 @@ from actors.simulated.models import mxid_for
 from test_cli import COMMAND, READY
 from timing import scaled
 
+pytestmark = pytest.mark.long
 KILLS = 12
 
 

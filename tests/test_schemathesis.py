@@ -26,9 +26,12 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from actors.simulated.models import mxid_for
 from test_cli import start, stop
 
+pytestmark = pytest.mark.long
 ST = str(Path(sys.executable).parent / "st")
 CAM = mxid_for("oak-d-pro", 0)          # a model with IR, so that every camera operation applies
 

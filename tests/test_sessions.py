@@ -5,6 +5,7 @@ import os
 import threading
 import weakref
 
+import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
@@ -34,6 +35,7 @@ async def mjpeg_session(client, cam) -> None:
     assert resp.status == 200 and b"image/jpeg" in await resp.read()
 
 
+@pytest.mark.long
 async def test_video_sessions_one_after_another_leave_no_thread_behind(client, mxid):
     cam = mxid("oak-1")
     await activate(client, cam, "CAM_A")
