@@ -9,6 +9,7 @@ sees it. The child's death, its cap or its deadline is a refusal that names the 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import signal
 import struct
 import sys
 import tarfile
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +32,11 @@ SUPERBLOB_HEADER = 8 * 17      # big-endian sizes of the blob and 16 patches (sr
 MAX_ARCHIVE_MEMBERS = 16       # an NN archive holds a config.json and a model or two
 MAX_ARCHIVE_BYTES = MAX_MODEL_BYTES + (1 << 20)     # all its members inflated: the model and a small config
 MAX_OUTPUT_VALUES = 1 << 24    # values of one output layer: more than an RVC2's NN memory holds (2 bytes each)
+# What a check found in a model depends on the file's bytes and the checker alone: a model deployed again (on
+# another stream or camera) is not read again. Keyed by its SHA-256 and the checker's settings; refusals are not
+# kept (a deadline or the memory cap may be the machine's doing).
+_FOUND: OrderedDict[tuple, dict] = OrderedDict()
+FOUND_KEPT = 64
 
 
 def _check_blob_header(head: bytes, size: int, what: str = "the model") -> None:
@@ -252,8 +259,21 @@ class ModelChecker:
     def __post_init__(self):
         self._slots: asyncio.Semaphore | None = None
 
-    async def check(self, path: Path) -> dict:
-        """The model's format, input and outputs; ModelRefused (its message names the cause) otherwise."""
+    async def check(self, path: Path, sha256: str | None = None) -> dict:
+        """The model's format, input and outputs; ModelRefused (its message names the cause) otherwise.
+        `sha256`, the file's: a model found good before is not read again."""
+        key = (sha256, self.deadline, self.memory, tuple(self.command))
+        if sha256 is not None and key in _FOUND:
+            _FOUND.move_to_end(key)
+            return copy.deepcopy(_FOUND[key])
+        model = await self._check(path)
+        if sha256 is not None:
+            _FOUND[key] = copy.deepcopy(model)
+            while len(_FOUND) > FOUND_KEPT:
+                _FOUND.popitem(last=False)
+        return model
+
+    async def _check(self, path: Path) -> dict:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrent)
         async with self._slots:

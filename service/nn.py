@@ -168,13 +168,13 @@ async def deploy_nn(request: web.Request) -> web.Response:
             text, filename = await _read_upload(request, upload)
             upload.file.close()
             config = _config_of(text, filename)
+            sha256 = upload.hash.hexdigest()
             try:
-                info = await request.app[CHECKER].check(upload.path)
+                info = await request.app[CHECKER].check(upload.path, sha256)
             except ModelRefused as exc:
                 raise validation_error({"model": [str(exc)]}, "the model cannot run on an OAK camera") from None
             _check_platform(actor, info)
             _check_fit(config, info)
-            sha256 = upload.hash.hexdigest()
             try:
                 path = await asyncio.to_thread(files.keep, upload.path, sha256)
             except OSError as exc:

@@ -120,6 +120,25 @@ async def test_a_child_that_crashes_after_its_answer_is_taken_at_its_word(app_cl
     await assert_nothing_changed(client, cam, state_dir)
 
 
+async def test_a_model_read_once_is_not_read_again_and_a_refused_one_is(app_client, mxid, tmp_path):
+    """What depthai reads in a model depends on its bytes alone: the same model deployed again (another stream,
+    another camera) is not parsed again; a refused one is, each time."""
+    reads = tmp_path / "reads"
+    counting = (f"import runpy; open({str(reads)!r}, 'a').write('x'); "
+                "runpy.run_module('actors.model_check', run_name='__main__')")
+    client = await app_client(model_checker=ModelChecker(command=[sys.executable, "-c", counting]))
+    model = blobs.blob() + b"read once"          # bytes of this test's own
+    for cam, stream in ((mxid("oak-d"), "CAM_A"), (mxid("oak-d"), "CAM_B"), (mxid("oak-1"), "CAM_A")):
+        resp = await client.post(stream_url(cam, stream, "nn"), data=upload(model, MOBILENET))
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["model"]["input"] == [300, 300]
+    assert reads.read_text() == "x"
+    for _ in range(2):
+        await assert_error(await client.post(stream_url(mxid("oak-d"), "CAM_A", "nn"), data=upload(b"\x7fELF", MOBILENET)),
+                           422, "validation_error")
+    assert reads.read_text() == "xxx"
+
+
 async def test_an_archive_bomb_is_refused_before_it_inflates(client, mxid, state_dir):
     cam = mxid("oak-d")
     url = stream_url(cam, "CAM_A", "nn")
