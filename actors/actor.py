@@ -588,8 +588,9 @@ class CameraActor:
                 self._set_status(DISCONNECTED, str(exc))
             self.reconnect_due = asyncio.get_running_loop().time() + delay
             try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(delay):         # not wait_for, which can lose a cancel (Fleet._discover)
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self.reconnect_due = None
             delay = min(delay * 2, self.max_backoff)

@@ -40,8 +40,9 @@ class Latest(Generic[T]):
     async def next(self, timeout: float | None = None) -> T | Waiting | None:
         """The newest item not yet taken, None once ended, or WAITING after `timeout`."""
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout):       # not wait_for, which can lose a cancel (Fleet._discover)
+                await self._ready.wait()
+        except TimeoutError:
             return WAITING
         self._ready.clear()
         return None if self._ended else self._latest

@@ -55,8 +55,11 @@ class Fleet:
         if self._looking is None or self._looking.done():
             self._looking = asyncio.ensure_future(asyncio.to_thread(self.backend.discover))
         try:
-            found = await asyncio.wait_for(asyncio.shield(self._looking), self.discovery_timeout)
-        except asyncio.TimeoutError:
+            # Not asyncio.wait_for: in Python 3.11 it returns the result when it is cancelled just as the result
+            # comes, and the cancel is lost (a stopped fleet went on looking; tests/test_cancellation.py).
+            async with asyncio.timeout(self.discovery_timeout):
+                found = await asyncio.shield(self._looking)
+        except TimeoutError:
             log.warning("looking for cameras took over %g s; trying again later", self.discovery_timeout)
             return
         for device in found:

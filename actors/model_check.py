@@ -295,7 +295,9 @@ class ModelChecker:
             *self.command, str(path), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True)
         try:
-            out, err = await asyncio.wait_for(child.communicate(), max(0.0, end - asyncio.get_running_loop().time()))
+            # Not wait_for, which can lose a cancel (Fleet._discover): a client that left takes the child with it.
+            async with asyncio.timeout_at(end):
+                out, err = await child.communicate()
         except TimeoutError:
             child.kill()
             await child.wait()

@@ -147,8 +147,9 @@ class Fmp4Viewer(Latest[bytes]):
         """The next message to send, None once the video has ended, or WAITING after `timeout`."""
         while not self._pending and not self._ended:
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(timeout):       # not wait_for, which can lose a cancel (Fleet._discover)
+                    await self._ready.wait()
+            except TimeoutError:
                 return WAITING
             self._ready.clear()
         if self._ended:

@@ -59,7 +59,8 @@ class Publisher:
         if not self.connected:                # waiting to reconnect: nothing to send, the Will says offline
             self._task.cancel()
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE)
+            async with asyncio.timeout(STOP_GRACE):      # not wait_for, which can lose a cancel (Fleet._discover)
+                await asyncio.shield(self._task)
         except (TimeoutError, Exception):  # noqa: BLE001 (a broker that is away at the stop)
             self._task.cancel()
             with contextlib.suppress(BaseException):
