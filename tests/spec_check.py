@@ -85,7 +85,7 @@ async def check(client: TestClient, request, method: str, path: str, kwargs: dic
         except (PathNotFound, OperationNotFound):
             return             # not an operation of the API (a route that does not exist): nothing to hold it to
         _passed.add(key)
-    documented = operation["responses"][str(resp.status)]
+    documented = operation["responses"][str(resp.status)]      # documented under its own status, not a default
     _declared(documented, method, path, resp)
     if resp.status >= 400 and content_type.startswith("application/json") and "x-error-codes" in documented:
         code = json.loads(body)["error"]["code"]
