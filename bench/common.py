@@ -115,8 +115,12 @@ def wrk(url: str, *, connections: int = 32, seconds: int = 4, script: str | None
         os.write(fd, script.encode())
         os.close(fd)
         args[1:1] = ["-s", path]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    latency = {p: float(v) * _UNITS[u] for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)$", out, re.M)}
+    return wrk_figures(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
+
+
+def wrk_figures(out: str) -> dict:
+    """Requests/s, p50/p99 ms and errors from wrk's output (it pads a figure in seconds: "1.20s ")."""
+    latency = {p: float(v) * _UNITS[u] for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s) ?$", out, re.M)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50": latency["50"],
             "p99": latency["99"], "errors": int(errors.group(1)) if errors else 0}

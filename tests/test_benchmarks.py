@@ -1,5 +1,6 @@
 """Every benchmark keeps running: each is run once here at a tiny scale (its figures come from `make bench`),
 so one that breaks fails the suite instead of rotting unnoticed."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -27,3 +28,28 @@ def test_the_benchmark_runs(script, env, ends_with):
                          text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert ends_with in run.stdout, run.stdout
+
+
+WRK_SLOW = """Running 3s test @ http://127.0.0.1:8765/
+  1 threads and 2 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.20s   145.62us   1.20s    75.00%
+    Req/Sec     1.00      0.00     1.00    100.00%
+  Latency Distribution
+     50%    1.20s 
+     75%    1.20s 
+     90%    1.20s 
+     99%    1.20s 
+  4 requests in 3.01s, 612.00B read
+Requests/sec:      1.33
+Transfer/sec:     203.53B
+"""
+
+
+def test_a_latency_of_seconds_is_read_from_wrk():
+    """wrk pads a figure in seconds with a space ("1.20s "), as it prints them: a run with a second-long
+    request is a figure, not a benchmark that stops."""
+    spec = importlib.util.spec_from_file_location("bench_common", BENCH / "common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    assert common.wrk_figures(WRK_SLOW) == {"rps": 1.33, "p50": 1200.0, "p99": 1200.0, "errors": 0}
