@@ -21,11 +21,11 @@ run: $(VENV)/.run                ## the service on simulated cameras
 
 # Bytecode caches are written (git ignores them) even where the environment says not to: each worker and each
 # service a test starts would otherwise compile the project and rewrite the tests' asserts again.
-# Three workers a core: most tests spend much of their time waiting on a camera, a subprocess or a browser.
+# Two workers a core: most tests spend much of their time waiting on a camera, a subprocess or a browser.
 # Tests are handed out one at a time (--maxschedchunk 1): xdist's first hand-out is otherwise a quarter of each
 # worker's share in a row, which put every long test (they come first) on one worker, running alone at the end.
 test: $(VENV)/.test              ## the test suite, on every core (pytest-xdist)
-	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n $$(( $$(nproc) * 3 )) --maxschedchunk 1
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n $$(( $$(nproc) * 2 )) --maxschedchunk 1
 
 test-hardware: $(VENV)/.test     ## the API scenario against a real OAK camera (skips when none is attached)
 	$(PY) -m pytest -m hardware -rs
