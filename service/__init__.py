@@ -1,1 +1,1 @@
-"""The aiohttp application: app factory, routes, handlers, middlewares and the command line."""
+"""The aiohttp application: app factory, routes, handlers, its front door and the command line."""

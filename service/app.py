@@ -1,7 +1,8 @@
-"""The application factory: routes, middlewares, the fleet's life cycle and the OpenAPI spec."""
+"""The application factory: routes, the fleet's life cycle and the OpenAPI spec."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 
 from aiohttp import web
@@ -14,32 +15,33 @@ from actors.store import StateStore
 from schemas.state import SavedStateReader
 
 from . import cameras, events, gateway, health, metrics, mqtt, nn, openapi, security, sim, sse, streams, video
-from .front import front_door
+from .front import NO_ROUTE, front_door, no_route
 from .logs import quiet_bad_requests
 from .inputs import BODY_TIMEOUT, FLEET
 
 MAX_BODY = 64 * 1024     # config and control bodies are a few hundred bytes
 
 
-def _routes(app: web.Application, modules) -> None:
+def _routes(app: web.Application, modules, door) -> None:
     """Each module's routes, and their twins with or without the trailing slash, with no redirect (a redirect
-    loses a POST body in many clients), and HEAD beside every GET but the endless video. Only the documented
-    paths appear in the spec: the twins' handlers carry no docs. The router tries resources in order, so the busiest come first and the twins last."""
+    loses a POST body in many clients), and HEAD beside every GET but the endless video; every handler behind the
+    front door (service/front.py), and last the route that answers what no other takes. Only the documented
+    paths appear in the spec: the twins' handlers carry no docs. The router tries resources in order, so the
+    busiest come first and the twins last."""
     twins = []
 
     def add(method: str, path: str, handler) -> None:
-        app.router.add_route(method, path, handler)
-        twin = path[:-1] if path.endswith("/") else path + "/"
-        twins.append((method, twin, handler))
+        app.router.add_route(method, path, functools.update_wrapper(door(handler), handler))    # with its docs
+        paths = [path] if path == "/" else [path, path[:-1] if path.endswith("/") else path + "/"]
+        twins.extend((method, twin, handler) for twin in paths[1:])
         if method == "GET" and not path.endswith("/video"):     # HEAD as GET without the body (probes, caches)
-            twins.extend([("HEAD", path, handler), ("HEAD", twin, handler)])
+            twins.extend(("HEAD", each, handler) for each in paths)
 
     for module in modules:
         module.add_routes(add)
     for method, path, handler in twins:
-        async def twin(request: web.Request, handler=handler) -> web.StreamResponse:
-            return await handler(request)
-        app.router.add_route(method, path, twin)
+        app.router.add_route(method, path, door(handler))
+    app.router.add_route("*", "/{path:.*}", door(no_route), name=NO_ROUTE)
 
 
 def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size: int = 128,
@@ -51,9 +53,9 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     """The application; with `state_dir` each camera's desired state is saved there and restored, with
     `tokens` every endpoint but /healthz needs one of them, with `cors_origins` browsers on those may call, with
     `mqtt_target` the events go to that broker too (with `mqtt_results`, the networks' results as well)."""
-    # One middleware (service/front.py); request metrics come from the runner (metrics.runner_options).
-    middlewares = [front_door(tokens or [])]
-    app = web.Application(middlewares=middlewares, client_max_size=max_body)
+    # No middleware but CORS's preflight (service/front.py says why); request metrics come from the runner
+    # (metrics.runner_options).
+    app = web.Application(client_max_size=max_body)
     quiet_bad_requests()
     if cors_origins:
         security.setup_cors(app, cors_origins)
@@ -79,8 +81,8 @@ def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size:
     events.setup(app, fleet, identity.boot_id, lambda: gateway.gateway_body(app))
     app[BODY_TIMEOUT] = body_timeout
     app[health.READY] = False
-    modules = (streams, cameras, video, nn, gateway, sse, health) + ((sim,) if sim.enabled(backend) else ())
-    _routes(app, modules + ((metrics,) if with_metrics else ()))
+    modules = (streams, cameras, video, nn, gateway, sse, health, openapi) + ((sim,) if sim.enabled(backend) else ())
+    _routes(app, modules + ((metrics,) if with_metrics else ()), front_door(tokens or []))
     video.setup(app, max_feeds)
     nn.setup(app, models, model_checker)
     publisher = None

@@ -54,8 +54,6 @@ async def conditional(request: web.Request, handler) -> web.StreamResponse:
     """A request with If-Match or If-None-Match (service/front.py): a write carries its If-Match to the actor,
     a read answers 304 or 412 by the camera's revision."""
     if_match, if_none_match = request.headers.get("If-Match"), request.headers.get("If-None-Match")
-    if request.match_info.http_exception is not None:
-        return await handler(request)      # no route or method: its 404, 405
     matching = _tags(if_match) if if_match is not None else None
     none_matching = _tags(if_none_match) if if_none_match is not None else None
     if matching is not None:

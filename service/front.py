@@ -1,8 +1,13 @@
-"""The one middleware every request meets, since each layer costs every request: its id and token
-(security.admission), its If-Match and If-None-Match (conditional), and every error it raises answered as JSON
-(errors.answer_error), the 412s and 422s of its conditions among them; and its id in the response's
-X-Request-ID (a streaming response, prepared by its handler, takes logs.request_id_header() when made: an
-on_response_prepare signal for it cost 6% of bench-api's throughput)."""
+"""The front door every request meets: its id and token (security.admission), its If-Match and If-None-Match
+(conditional), and every error it raises answered as JSON (errors.answer_error), the 412s and 422s of its
+conditions among them; and its id in the response's X-Request-ID (a streaming response, prepared by its
+handler, takes logs.request_id_header() when made: an on_response_prepare signal for it cost 6% of bench-api's
+throughput).
+
+It wraps each route's handler rather than being an aiohttp middleware: with any middleware aiohttp adds its own
+(`_fix_request_current_app`) and calls through both on every request, which cost a sixth of the CPU a GET
+control took beyond a bare handler (make bench-api). A request no route takes meets the last route, `no_route`,
+so that its 404 or 405 goes through the same door."""
 from __future__ import annotations
 
 import asyncio
@@ -13,29 +18,46 @@ from . import conditional, security
 from .errors import answer_error
 from .logs import REQUEST_ID
 
+NO_ROUTE = "no-route"       # the name of the last route's resource (metrics counts it as "(no route)")
+
 
 def front_door(tokens: list[str]):
+    """What wraps a handler (service/app.py _routes)."""
     admit = security.admission(tokens)
 
-    @web.middleware
-    async def front(request: web.Request, handler) -> web.StreamResponse:
-        response = admit(request)
-        if response is None:
-            try:
-                if conditional.wanted(request):
-                    response = await conditional.conditional(request, handler)
-                else:
-                    response = await handler(request)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 (every error becomes JSON; the unknown ones are logged as bugs)
-                response = answer_error(request, exc)
-                if response.headers.get("Connection") == "close":
-                    response = await _send_and_close(request, response)
-        if not response.prepared:            # a streaming response was given its id when it was made
-            response.headers["X-Request-ID"] = REQUEST_ID.get()
-        return response
-    return front
+    def door(handler):
+        async def front(request: web.Request) -> web.StreamResponse:
+            response = admit(request)
+            if response is None:
+                try:
+                    if conditional.wanted(request):
+                        response = await conditional.conditional(request, handler)
+                    else:
+                        response = await handler(request)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 (every error becomes JSON; the unknown ones are logged as bugs)
+                    response = answer_error(request, exc)
+                    if response.headers.get("Connection") == "close":
+                        response = await _send_and_close(request, response)
+            if not response.prepared:            # a streaming response was given its id when it was made
+                response.headers["X-Request-ID"] = REQUEST_ID.get()
+            return response
+        return front
+    return door
+
+
+async def no_route(request: web.Request) -> web.StreamResponse:
+    """The last route, taking every path and method no other route took: a 405 naming the methods the path
+    has, or a 404."""
+    this = request.match_info.route.resource
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not this:
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
 
 
 async def _send_and_close(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:

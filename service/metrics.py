@@ -19,6 +19,7 @@ from schemas.camera import CAMERA_STATES
 
 from . import openapi
 from .events import Events
+from .front import NO_ROUTE
 from .gateway import Identity
 from .mqtt import Publisher
 from .inputs import METRICS
@@ -213,9 +214,11 @@ class RequestMetrics(AbstractAccessLogger):
         if routes is None:
             return
         # Labels from a bounded set: the route template (never the path), a known method or OTHER. A request
-        # aiohttp could not parse has no match_info and counts under "(no route)".
+        # aiohttp could not parse has no match_info and counts under "(no route)", as one no route took.
         match_info = getattr(request, "_match_info", None)
-        route = match_info.route if match_info is not None and match_info.route.resource is not None else None
+        route = match_info.route if match_info is not None else None
+        if route is not None and (route.resource is None or route.resource.name == NO_ROUTE):
+            route = None
         method = request.method if request.method in METHODS else "OTHER"
         key = (route, method)
         stats = routes.get(key)

@@ -1,14 +1,20 @@
 """OpenAPI pieces shared by the handlers' decorators: error responses, the three config shapes, the revision
-header, and the security schemes."""
+header, and the security schemes; the spec built from them, and its routes (the spec, Swagger UI)."""
 from __future__ import annotations
 
+import asyncio
 import copy
+import inspect
+import os
 import warnings
+from functools import cache
+from string import Template
 
 from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
 from aiohttp_apigami import AiohttpApiSpec
 from aiohttp_apigami.constants import API_SPEC_ATTR, SWAGGER_DICT
+from aiohttp_apigami.swagger_ui import INDEX_PAGE, SWAGGER_UI_STATIC_FILES
 
 from schemas.config import CONFIG_SCHEMAS
 from schemas.errors import ErrorSchema
@@ -187,12 +193,12 @@ def _operation_ids(app: web.Application, spec: dict) -> None:
 
 
 class _Spec(AiohttpApiSpec):
-    """aiohttp-apigami's spec and its routes (swagger.json, the UI), with the spec built once for the same routes,
-    version and tokens."""
+    """aiohttp-apigami's spec, built once for the same routes (the handlers behind the front door), version and
+    tokens."""
 
     def __init__(self, app: web.Application, tokens: bool, **options):
         self._key = (options["version"], tokens,
-                     tuple((r.method, r.resource.canonical, r.handler) for r in app.router.routes()
+                     tuple((r.method, r.resource.canonical, inspect.unwrap(r.handler)) for r in app.router.routes()
                            if r.resource and hasattr(r.handler, API_SPEC_ATTR)))
         self._tokens = tokens
         super().__init__(app=app, **options)
@@ -201,7 +207,7 @@ class _Spec(AiohttpApiSpec):
         if self._key not in _BUILT:
             for route in app.router.routes():
                 if hasattr(route.handler, API_SPEC_ATTR):
-                    original = _PRISTINE.setdefault(route.handler, copy.deepcopy(getattr(route.handler, API_SPEC_ATTR)))
+                    original = _PRISTINE.setdefault(inspect.unwrap(route.handler), copy.deepcopy(getattr(route.handler, API_SPEC_ATTR)))
                     setattr(route.handler, API_SPEC_ATTR, copy.deepcopy(original))
             super()._register(app)
             _BUILT[self._key] = _finish(app, app[SWAGGER_DICT], self._tokens)
@@ -222,14 +228,44 @@ def _finish(app: web.Application, spec: dict, tokens: bool) -> dict:
 
 
 def setup(app: web.Application, version: str, tokens: bool = False) -> None:
+    """The spec of the routes added so far; its routes (add_routes) serve it."""
     with warnings.catch_warnings():      # aiohttp-apigami keys the app by plain strings (SWAGGER_DICT too, set here)
         warnings.filterwarnings("ignore", category=NotAppKeyWarning, module=r"aiohttp_apigami|service\.openapi")
-        _Spec(app, tokens, title="oak-camera-service", version=version, openapi_version="3.0.3",
-              url="/api/docs/swagger.json", swagger_path="/api/docs", in_place=True,
-              info={"description": "REST API for Luxonis OAK cameras: list cameras, switch "
-                                   "streams, configure and control sensors, take stills."})
-    # The docs, as every other path, with and without the trailing slash (no redirect).
-    for route in list(app.router.routes()):
-        path = route.resource.canonical if route.resource is not None else ""
-        if route.method == "GET" and path in ("/api/docs", "/api/docs/swagger.json"):
-            app.router.add_get(path + "/", route.handler)
+        _Spec(app, tokens, title="oak-camera-service", version=version, openapi_version="3.0.3", url="",
+              in_place=True, info={"description": "REST API for Luxonis OAK cameras: list cameras, switch "
+                                                  "streams, configure and control sensors, take stills."})
+
+
+# The spec and Swagger UI are served here rather than by aiohttp-apigami, whose routes would not be behind the
+# front door (service/front.py): no token asked, errors not JSON.
+SPEC_PATH, UI_PATH, UI_FILES = "/api/docs/swagger.json", "/api/docs", "/static/swagger"
+
+
+async def spec_document(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SWAGGER_DICT])
+
+
+@cache
+def _ui() -> tuple[str, frozenset[str]]:
+    """Swagger UI's page, pointed at the spec, and the names of its files."""
+    page = Template((SWAGGER_UI_STATIC_FILES / INDEX_PAGE).read_text()).substitute(
+        path=SPEC_PATH, static=UI_FILES, layout="StandaloneLayout")
+    return page, frozenset(os.listdir(SWAGGER_UI_STATIC_FILES))
+
+
+async def ui_page(request: web.Request) -> web.Response:
+    page, _ = await asyncio.to_thread(_ui)
+    return web.Response(text=page, content_type="text/html")
+
+
+async def ui_file(request: web.Request) -> web.StreamResponse:
+    _, names = await asyncio.to_thread(_ui)
+    if request.match_info["name"] not in names:
+        raise web.HTTPNotFound()
+    return web.FileResponse(SWAGGER_UI_STATIC_FILES / request.match_info["name"])
+
+
+def add_routes(add) -> None:
+    add("GET", SPEC_PATH, spec_document)
+    add("GET", UI_PATH, ui_page)
+    add("GET", UI_FILES + "/{name}", ui_file)

@@ -68,5 +68,5 @@ def setup_cors(app: web.Application, origins: list[str]) -> None:
             response.headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin",
                                      "Access-Control-Expose-Headers": EXPOSED})
 
-    app.middlewares.insert(0, preflight)
+    app.middlewares.append(preflight)
     app.on_response_prepare.append(add_headers)

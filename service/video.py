@@ -137,11 +137,11 @@ async def page(request: web.Request) -> web.FileResponse:
 
 def add_routes(add) -> None:
     add("GET", "/cameras/{mxid}/streams/{stream_name}/video", video)
+    add("GET", "/", page)
 
 
 def setup(app: web.Application, max_feeds: int = 4) -> None:
     app[VIDEO] = VideoHub(max_feeds=max_feeds)
-    app.router.add_get("/", page)
 
     async def close(_app):
         await app[VIDEO].close()

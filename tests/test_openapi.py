@@ -1,6 +1,8 @@
+import re
+
 import pytest
 
-from conftest import wait_until
+from conftest import assert_error, wait_until
 from service.app import create_app
 from service.inputs import FLEET
 
@@ -94,9 +96,17 @@ async def test_still_documents_format_and_depth_mm(client):
     assert "409" in op["responses"]
 
 
-async def test_swagger_ui_is_served(client):
+async def test_swagger_ui_is_served_with_its_files_behind_the_front_door(client):
     resp = await client.get("/api/docs")
-    assert resp.status == 200 and "swagger" in (await resp.text()).lower()
+    page = await resp.text()
+    assert resp.status == 200 and "swagger" in page.lower() and 'url: "/api/docs/swagger.json"' in page
+    files = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert len(files) >= 4, page
+    for path in files:
+        resp = await client.get(path)
+        assert resp.status == 200 and resp.headers["X-Request-ID"] and await resp.read(), path
+    for missing in ("/static/swagger/nothing.js", "/static/swagger/%2E%2E", "/static/swagger/"):
+        await assert_error(await client.get(missing), 404, "not_found")
 
 
 async def test_spec_is_valid_openapi_in_every_app(client, aiohttp_client, backend):
