@@ -41,7 +41,7 @@ def _routes(app: web.Application, modules, door) -> None:
         module.add_routes(add)
     for method, path, handler in twins:
         app.router.add_route(method, path, door(handler))
-    app.router.add_route("*", "/{path:.*}", door(no_route), name=NO_ROUTE)
+    app.router.add_route("*", "/{path:.*}", door(no_route(list(app.router.resources()))), name=NO_ROUTE)
 
 
 def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size: int = 128,

@@ -6,11 +6,12 @@ throughput).
 
 It wraps each route's handler rather than being an aiohttp middleware: with any middleware aiohttp adds its own
 (`_fix_request_current_app`) and calls through both on every request, which cost a sixth of the CPU a GET
-control took beyond a bare handler (make bench-api). A request no route takes meets the last route, `no_route`,
+control took beyond a bare handler (make bench-api). A request no route takes meets the last route (`no_route`),
 so that its 404 or 405 goes through the same door."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -18,10 +19,11 @@ from . import conditional, security
 from .errors import answer_error
 from .logs import REQUEST_ID
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NO_ROUTE = "no-route"       # the name of the last route's resource (metrics counts it as "(no route)")
 
 
-def front_door(tokens: list[str]):
+def front_door(tokens: list[str]) -> Callable[[Handler], Handler]:
     """What wraps a handler (service/app.py _routes)."""
     admit = security.admission(tokens)
 
@@ -47,17 +49,23 @@ def front_door(tokens: list[str]):
     return door
 
 
-async def no_route(request: web.Request) -> web.StreamResponse:
-    """The last route, taking every path and method no other route took: a 405 naming the methods the path
-    has, or a 404."""
-    this = request.match_info.route.resource
-    allowed: set[str] = set()
-    for resource in request.app.router.resources():
-        if resource is not this:
+def no_route(resources) -> Handler:
+    """The handler of the last route, which takes every path and method the `resources` did not: a 405 naming
+    the methods the path has, or a 404. Only the resources with as many segments as the path can match it (a
+    segment's variable matches no "/"), so a client trying paths that do not exist costs a few matches each."""
+    by_segments: dict[int | None, list] = {}
+    for resource in resources:
+        custom = ":" in resource.canonical       # a variable with its own pattern may match a "/"
+        by_segments.setdefault(None if custom else resource.canonical.count("/"), []).append(resource)
+
+    async def no_route(request: web.Request) -> web.StreamResponse:
+        allowed: set[str] = set()
+        for resource in (*by_segments.get(request.rel_url.path_safe.count("/"), ()), *by_segments.get(None, ())):
             allowed |= (await resource.resolve(request))[1]
-    if allowed:
-        raise web.HTTPMethodNotAllowed(request.method, allowed)
-    raise web.HTTPNotFound()
+        if allowed:
+            raise web.HTTPMethodNotAllowed(request.method, allowed)
+        raise web.HTTPNotFound()
+    return no_route
 
 
 async def _send_and_close(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:

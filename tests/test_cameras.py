@@ -60,6 +60,18 @@ async def test_wrong_method_is_json_405(client):
     assert "GET" in resp.headers["Allow"]
 
 
+async def test_a_wrong_method_is_told_the_methods_its_path_has(client, mxid):
+    control = f"/cameras/{mxid('oak-1')}/streams/CAM_A/control"
+    for path in (control, control + "/"):
+        resp = await client.put(path)
+        await assert_error(resp, 405, "method_not_allowed")
+        assert resp.headers["Allow"] == "GET,HEAD,POST" and resp.headers["X-Request-ID"]
+    resp = await client.delete("/")
+    await assert_error(resp, 405, "method_not_allowed")
+    assert resp.headers["Allow"] == "GET,HEAD"
+    await assert_error(await client.put(control + "/more"), 404, "not_found")
+
+
 async def test_refresh_looks_for_cameras_now_and_answers_the_list(aiohttp_client, backend, mxid):
     from service.app import create_app
     from service.inputs import FLEET
