@@ -14,7 +14,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 
@@ -44,14 +44,16 @@ class Event:
     mxid: str | None          # None for the gateway's own events
     revision: int | None      # the camera's state revision after the change
     time: float
-    data: dict
-    text: str = field(init=False, repr=False)      # the JSON, made once however many read it
+    data: dict                # a new dict an event, which nothing changes after
 
-    def __post_init__(self):
-        object.__setattr__(self, "text", json.dumps({
+    @cached_property
+    def text(self) -> str:
+        """The JSON, made once however many read it, and only once one does (a write nobody is listening for
+        costs no JSON)."""
+        return json.dumps({
             "id": self.id, "seq": self.seq, "boot_id": self.boot_id, "type": self.type, "mxid": self.mxid,
             "revision": self.revision, "time": datetime.fromtimestamp(self.time, UTC).isoformat(),
-            "data": self.data}))
+            "data": self.data})
 
     @property
     def id(self) -> str:

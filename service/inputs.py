@@ -101,8 +101,10 @@ async def body(request: web.Request, reading):
     it waits the connection counts as idle for the connection cap. A body its Content-Encoding does not decode
     is a 400."""
     timeout = request.app.get(BODY_TIMEOUT, 10.0)
-    WAITING_FOR_BODY.add(request.protocol)
     try:
+        if request.content.is_eof():          # all of it has come (a small body comes with its headers)
+            return await reading
+        WAITING_FOR_BODY.add(request.protocol)
         async with asyncio.timeout(timeout):
             return await reading
     except TimeoutError:
