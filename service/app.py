@@ -15,7 +15,7 @@ from actors.store import StateStore
 from schemas.state import SavedStateReader
 
 from . import cameras, events, gateway, health, metrics, mqtt, nn, openapi, security, sim, sse, streams, video
-from .front import NO_ROUTE, front_door, no_route
+from .front import Anything, front_door, no_route
 from .logs import quiet_bad_requests
 from .inputs import BODY_TIMEOUT, FLEET
 
@@ -24,24 +24,28 @@ MAX_BODY = 64 * 1024     # config and control bodies are a few hundred bytes
 
 def _routes(app: web.Application, modules, door) -> None:
     """Each module's routes, and their twins with or without the trailing slash, with no redirect (a redirect
-    loses a POST body in many clients), and HEAD beside every GET but the endless video; every handler behind the
+    loses a POST body in many clients), and HEAD beside every GET but the endless streams; every handler behind the
     front door (service/front.py), and last the route that answers what no other takes. Only the documented
     paths appear in the spec: the twins' handlers carry no docs. The router tries resources in order, so the
     busiest come first and the twins last."""
     twins = []
 
-    def add(method: str, path: str, handler) -> None:
+    def add(method: str, path: str, handler, *, head: bool = True) -> None:
+        """A route; a GET has a HEAD too (as GET without the body: probes, caches) unless `head` is false (an
+        endless stream)."""
         app.router.add_route(method, path, functools.update_wrapper(door(handler), handler))    # with its docs
         paths = [path] if path == "/" else [path, path[:-1] if path.endswith("/") else path + "/"]
         twins.extend((method, twin, handler) for twin in paths[1:])
-        if method == "GET" and not path.endswith("/video"):     # HEAD as GET without the body (probes, caches)
+        if method == "GET" and head:
             twins.extend(("HEAD", each, handler) for each in paths)
 
     for module in modules:
         module.add_routes(add)
     for method, path, handler in twins:
         app.router.add_route(method, path, door(handler))
-    app.router.add_route("*", "/{path:.*}", door(no_route(list(app.router.resources()))), name=NO_ROUTE)
+    known = list(app.router.resources())
+    app.router.register_resource(last := Anything())
+    last.add_route("*", door(no_route(known)))
 
 
 def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size: int = 128,

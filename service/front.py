@@ -6,11 +6,12 @@ throughput).
 
 It wraps each route's handler rather than being an aiohttp middleware: with any middleware aiohttp adds its own
 (`_fix_request_current_app`) and calls through both on every request, which cost a sixth of the CPU a GET
-control took beyond a bare handler (make bench-api). A request no route takes meets the last route (`no_route`),
-so that its 404 or 405 goes through the same door."""
+control took beyond a bare handler (make bench-api). A request no route takes meets the last route (`Anything`,
+`no_route`), so that its 404 or 405 goes through the same door."""
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -49,14 +50,31 @@ def front_door(tokens: list[str]) -> Callable[[Handler], Handler]:
     return door
 
 
+class Anything(web.PlainResource):
+    """The last resource: it matches every request target, "*" (OPTIONS *) and the authority of a CONNECT too,
+    which no path pattern matches."""
+
+    def __init__(self) -> None:
+        super().__init__("/", name=NO_ROUTE)
+
+    def _match(self, path: str) -> dict[str, str]:
+        return {}
+
+    def raw_match(self, path: str) -> bool:
+        return False
+
+
 def no_route(resources) -> Handler:
-    """The handler of the last route, which takes every path and method the `resources` did not: a 405 naming
-    the methods the path has, or a 404. Only the resources with as many segments as the path can match it (a
-    segment's variable matches no "/"), so a client trying paths that do not exist costs a few matches each."""
+    """The handler of the last route, which takes every request the `resources` did not: a 405 naming the
+    methods the path has, or a 404. Only the resources whose paths have as many segments as the path can match
+    it, so a client trying paths that do not exist costs a few matches each; one with a variable that may match
+    a "/" (its own pattern) is always tried."""
     by_segments: dict[int | None, list] = {}
     for resource in resources:
-        custom = ":" in resource.canonical       # a variable with its own pattern may match a "/"
-        by_segments.setdefault(None if custom else resource.canonical.count("/"), []).append(resource)
+        info = resource.get_info()
+        spans = "pattern" in info and info["pattern"].fullmatch(
+            info["formatter"].format_map(defaultdict(lambda: "a/b"))) is not None
+        by_segments.setdefault(None if spans else resource.canonical.count("/"), []).append(resource)
 
     async def no_route(request: web.Request) -> web.StreamResponse:
         allowed: set[str] = set()

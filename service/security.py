@@ -34,12 +34,18 @@ def admission(tokens: list[str]):
         given_bytes, matched = given.encode("utf-8", "surrogateescape"), False     # any bytes a client sent
         for secret in secrets:        # every token is compared: the time taken tells nothing of which matched
             matched |= hmac.compare_digest(given_bytes, secret)
-        if matched or request.path in OPEN_PATHS or request.method == "OPTIONS":
+        if matched or request.path in OPEN_PATHS or _preflight(request):
             return None
         return error_response(401, "unauthorized", "the token is not valid" if given else
                               "a valid bearer token is required (Authorization: Bearer <token>)",
                               headers={"WWW-Authenticate": 'Bearer realm="oak-camera-service"'})
     return admit
+
+
+def _preflight(request: web.Request) -> bool:
+    """A browser's CORS preflight: it carries no credentials, so it passes without a token (no other OPTIONS
+    does: it would tell a stranger which paths exist and what they take)."""
+    return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
 
 
 def setup_cors(app: web.Application, origins: list[str]) -> None:
@@ -54,8 +60,9 @@ def setup_cors(app: web.Application, origins: list[str]) -> None:
 
     @web.middleware
     async def preflight(request: web.Request, handler) -> web.StreamResponse:
-        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers and permitted(request):
+        if _preflight(request) and permitted(request):
             return web.Response(status=204, headers={
+                "X-Request-ID": new_request_id(request),
                 "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
                 "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID, If-Match, If-None-Match, "
                                                 "Last-Event-ID",

@@ -81,4 +81,4 @@ async def _send(request: web.Request, response: EventSourceResponse, frames: byt
 
 
 def add_routes(add) -> None:
-    add("GET", "/events", events)
+    add("GET", "/events", events, head=False)

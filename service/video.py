@@ -136,7 +136,7 @@ async def page(request: web.Request) -> web.FileResponse:
 
 
 def add_routes(add) -> None:
-    add("GET", "/cameras/{mxid}/streams/{stream_name}/video", video)
+    add("GET", "/cameras/{mxid}/streams/{stream_name}/video", video, head=False)
     add("GET", "/", page)
 
 

@@ -72,6 +72,38 @@ async def test_a_wrong_method_is_told_the_methods_its_path_has(client, mxid):
     await assert_error(await client.put(control + "/more"), 404, "not_found")
 
 
+async def test_the_endless_streams_have_no_head(client, mxid):
+    for path in ("/events", f"/cameras/{mxid('oak-1')}/streams/CAM_A/video"):
+        resp = await client.head(path)
+        assert resp.status == 405 and resp.headers["Allow"] == "GET", path
+        resp = await client.patch(path)
+        await assert_error(resp, 405, "method_not_allowed")
+        assert resp.headers["Allow"] == "GET", path
+
+
+async def test_a_wrong_method_is_a_405_on_a_path_whose_variable_spans_segments(aiohttp_client):
+    """The last route counts a path's segments to find the resources that may match it; a variable with its own
+    pattern may match a "/", so such a resource is always tried."""
+    from aiohttp import web
+    from service.app import _routes
+    from service.front import front_door
+
+    async def files(request):
+        return web.json_response({"tail": request.match_info["tail"]})
+
+    class Files:
+        @staticmethod
+        def add_routes(add):
+            add("GET", "/files/{tail:.+}", files)
+    app = web.Application()
+    _routes(app, [Files], front_door([]))
+    client = await aiohttp_client(app)
+    assert await (await client.get("/files/a/b/c")).json() == {"tail": "a/b/c"}
+    resp = await client.patch("/files/a/b/c")
+    await assert_error(resp, 405, "method_not_allowed")
+    assert resp.headers["Allow"] == "GET,HEAD"
+
+
 async def test_refresh_looks_for_cameras_now_and_answers_the_list(aiohttp_client, backend, mxid):
     from service.app import create_app
     from service.inputs import FLEET

@@ -163,6 +163,38 @@ async def test_cors_only_for_listed_origins(guarded, client):
     assert "Access-Control-Allow-Origin" not in resp.headers
 
 
+async def test_an_options_request_that_is_no_preflight_needs_the_token(guarded):
+    """Only a browser's preflight (which carries no credentials) passes without a token: any other OPTIONS
+    would tell a stranger which paths exist and what they take."""
+    for path in ("/cameras/", "/nothing/here"):
+        await assert_error(await guarded.options(path), 401, "unauthorized")
+        await assert_error(await guarded.options(path, headers={"Origin": "https://evil.example"}), 401)
+    pre = await guarded.options("/cameras/", headers={"Origin": "https://fleet.example",
+                                                      "Access-Control-Request-Method": "GET",
+                                                      "X-Request-ID": "preflight-1"})
+    assert pre.status == 204 and pre.headers["X-Request-ID"] == "preflight-1"
+
+
+async def _raw(client, head: str) -> tuple[bytes, bytes]:
+    """A request written as is (a target aiohttp's client would not send): the answer's head and body."""
+    import asyncio
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(head.encode())
+    answer = await asyncio.wait_for(reader.read(), scaled(5))
+    writer.close()
+    return tuple(answer.split(b"\r\n\r\n", 1))
+
+
+@pytest.mark.parametrize("target, answer", [("OPTIONS *", b"404"), ("GET http://example.com/x?a=1", b"404"),
+                                            ("DELETE http://example.com/cameras/", b"405")])
+async def test_a_target_that_is_not_a_path_is_a_json_error_with_an_id(client, guarded, target, answer):
+    head, body = await _raw(client, f"{target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 " + answer) and b"X-Request-ID: " in head, head
+    assert json.loads(body)["error"]["status"] == int(answer)
+    head, body = await _raw(guarded, f"{target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401") and json.loads(body)["error"]["code"] == "unauthorized", head
+
+
 async def test_a_body_over_the_configured_limit_is_413(aiohttp_client, mxid, backend):
     client = await aiohttp_client(create_app(backend, max_body=100))
     body = {"contrast": 1, "pad": "x" * 200}
