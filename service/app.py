@@ -15,7 +15,7 @@ from actors.store import StateStore
 from schemas.state import SavedStateReader
 
 from . import cameras, events, gateway, health, metrics, mqtt, nn, openapi, security, sim, sse, streams, video
-from .front import Anything, front_door, no_route
+from .front import Anything, expect, front_door, no_route
 from .logs import quiet_bad_requests
 from .inputs import BODY_TIMEOUT, FLEET
 
@@ -33,7 +33,8 @@ def _routes(app: web.Application, modules, door) -> None:
     def add(method: str, path: str, handler, *, head: bool = True) -> None:
         """A route; a GET has a HEAD too (as GET without the body: probes, caches) unless `head` is false (an
         endless stream)."""
-        app.router.add_route(method, path, functools.update_wrapper(door(handler), handler))    # with its docs
+        app.router.add_route(method, path, functools.update_wrapper(door(handler), handler),    # with its docs
+                             expect_handler=expect)
         paths = [path] if path == "/" else [path, path[:-1] if path.endswith("/") else path + "/"]
         twins.extend((method, twin, handler) for twin in paths[1:])
         if method == "GET" and head:
@@ -42,10 +43,10 @@ def _routes(app: web.Application, modules, door) -> None:
     for module in modules:
         module.add_routes(add)
     for method, path, handler in twins:
-        app.router.add_route(method, path, door(handler))
+        app.router.add_route(method, path, door(handler), expect_handler=expect)
     known = list(app.router.resources())
     app.router.register_resource(last := Anything())
-    last.add_route("*", door(no_route(known)))
+    last.add_route("*", door(no_route(known)), expect_handler=expect)
 
 
 def create_app(backend: Backend, *, state_dir: Path | None = None, mailbox_size: int = 128,

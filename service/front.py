@@ -14,7 +14,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from . import conditional, security
 from .errors import answer_error
@@ -48,6 +48,15 @@ def front_door(tokens: list[str]) -> Callable[[Handler], Handler]:
             return response
         return front
     return door
+
+
+async def expect(request: web.Request) -> None:
+    """A request's Expect, before its handler runs: 100-continue is answered as aiohttp does; any other
+    expectation is ignored (RFC 9110 §10.1.1 allows it), so the request meets the door (its token, a JSON
+    answer) rather than aiohttp's plain-text 417."""
+    if request.version == HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0      # the answer's own size starts after it (as aiohttp's does)
 
 
 class Anything(web.PlainResource):

@@ -195,6 +195,18 @@ async def test_a_target_that_is_not_a_path_is_a_json_error_with_an_id(client, gu
     assert head.startswith(b"HTTP/1.1 401") and json.loads(body)["error"]["code"] == "unauthorized", head
 
 
+async def test_an_unknown_expectation_is_ignored_and_the_request_meets_the_door(client, guarded, mxid):
+    """RFC 9110 lets a server ignore an expectation it does not know; aiohttp would answer a plain-text 417
+    before the token is checked."""
+    resp = await client.get("/cameras/", headers={"Expect": "fast-please"})
+    assert resp.status == 200 and resp.headers["X-Request-ID"] and await resp.json()
+    await assert_error(await guarded.get("/cameras/", headers={"Expect": "fast-please"}), 401, "unauthorized")
+    await assert_error(await client.get("/nothing", headers={"Expect": "fast-please"}), 404, "not_found")
+    control = stream_url(mxid("oak-1"), "CAM_A", "control")
+    resp = await client.post(control, json={"contrast": 3}, headers={"Expect": "100-continue"})
+    assert resp.status == 200 and (await resp.json())["contrast"] == 3
+
+
 async def test_a_body_over_the_configured_limit_is_413(aiohttp_client, mxid, backend):
     client = await aiohttp_client(create_app(backend, max_body=100))
     body = {"contrast": 1, "pad": "x" * 200}
