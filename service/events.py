@@ -44,7 +44,7 @@ class Event:
     mxid: str | None          # None for the gateway's own events
     revision: int | None      # the camera's state revision after the change
     time: float
-    data: dict                # a new dict an event, which nothing changes after
+    data: dict                # the event's own, which nothing changes after (its JSON is made later)
 
     @cached_property
     def text(self) -> str:

@@ -60,8 +60,9 @@ async def expect(request: web.Request) -> None:
 
 
 class Anything(web.PlainResource):
-    """The last resource: it matches every request target, "*" (OPTIONS *) and the authority of a CONNECT too,
-    which no path pattern matches."""
+    """The last resource: it matches every request target the router looks at, "*" (OPTIONS *) too, which no
+    path pattern matches. (A target with no path at all, a CONNECT's, never reaches the router: aiohttp answers
+    it a plain 404.)"""
 
     def __init__(self) -> None:
         super().__init__("/", name=NO_ROUTE)

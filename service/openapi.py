@@ -247,10 +247,10 @@ async def spec_document(request: web.Request) -> web.Response:
 
 @cache
 def _ui() -> tuple[str, frozenset[str]]:
-    """Swagger UI's page, pointed at the spec, and the names of its files."""
+    """Swagger UI's page, pointed at the spec, and the names of its files (the page's template is not one)."""
     page = Template((SWAGGER_UI_STATIC_FILES / INDEX_PAGE).read_text()).substitute(
         path=SPEC_PATH, static=UI_FILES, layout="StandaloneLayout")
-    return page, frozenset(os.listdir(SWAGGER_UI_STATIC_FILES))
+    return page, frozenset(os.listdir(SWAGGER_UI_STATIC_FILES)) - {INDEX_PAGE}
 
 
 async def ui_page(request: web.Request) -> web.Response:
