@@ -55,5 +55,6 @@ def main():
     print(f"  from the frame's capture to the answer: median {a:.2f} ms   simplejpeg encode alone: median {e:.2f} ms")
     print(f"  ratio of medians {a / e:.2f}, median of per-round ratios {median(ratios):.2f} (target <= 1.5)")
 
+
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from service.app import create_app
@@ -130,17 +131,23 @@ async def test_the_query_token_works_where_it_is_meant_for(guarded, mxid):
     await assert_error(await guarded.get(stream_url(cam, "CAM_A", "still"), params={"access_token": "nope"}), 401)
 
 
+async def _raw(client, request: str) -> bytes:
+    """A request written as is (one aiohttp's client would not send), and the whole answer to it."""
+    import asyncio
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(request.encode("latin-1"))
+    answer = await asyncio.wait_for(reader.read(), scaled(5))
+    writer.close()
+    return answer
+
+
 @pytest.mark.parametrize("request_head", [
     f"GET /cameras/?access_token=SECRET123&pad={'x' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n",
     f"GET /cameras/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer SECRET123{'x' * 9000}\r\n\r\n",
     "GET /cameras/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer SECRET123\x00\r\n\r\n",
 ], ids=["long-query", "long-header", "bad-header"])
 async def test_a_request_aiohttp_cannot_parse_is_logged_without_its_token(guarded, caplog, request_head):
-    import asyncio
-    reader, writer = await asyncio.open_connection(guarded.server.host, guarded.server.port)
-    writer.write(request_head.encode("latin-1"))
-    assert (await asyncio.wait_for(reader.read(), scaled(5))).startswith(b"HTTP/1.0 400")
-    writer.close()
+    assert (await _raw(guarded, request_head)).startswith(b"HTTP/1.0 400")
     await wait_until(lambda: any(r.levelname == "WARNING" and "Error handling request" in r.getMessage()
                                  for r in caplog.records))
     assert not [r for r in caplog.records if "SECRET123" in r.getMessage()], caplog.text
@@ -175,23 +182,14 @@ async def test_an_options_request_that_is_no_preflight_needs_the_token(guarded):
     assert pre.status == 204 and pre.headers["X-Request-ID"] == "preflight-1"
 
 
-async def _raw(client, head: str) -> tuple[bytes, bytes]:
-    """A request written as is (a target aiohttp's client would not send): the answer's head and body."""
-    import asyncio
-    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
-    writer.write(head.encode())
-    answer = await asyncio.wait_for(reader.read(), scaled(5))
-    writer.close()
-    return tuple(answer.split(b"\r\n\r\n", 1))
-
-
 @pytest.mark.parametrize("target, answer", [("OPTIONS *", b"404"), ("GET http://example.com/x?a=1", b"404"),
                                             ("DELETE http://example.com/cameras/", b"405")])
 async def test_a_target_that_is_not_a_path_is_a_json_error_with_an_id(client, guarded, target, answer):
-    head, body = await _raw(client, f"{target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    request = f"{target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    head, body = (await _raw(client, request)).split(b"\r\n\r\n", 1)
     assert head.startswith(b"HTTP/1.1 " + answer) and b"X-Request-ID: " in head, head
     assert json.loads(body)["error"]["status"] == int(answer)
-    head, body = await _raw(guarded, f"{target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, body = (await _raw(guarded, request)).split(b"\r\n\r\n", 1)
     assert head.startswith(b"HTTP/1.1 401") and json.loads(body)["error"]["code"] == "unauthorized", head
 
 
@@ -203,7 +201,8 @@ async def test_an_unknown_expectation_is_ignored_and_the_request_meets_the_door(
     await assert_error(await guarded.get("/cameras/", headers={"Expect": "fast-please"}), 401, "unauthorized")
     await assert_error(await client.get("/nothing", headers={"Expect": "fast-please"}), 404, "not_found")
     control = stream_url(mxid("oak-1"), "CAM_A", "control")
-    resp = await client.post(control, json={"contrast": 3}, headers={"Expect": "100-continue"})
+    resp = await client.post(control, json={"contrast": 3}, expect100=True,    # the body waits for the 100
+                             timeout=aiohttp.ClientTimeout(total=scaled(10)))
     assert resp.status == 200 and (await resp.json())["contrast"] == 3
 
 
